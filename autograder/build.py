@@ -1,0 +1,107 @@
+"""Generate the student stub notebook from the reference solution (the single source of truth).
+
+The solution is a percent-format Python file (``# %%`` cells, read with jupytext). Steps:
+  1. read the solution into notebook cells;
+  2. in code cells, replace each ``# BEGIN SOLUTION`` ... ``# END SOLUTION`` region by
+     ``raise NotImplementedError("Task X: implement <function>")`` (task from the assignment);
+  3. in markdown cells, replace ``<!-- BEGIN SOLUTION -->`` regions by an answer placeholder;
+  4. write a clean nbformat v4 notebook with stable cell ids, so regeneration is byte-stable.
+"""
+import re
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+CODE_BEGIN, CODE_END = "# BEGIN SOLUTION", "# END SOLUTION"
+MD_BEGIN, MD_END = "<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->"
+ANSWER_PLACEHOLDER = "*Type your answer here, replacing this line.*"
+DEF_RE = re.compile(r"^(\s*)def\s+(\w+)\s*\(")
+
+
+class BuildError(ValueError):
+    pass
+
+
+def _enclosing_function(lines, index):
+    indent = len(lines[index]) - len(lines[index].lstrip())
+    for line in reversed(lines[:index]):
+        m = DEF_RE.match(line)
+        if m and len(m.group(1)) < indent:
+            return m.group(2)
+    return None
+
+
+def strip_code(source, tasks_by_function):
+    """Replace solution regions in one code cell with a NotImplementedError naming the task."""
+    lines = source.split("\n")
+    out, i = [], 0
+    while i < len(lines):
+        line = lines[i]
+        if line.strip() != CODE_BEGIN:
+            if line.strip() == CODE_END:
+                raise BuildError(f"{CODE_END} without {CODE_BEGIN}: {source[:60]!r}")
+            out.append(line)
+            i += 1
+            continue
+        fn = _enclosing_function(lines, i)
+        if fn not in tasks_by_function:
+            raise BuildError(f"solution region in {fn or 'top-level code'} has no task in TASKS")
+        end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == CODE_END), None)
+        if end is None:
+            raise BuildError(f"{CODE_BEGIN} in {fn} is never closed")
+        indent = line[: len(line) - len(line.lstrip())]
+        out.append(f'{indent}raise NotImplementedError("Task {tasks_by_function[fn]}: implement {fn}")')
+        i = end + 1
+    return "\n".join(out)
+
+
+def strip_markdown(source):
+    pattern = re.compile(re.escape(MD_BEGIN) + r".*?" + re.escape(MD_END), re.S)
+    if source.count(MD_BEGIN) != source.count(MD_END):
+        raise BuildError("unbalanced answer markers in a markdown cell")
+    return pattern.sub(ANSWER_PLACEHOLDER, source)
+
+
+def solution_notebook(path):
+    """The solution file as a notebook, with metadata reduced to what Jupyter needs."""
+    nb = jupytext.read(path, fmt="py:percent")
+    nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+                   "language_info": {"name": "python"}}
+    for i, cell in enumerate(nb.cells):
+        cell.metadata = {}
+        cell.id = f"cell-{i:02d}"
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return nb
+
+
+def stub_notebook(assignment):
+    nb = solution_notebook(assignment.solution)
+    by_function = {fn: task for task, fn in assignment.tasks.items()}
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = strip_code(cell.source, by_function)
+        elif cell.cell_type == "markdown":
+            cell.source = strip_markdown(cell.source)
+    nbformat.validate(nb)
+    return nb
+
+
+def render(nb):
+    return nbformat.writes(nb, version=4) + "\n"
+
+
+def write_stub(assignment, path=None):
+    path = Path(path or assignment.stub)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(stub_notebook(assignment)), encoding="utf-8")
+    return path
+
+
+def write_solution_notebook(assignment, path):
+    """The reference as a notebook (for tests and example submissions)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(solution_notebook(assignment.solution)), encoding="utf-8")
+    return path

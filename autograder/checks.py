@@ -1,0 +1,220 @@
+"""How checks are declared and what they use to compare answers.
+
+A check is a pytest-style function ``test_x(sub, ref)`` registered with ``@checks.add(...)``
+stating its task, graded function, points and visibility. ``sub`` calls the submission in
+its sandbox, ``ref`` the reference solution in the grader; both take the same arguments and
+return the same plain types (see ``runtime/codec.py``). A check passes by returning and fails
+by raising ``AssertionError`` with a message for the student.
+"""
+import json
+import math
+import random
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .runtime import codec
+from .runtime.codec import ModuleData, Opaque, Ref, TensorData  # noqa: F401  (re-exported for checks)
+
+VISIBILITIES = ("visible", "hidden")
+
+
+@dataclass
+class Check:
+    name: str
+    task: str
+    function: str
+    points: float
+    hidden: bool
+    fn: object = field(repr=False)
+    doc: str = ""
+
+    @property
+    def seed(self):
+        """Stable per-check seed: the same submission always sees the same random inputs."""
+        return zlib.crc32(self.name.encode()) % 2**31
+
+
+class Registry:
+    """The ordered checks of one assignment."""
+
+    def __init__(self, assignment):
+        self.assignment = assignment
+        self.checks = []
+
+    def add(self, task, function, points, hidden=False):
+        def register(fn):
+            doc = (fn.__doc__ or "").strip().split("\n")[0]
+            self.checks.append(Check(fn.__name__, task, function, points, hidden, fn, doc))
+            return fn
+        return register
+
+    def __iter__(self):
+        return iter(self.checks)
+
+    def __len__(self):
+        return len(self.checks)
+
+    @property
+    def total(self):
+        return sum(c.points for c in self.checks)
+
+
+# -- calling code ----------------------------------------------------------------------------
+
+class StudentError(AssertionError):
+    """The code under test raised: the check fails with the submission's own message."""
+
+
+def seed_everything(seed):
+    import torch
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class Student:
+    """The ``sub`` fixture: calls into the submission's sandboxed copy for one check."""
+
+    def __init__(self, session, names=()):
+        self.session = session
+        self.names = set(names)
+
+    def fn(self, name):
+        return Ref(name)
+
+    def has(self, name):
+        return name in self.names
+
+    def call_raw(self, target, *args, seed=0, forbid=(), timeout=None, **kwargs):
+        reply = self.session.call(target, *args, seed=seed, forbid=forbid, timeout=timeout, **kwargs)
+        value = codec.from_plain(reply["value"]) if reply.get("ok") else None
+        return reply, value
+
+    def call(self, target, *args, seed=0, forbid=(), timeout=None, **kwargs):
+        reply, value = self.call_raw(target, *args, seed=seed, forbid=forbid, timeout=timeout, **kwargs)
+        if not reply.get("ok"):
+            err = reply["error"]
+            shown = target.replace("probes.", "the grader's probe of ")
+            msg = f"{shown} raised {err['message']}" if not err["message"].startswith(target) else err["message"]
+            if err.get("traceback"):
+                msg += "\n" + err["traceback"].rstrip()
+            raise StudentError(msg)
+        return value
+
+
+class Reference:
+    """The ``ref`` fixture: the same calls, answered by the reference solution in-process.
+
+    Arguments and results go through the same codec as the submission's, so both sides
+    return identical types; results are cached because every submission asks the same.
+    """
+
+    def __init__(self, namespace):
+        self.ns = namespace
+        self.cache = {}
+
+    def fn(self, name):
+        return Ref(name)
+
+    def _resolve(self, name):
+        if name.startswith("probes."):
+            from .runtime import probes
+            return probes.REGISTRY[name]
+        return self.ns[name]
+
+    def call(self, target, *args, seed=0, forbid=(), timeout=None, **kwargs):
+        plain_args, plain_kwargs = codec.to_plain(list(args)), codec.to_plain(kwargs)
+        key = json.dumps([target, plain_args, plain_kwargs, seed], sort_keys=True)
+        if key not in self.cache:
+            import torch
+
+            def make_tensor(arr, requires_grad, dtype):
+                t = torch.from_numpy(arr.copy())
+                return t.requires_grad_(True) if requires_grad else t
+            a = codec.from_plain(plain_args, make_tensor, self._resolve)
+            k = codec.from_plain(plain_kwargs, make_tensor, self._resolve)
+            seed_everything(seed)
+            self.cache[key] = codec.to_plain(self._resolve(target)(*a, **k))
+        return codec.from_plain(self.cache[key])
+
+
+# -- comparing answers -------------------------------------------------------------------------
+
+def describe(value):
+    """A short, student-readable description of a returned value's type."""
+    if isinstance(value, np.ndarray):
+        return f"np.ndarray of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, TensorData):
+        return f"torch.Tensor of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, Opaque):
+        return value.type_name
+    if isinstance(value, ModuleData):
+        return value.cls
+    if isinstance(value, (list, tuple)):
+        return f"{type(value).__name__} of length {len(value)}"
+    return type(value).__name__
+
+
+def as_array(value, what):
+    if isinstance(value, TensorData):
+        return value.array
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, (np.generic, int, float)) and not isinstance(value, bool):
+        return np.asarray(value)
+    raise AssertionError(f"{what}: expected numbers, got {describe(value)}")
+
+
+def expect_type(value, kind, what, shape=None):
+    """kind: 'ndarray', 'tensor', 'float', 'tuple'. shape, when given, must match exactly."""
+    ok = {"ndarray": isinstance(value, np.ndarray), "tensor": isinstance(value, TensorData),
+          "float": isinstance(value, (float, np.floating, int, np.integer)) and not isinstance(value, (bool, np.bool_)),
+          "tuple": isinstance(value, (tuple, list))}[kind]
+    names = {"ndarray": "np.ndarray", "tensor": "torch.Tensor", "float": "a float", "tuple": "a tuple"}
+    if not ok:
+        raise AssertionError(f"{what}: expected {names[kind]}, got {describe(value)}")
+    if shape is not None and tuple(np.shape(value.array if kind == "tensor" else value)) != tuple(shape):
+        got = value.shape if kind in ("tensor", "ndarray") else len(value)
+        raise AssertionError(f"{what}: expected shape {tuple(shape)}, got {got}")
+
+
+def assert_close(actual, expected, what, rtol=1e-5, atol=1e-8, show_expected=True):
+    """torch.testing.assert_close-style comparison with a message naming what differs."""
+    a = np.asarray(as_array(actual, what), dtype=np.float64)
+    e = np.asarray(as_array(expected, what), dtype=np.float64)
+    if a.shape != e.shape:
+        raise AssertionError(f"{what}: shape mismatch: expected {e.shape}, got {a.shape}")
+    if not np.all(np.isfinite(a)) and np.all(np.isfinite(e)):
+        bad = np.flatnonzero(~np.isfinite(a))
+        raise AssertionError(f"{what}: {bad.size} non-finite value(s), first at index "
+                             f"{np.unravel_index(bad[0], a.shape) if a.ndim else ()}: {a.flat[bad[0]]}")
+    diff = np.abs(a - e)
+    allowed = atol + rtol * np.abs(e)
+    bad = ~(diff <= allowed)
+    if not bad.any():
+        return
+    flat = int(np.argmax(np.where(bad, diff - allowed, -np.inf)))
+    idx = np.unravel_index(flat, a.shape) if a.ndim else ()
+    rel = diff / np.maximum(np.abs(e), 1e-12)
+    lines = [f"{what}: values are not close!",
+             f"Mismatched elements: {int(bad.sum())} / {a.size} ({100 * bad.mean():.1f}%)",
+             f"Greatest absolute difference: {diff.max():.6g} (up to {atol:g} allowed)",
+             f"Greatest relative difference: {rel.max():.6g} (up to {rtol:g} allowed)"]
+    where = f" at index {tuple(int(i) for i in idx)}" if a.ndim else ""
+    if show_expected:
+        lines.append(f"First bad element{where}: got {a[idx]:.6g}, expected {e[idx]:.6g}")
+    else:
+        lines.append(f"First bad element{where}: got {a[idx]:.6g}")
+    raise AssertionError("\n".join(lines))
+
+
+def relative_error(a, b):
+    """CS231n-style max relative error |a-b| / max(|a|+|b|, 1e-8)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-8))) if a.size else 0.0
+
+
+def isclose(a, b, rtol=1e-5, atol=1e-8):
+    return math.isclose(float(a), float(b), rel_tol=rtol, abs_tol=atol)

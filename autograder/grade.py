@@ -1,0 +1,205 @@
+"""Grade submissions: load each in its own sandboxed worker, run every check, record results.
+
+The steps for one submission (``grade_submission``):
+  1. start a worker holding a copy of the submission (``sandbox.Worker``);
+  2. load it (definitions only or every cell, as the assignment says);
+  3. run each check in a fresh fork of the loaded worker; a timeout or crash costs that
+     check only: the worker is restarted and reloaded for the checks after it;
+  4. turn outcomes into a ``SubmissionResult`` (``report`` writes it out).
+"""
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import assignments, report, sandbox
+from .checks import Reference, Student
+from .runtime import loader
+
+SUBMISSION_SUFFIXES = (".ipynb", ".py")
+
+
+@dataclass
+class CheckResult:
+    name: str
+    task: str
+    function: str
+    points: float
+    score: float
+    hidden: bool
+    output: str
+    status: str = "passed"  # passed, failed, timeout, crashed
+    seconds: float = 0.0
+
+
+@dataclass
+class SubmissionResult:
+    submission: str
+    path: str
+    checks: list = field(default_factory=list)
+    status: str = "ok"  # ok, error, timeout
+    messages: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def score(self):
+        return round(sum(c.score for c in self.checks), 6)
+
+    @property
+    def max_score(self):
+        return round(sum(c.points for c in self.checks), 6)
+
+
+def find_submissions(paths):
+    """Expand files and folders into submission files, sorted, without duplicates."""
+    found = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found += sorted(q for q in p.iterdir() if q.suffix in SUBMISSION_SUFFIXES and q.is_file())
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise FileNotFoundError(f"no such submission file or folder: {p}")
+    seen, unique = set(), []
+    for p in found:
+        if p.resolve() not in seen:
+            seen.add(p.resolve())
+            unique.append(p)
+    return unique
+
+
+def submission_name(path):
+    return Path(path).stem
+
+
+def load_reference(assignment):
+    """The reference's definitions, executed in the grader (trusted code)."""
+    ns = {"__name__": "__reference__"}
+    for number, tree, err in loader.load_program(assignment.solution, "definitions"):
+        if err:
+            raise SyntaxError(f"reference {assignment.solution} cell {number}: {err}")
+        exec(compile(tree, f"<reference cell {number}>", "exec"), ns)
+    return ns
+
+
+def hidden_paths(out_dir=None):
+    """What the worker must not see: the grader's code, references, tests, history, outputs."""
+    pkg = Path(__file__).resolve().parent
+    paths = [pkg, assignments.SOLUTIONS, assignments.REPO / "tests", assignments.REPO / ".git"]
+    if out_dir is not None:
+        paths.append(Path(out_dir))
+    return paths
+
+
+class Grader:
+    """Grades submissions of one assignment; holds what all submissions share."""
+
+    def __init__(self, assignment, limits=None, out_dir=None, isolate=None):
+        import torch
+        torch.set_num_threads(1)  # the same arithmetic as in the single-threaded workers
+        self.assignment = assignments.get(assignment) if isinstance(assignment, str) else assignment
+        self.limits = limits or sandbox.Limits()
+        self.ref = Reference(load_reference(self.assignment))
+        self.env = sandbox.Environment.create(hide=hidden_paths(out_dir), isolate=isolate)
+
+    def close(self):
+        self.env.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- steps ---------------------------------------------------------------------------------
+    def _start(self, path, result):
+        """Start and load a worker; None (with result updated) when the submission can't load."""
+        worker = sandbox.Worker(path, self.env, self.limits).start()
+        try:
+            loaded = worker.load(self.assignment.load_mode)
+        except sandbox.SandboxError as e:
+            tail = worker.output_tail(300).strip()
+            worker.close()
+            result.status = "timeout" if e.kind == "timeout" else "error"
+            result.messages.append(f"Loading the submission failed: {e}" + (f"\nLast output:\n{tail}" if tail else ""))
+            return None
+        if loaded.get("fatal"):
+            worker.close()
+            result.status = "error"
+            result.messages.append(f"The submission could not be read: {loaded['fatal']}")
+            return None
+        worker.names = loaded.get("names", [])
+        for err in loaded.get("cell_errors", []):
+            if err not in result.messages:
+                result.messages.append(f"While loading, {err}")
+        return worker
+
+    def _run_check(self, worker, check):
+        start = time.monotonic()
+        res = CheckResult(check.name, check.task, check.function, check.points, 0.0, check.hidden, "")
+        try:
+            with worker.session() as session:
+                check.fn(Student(session, worker.names), self.ref)
+            res.score, res.output = check.points, "Passed."
+        except AssertionError as e:
+            res.status, res.output = "failed", str(e) or "Failed."
+        except sandbox.SandboxError as e:
+            res.status = "timeout" if e.kind == "timeout" else "crashed"
+            res.output = f"{check.function}: {e}"
+        except Exception as e:  # noqa: BLE001 - a grader bug must not lose the other checks
+            res.status = "crashed"
+            res.output = f"Internal grader error in {check.name} ({type(e).__name__}: {e}); please report it."
+            traceback.print_exc()
+        res.seconds = time.monotonic() - start
+        return res
+
+    def grade(self, path):
+        """Grade one submission file; never raises for anything the submission does."""
+        path = Path(path)
+        start = time.monotonic()
+        result = SubmissionResult(submission_name(path), str(path))
+        worker = self._start(path, result)
+        try:
+            for check in self.assignment.checks:
+                if worker is None:
+                    reason = result.messages[-1] if result.messages else "the submission did not load"
+                    result.checks.append(CheckResult(check.name, check.task, check.function, check.points,
+                                                     0.0, check.hidden, reason.split("\n")[0], status="crashed"))
+                    continue
+                res = self._run_check(worker, check)
+                result.checks.append(res)
+                if res.status in ("timeout", "crashed"):
+                    # The channel may be mid-message or the process gone: start over for the rest.
+                    worker.close()
+                    scratch = SubmissionResult("", "")
+                    worker = self._start(path, scratch)
+                    if worker is None:
+                        result.messages += scratch.messages
+        finally:
+            if worker is not None:
+                worker.close()
+        if any(c.status == "timeout" for c in result.checks) and result.status == "ok":
+            result.status = "timeout"
+        result.seconds = time.monotonic() - start
+        return result
+
+
+def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=None):
+    """Grade every submission under ``paths``; write results.json per submission and grades.csv."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    subs = find_submissions(paths)
+    results = []
+    start = time.monotonic()
+    with Grader(assignment, limits, out_dir, isolate) as grader:
+        bar = report.progress(len(subs), enabled=progress)
+        for path in subs:
+            res = grader.grade(path)
+            report.write_results(res, out_dir, grader.assignment)
+            results.append(res)
+            bar.update(res)
+        bar.close()
+        report.write_gradebook(results, out_dir, grader.assignment)
+    if progress:
+        report.print_summary(results, time.monotonic() - start)
+    return results

@@ -1,0 +1,107 @@
+"""Write what grading found: results.json per submission (Gradescope's schema), grades.csv,
+progress output while a batch runs and a summary at its end."""
+import csv
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+GRADEBOOK = "grades.csv"
+
+
+def atomic_write(path, text):
+    """Write via a temporary file and rename, so a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def results_json(result, assignment=None):
+    """Gradescope's results.json: one test per check; hidden checks' details wait for
+    publication (``after_published``) while their score counts from the start."""
+    tests = []
+    for i, c in enumerate(result.checks, 1):
+        tests.append({
+            "name": f"Task {c.task} ({c.function}): {c.name}",
+            "number": str(i),
+            "score": c.score,
+            "max_score": c.points,
+            "status": "passed" if c.score == c.points else "failed",
+            "visibility": "after_published" if c.hidden else "visible",
+            "output": c.output,
+            "output_format": "text",
+            "tags": [f"task {c.task}", c.function] + (["timeout"] if c.status == "timeout" else []),
+        })
+    output = "\n".join(result.messages)
+    if assignment is not None and assignment.manual:
+        manual = ", ".join(f"{q} ({text})" for q, text in assignment.manual.items())
+        output = (output + "\n" if output else "") + f"Written answers are graded by hand: {manual}."
+    return {
+        "score": result.score,
+        "execution_time": round(result.seconds, 3),
+        "output": output,
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+        "extra_data": {"status": result.status, "max_score": result.max_score},
+    }
+
+
+def write_results(result, out_dir, assignment=None):
+    path = Path(out_dir) / result.submission / "results.json"
+    atomic_write(path, json.dumps(results_json(result, assignment), indent=2))
+    return path
+
+
+def write_gradebook(results, out_dir, assignment):
+    """grades.csv: one row per submission, total then one column per task."""
+    tasks = list(dict.fromkeys(c.task for c in assignment.checks))
+    rows = []
+    for r in sorted(results, key=lambda r: r.submission):
+        per_task = {t: 0.0 for t in tasks}
+        for c in r.checks:
+            per_task[c.task] += c.score
+        rows.append([r.submission, r.score, r.max_score, r.status] + [round(per_task[t], 6) for t in tasks])
+    from io import StringIO
+    buf = StringIO()
+    w = csv.writer(buf)
+    w.writerow(["submission", "score", "max_score", "status"] + [f"task_{t}" for t in tasks])
+    w.writerows(rows)
+    path = Path(out_dir) / GRADEBOOK
+    atomic_write(path, buf.getvalue())
+    return path
+
+
+class progress:
+    """A tqdm bar with the last submission's score; quiet when disabled."""
+
+    def __init__(self, total, enabled=True):
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, unit="sub", file=sys.stderr, dynamic_ncols=True)
+
+    def update(self, result):
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{result.submission}: {result.score:g}/{result.max_score:g} {result.status}")
+            self.bar.update(1)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def print_summary(results, seconds, file=sys.stderr):
+    counts = {s: sum(r.status == s for r in results) for s in ("ok", "error", "timeout")}
+    print(f"Graded {len(results)} submission(s) in {seconds:.1f} s: {counts['ok']} ok, "
+          f"{counts['error']} error, {counts['timeout']} timeout", file=file)
+    for r in results:
+        print(f"  {r.submission:30s} {r.score:6g} / {r.max_score:g}  {r.status}  ({r.seconds:.1f} s)", file=file)

@@ -1,0 +1,141 @@
+"""Turn a submission (.py or .ipynb) into a list of code cells, optionally definitions only.
+
+Used by the worker (to load student code) and by the grader (to load the reference the same
+way). Pure standard library: notebooks are read as JSON, never executed here.
+"""
+import ast
+import json
+
+# Cell magics whose body is still Python worth running.
+PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
+
+
+class SubmissionError(ValueError):
+    """The submission file cannot be read as code at all."""
+
+
+def read_cells(path):
+    """Code cells of a .py file (one cell) or a notebook, as strings."""
+    path = str(path)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise SubmissionError(f"cannot read {path}: {e.strerror}") from None
+    if path.endswith(".ipynb"):
+        try:
+            nb = json.loads(raw.decode("utf-8", errors="replace"))
+        except ValueError as e:
+            raise SubmissionError(f"notebook is not valid JSON ({e})") from None
+        if not isinstance(nb, dict) or not isinstance(nb.get("cells", []), list):
+            raise SubmissionError("notebook has no 'cells' list")
+        cells = []
+        for cell in nb.get("cells", []):
+            if isinstance(cell, dict) and cell.get("cell_type") == "code":
+                src = cell.get("source", "")
+                cells.append("".join(src) if isinstance(src, list) else str(src))
+        return cells
+    if b"\x00" in raw:
+        raise SubmissionError("file is binary, not Python source")
+    return [raw.decode("utf-8", errors="replace")]
+
+
+def strip_magics(src):
+    """Replace IPython magics and shell escapes with `pass` so the cell parses as Python."""
+    lines = src.split("\n")
+    first = lines[0].strip() if lines else ""
+    if first.startswith("%%"):
+        magic = first[2:].split()[0] if first[2:].split() else ""
+        if magic not in PYTHON_CELL_MAGICS:
+            return ""
+        lines = lines[1:]
+    out = []
+    for line in lines:
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")) or (stripped.endswith("?") and not stripped.startswith("#")
+                                               and stripped[:-1].replace(".", "").isidentifier()):
+            out.append(line[: len(line) - len(stripped)] + "pass  # magic removed")
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _loaded_globals(defs):
+    """Names read anywhere inside the given function/class definitions."""
+    names = set()
+    for node in defs:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
+                names.add(sub.id)
+    return names
+
+
+def _is_literal(node):
+    try:
+        ast.literal_eval(node)
+        return True
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+
+
+def _targets(stmt):
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    names = set()
+    for t in targets:
+        for sub in ast.walk(t):
+            if isinstance(sub, ast.Name):
+                names.add(sub.id)
+    return names
+
+
+DEF_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+IMPORT_NODES = (ast.Import, ast.ImportFrom)
+
+
+def _keep(stmt, needed):
+    if isinstance(stmt, DEF_NODES + IMPORT_NODES):
+        return True
+    if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
+        return bool(_targets(stmt) & needed) or _is_literal(stmt.value)
+    if isinstance(stmt, ast.Try):  # try: import x / except ImportError: ...
+        return all(isinstance(s, IMPORT_NODES) for s in stmt.body)
+    return False
+
+
+def parse_cell(src):
+    """An ast.Module for the cell, or the error that stops it from parsing."""
+    try:
+        return ast.parse(src), None
+    except (SyntaxError, ValueError) as e:
+        return None, f"{type(e).__name__}: {e}"
+    except (RecursionError, MemoryError):
+        return None, "cell is too deeply nested to parse"
+
+
+def definitions_only(trees):
+    """Keep imports, functions, classes, literal constants and the top-level assignments that
+    those functions and classes read. Training loops, plots and prints are dropped, so a
+    notebook that trains for minutes loads in milliseconds. Line numbers are preserved."""
+    defs = [s for tree in trees if tree for s in tree.body if isinstance(s, DEF_NODES)]
+    needed = _loaded_globals(defs)
+    out = []
+    for tree in trees:
+        if tree is not None:
+            tree = ast.Module(body=[s for s in tree.body if _keep(s, needed)], type_ignores=[])
+        out.append(tree)
+    return out
+
+
+def load_program(path, mode="all"):
+    """The submission as a list of (cell number, ast.Module or None, parse error or None).
+
+    mode='all' keeps every statement; mode='definitions' drops top-level work (see above).
+    Raises SubmissionError when the file cannot be read as code at all.
+    """
+    if mode not in ("all", "definitions"):
+        raise ValueError(f"unknown load mode {mode!r}")
+    parsed = [parse_cell(strip_magics(c)) for c in read_cells(path)]
+    trees = [t for t, _ in parsed]
+    if mode == "definitions":
+        trees = definitions_only(trees)
+    return [(i + 1, tree, err) for i, (tree, (_, err)) in enumerate(zip(trees, parsed))]

@@ -1,0 +1,258 @@
+"""The worker: loads one submission, then runs each check in a fresh fork of itself.
+
+Protocol (length-prefixed JSON on two private pipes, see ``codec``):
+  grader -> {"op": "load", "path", "mode"}        worker -> {"op": "loaded", "cell_errors", "names"}
+  grader -> {"op": "fork"}                         worker -> {"op": "forked", "pid"}
+     the child now answers {"op": "call", ...} with {"op": "result", "id", ...}
+     until {"op": "end"}; then the parent reports {"op": "child_exit", "status"}.
+Each check gets a pristine copy of the loaded submission, and a crash or exit inside a check
+only ends that check's child. Student stdout/stderr go to a capped file, never to the pipes.
+"""
+import os
+import struct
+import sys
+import traceback
+
+from . import codec, loader
+
+HEADER = struct.Struct(">I")
+MAX_TRACEBACK_CHARS = 2000
+
+
+class Channel:
+    def __init__(self, fd_in, fd_out):
+        self.fd_in, self.fd_out = fd_in, fd_out
+
+    def _read_exact(self, n):
+        chunks = []
+        while n:
+            chunk = os.read(self.fd_in, min(n, 1 << 20))
+            if not chunk:
+                raise EOFError("grader closed the channel")
+            chunks.append(chunk)
+            n -= len(chunk)
+        return b"".join(chunks)
+
+    def recv(self):
+        (n,) = HEADER.unpack(self._read_exact(HEADER.size))
+        return codec.loads(self._read_exact(n))
+
+    def send(self, msg):
+        raw = codec.dumps(msg)
+        data = HEADER.pack(len(raw)) + raw
+        while data:
+            data = data[os.write(self.fd_out, data):]
+
+
+def _describe(exc, label):
+    """One line for the check's message plus the tail of the traceback, student frames only."""
+    name = type(exc).__name__
+    text = str(exc)
+    if isinstance(exc, SystemExit):
+        line = f"{label} called sys.exit({exc.code!r})"
+    elif isinstance(exc, KeyboardInterrupt):
+        line = f"{label} raised KeyboardInterrupt"
+    else:
+        line = f"{name}: {text}" if text else name
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<cell")]
+    tb = "".join(traceback.format_list(frames[-5:]))[-MAX_TRACEBACK_CHARS:]
+    return {"type": name, "message": line[:2000], "traceback": tb}
+
+
+class Tripwire:
+    """Stands in for a forbidden module: any use is recorded and raises."""
+
+    def __init__(self, name, hits):
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_hits", hits)
+
+    def __getattr__(self, attr):
+        use = f"{self._name}.{attr}"
+        self._hits.append(use)
+        raise RuntimeError(f"{use} used where only NumPy is allowed")
+
+    def __call__(self, *a, **k):
+        self._hits.append(self._name)
+        raise RuntimeError(f"{self._name} called where only NumPy is allowed")
+
+
+def _forbid(ns, modules, hits):
+    """Replace forbidden modules (and the student's names bound to them or their submodules)."""
+    for key in list(sys.modules):
+        if any(key == m or key.startswith(m + ".") for m in modules):
+            sys.modules[key] = Tripwire(key, hits)
+    for k, v in list(ns.items()):
+        mod = getattr(type(v), "__name__", "") == "module" and getattr(v, "__name__", "")
+        owner = getattr(v, "__module__", None) if callable(v) and not isinstance(v, type) else None
+        for m in modules:
+            if (mod and (mod == m or mod.startswith(m + "."))) or (isinstance(owner, str) and owner.startswith(m)):
+                ns[k] = Tripwire(f"{m} ({k})", hits)
+
+
+class Submission:
+    def __init__(self):
+        self.ns = {"__name__": "__submission__", "__builtins__": __builtins__}
+        self.probes = None
+
+    def load(self, path, mode):
+        cell_errors = []
+        try:
+            program = loader.load_program(path, mode)
+        except loader.SubmissionError as e:
+            return {"op": "loaded", "fatal": str(e), "cell_errors": [], "names": []}
+        for number, tree, err in program:
+            if err:
+                cell_errors.append(f"cell {number} does not parse: {err}")
+                continue
+            try:
+                exec(compile(tree, f"<cell {number}>", "exec"), self.ns)
+            except BaseException as exc:  # noqa: BLE001 - a cell's failure must not stop later cells
+                cell_errors.append(f"cell {number}: {_describe(exc, f'cell {number}')['message']}")
+        names = sorted(k for k in self.ns if not k.startswith("__"))
+        return {"op": "loaded", "cell_errors": cell_errors[:50], "names": names[:500]}
+
+    def resolve(self, name):
+        if name.startswith("probes."):
+            if self.probes is None:
+                from . import probes
+                self.probes = probes.REGISTRY
+            return self.probes[name]
+        if name not in self.ns:
+            raise NameError(f"name '{name}' is not defined in the submission")
+        return self.ns[name]
+
+    def call(self, msg):
+        """Run one call; every outcome becomes a plain-data message."""
+        import numpy as np
+        torch = sys.modules.get("torch")
+
+        def make_tensor(arr, requires_grad, dtype):
+            t = torch.from_numpy(arr.copy())
+            return t.requires_grad_(True) if requires_grad else t
+
+        label = msg["target"]
+        try:
+            fn = self.resolve(msg["target"])
+            args = codec.from_plain(msg["args"], make_tensor, self.resolve)
+            kwargs = codec.from_plain(msg["kwargs"], make_tensor, self.resolve)
+        except Exception as exc:  # noqa: BLE001
+            return {"ok": False, "error": _describe(exc, label)}
+        if not callable(fn):
+            return {"ok": False, "error": {"type": "TypeError", "traceback": "",
+                                           "message": f"'{label}' is a {type(fn).__name__}, not a function"}}
+        seed_everything(msg.get("seed", 0))
+        hits = []
+        saved = dict(sys.modules), dict(self.ns)
+        if msg.get("forbid"):
+            _forbid(self.ns, msg["forbid"], hits)
+        try:
+            value = fn(*args, **kwargs)
+            if hasattr(value, "__next__") and not isinstance(value, (list, tuple, dict)):
+                raise TypeError(f"{label} returned a {type(value).__name__}; expected concrete values")
+        except BaseException as exc:  # noqa: BLE001 - SystemExit/KeyboardInterrupt only end this call
+            return {"ok": False, "error": _describe(exc, label), "forbidden": hits}
+        finally:
+            sys.modules.clear()
+            sys.modules.update(saved[0])
+            self.ns.clear()
+            self.ns.update(saved[1])
+        try:
+            return {"ok": True, "value": codec.to_plain(value), "forbidden": hits}
+        except Exception as exc:  # noqa: BLE001
+            return {"ok": False, "error": {"type": "TypeError", "traceback": "",
+                                           "message": f"{label} returned a value that cannot be graded: {exc}"}}
+
+
+def seed_everything(seed):
+    import random
+
+    import numpy as np
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
+def _serve_child(chan, sub):
+    while True:
+        msg = chan.recv()
+        if msg.get("op") == "end":
+            os._exit(0)
+        reply = sub.call(msg)
+        reply.update(op="result", id=msg.get("id"))
+        chan.send(reply)
+
+
+def _warm_up(torch):
+    """Pay torch's lazy imports (autograd, optimizers, losses) once, before any fork, instead
+    of once per check: the first optimizer step alone costs about two seconds."""
+    net = torch.nn.Linear(2, 1)
+    for opt in (torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.5), torch.optim.Adam(net.parameters())):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(torch.cat([net(torch.ones(3, 2))] * 2, 1), torch.zeros(3).long()).backward()
+        torch.nn.MSELoss()(net(torch.ones(3, 2)), torch.zeros(3, 1)).backward()
+        opt.step()
+
+
+def _prepare_process():
+    """Imports every check needs, done once before any fork; plotting without a display."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import numpy  # noqa: F401
+    try:
+        import torch
+        torch.set_num_threads(1)
+        _warm_up(torch)
+    except ImportError:
+        pass
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        plt.show = lambda *a, **k: None
+    except ImportError:
+        pass
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    fd_in, fd_out = int(argv[0]), int(argv[1])
+    # Student output goes to a file; the protocol pipes are only reachable through our Channel.
+    out = os.open("output.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)
+    chan = Channel(fd_in, fd_out)
+    _prepare_process()
+    sub = Submission()
+    while True:
+        try:
+            msg = chan.recv()
+        except EOFError:
+            os._exit(0)
+        op = msg.get("op")
+        if op == "load":
+            chan.send(sub.load(msg["path"], msg.get("mode", "all")))
+        elif op == "fork":
+            sys.stdout.flush()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    _serve_child(chan, sub)
+                except BaseException:  # noqa: BLE001
+                    pass
+                os._exit(0)
+            chan.send({"op": "forked", "pid": pid})
+            _, status = os.waitpid(pid, 0)
+            chan.send({"op": "child_exit", "status": _status_text(status)})
+        elif op == "quit":
+            os._exit(0)
+
+
+def _status_text(status):
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit code {os.WEXITSTATUS(status)}"

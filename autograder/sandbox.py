@@ -1,0 +1,341 @@
+"""Run untrusted submission code in a separate, limited worker process.
+
+The grader talks to the worker over two private pipes (see ``runtime/worker.py``); only plain
+data crosses (``runtime/codec.py``). Each worker:
+  * runs in a fresh directory holding only a copy of the submission, with a scrubbed
+    environment and ``python -I`` (the grader's package is not importable from there);
+  * has limits on address space, file size and core dumps, and a wall-clock deadline per call
+    enforced from the grader side (a stuck worker is killed with its whole process group);
+  * when the grader runs as root: gets its own mount and network namespaces (no network; the
+    checks, the references, the tests, .git and the output folder are covered by empty
+    mounts) and then drops to an unprivileged user.
+"""
+import contextlib
+import ctypes
+import ctypes.util
+import itertools
+import os
+import resource
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .runtime import codec
+
+HEADER = struct.Struct(">I")
+RUNTIME_SRC = Path(__file__).parent / "runtime"
+UNPRIVILEGED_UID = 65534  # nobody
+CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 16384, 1 << 18
+PASSED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # correctness settings on some CPUs
+
+
+@dataclass
+class Limits:
+    """Resource limits for one submission's worker. Seconds are wall-clock."""
+    call_timeout: float = 30.0
+    load_timeout: float = 60.0
+    memory_bytes: int = 6 << 30
+    file_bytes: int = 64 << 20
+    max_processes: int = 512
+
+
+class SandboxError(Exception):
+    """The worker did something that ends the current check (timeout, crash, bad reply)."""
+
+    def __init__(self, message, kind="crashed"):
+        super().__init__(message)
+        self.kind = kind  # "timeout" or "crashed"
+
+
+def can_isolate():
+    """Namespaces and privilege dropping need root (Gradescope runs autograders as root)."""
+    return os.geteuid() == 0 and ctypes.util.find_library("c") is not None
+
+
+@dataclass
+class Environment:
+    """What all workers of a batch share: the runtime copy and the paths to hide."""
+    root: Path
+    hide: list = field(default_factory=list)
+    isolate: bool = False
+    expose: list = field(default_factory=list)  # (parent, child, staging dir) for _expose
+
+    @classmethod
+    def create(cls, hide=(), isolate=None):
+        root = Path(tempfile.mkdtemp(prefix="autograder-"))
+        os.chmod(root, 0o711)  # workers may traverse but not list: sandbox names are random
+        rt = root / "rt" / "agr_runtime"
+        rt.mkdir(parents=True)
+        for src in RUNTIME_SRC.glob("*.py"):
+            shutil.copy(src, rt / src.name)
+        for p in (root / "rt", rt, *rt.iterdir()):
+            os.chmod(p, 0o755 if p.is_dir() else 0o644)
+        isolate = can_isolate() if isolate is None else isolate
+        # Build matplotlib's font cache once per batch (copied to each worker): building it costs
+        # seconds per worker.
+        mpl = root / "mpl"
+        mpl.mkdir(mode=0o755)
+        subprocess.run([sys.executable, "-I", "-c", "import matplotlib.font_manager"], env={
+            "MPLCONFIGDIR": str(mpl), "PATH": "/usr/bin:/bin"}, check=False, capture_output=True)
+        for p in mpl.rglob("*"):
+            os.chmod(p, 0o755 if p.is_dir() else 0o644)
+        hide = [str(Path(p).resolve()) for p in hide if Path(p).exists()]
+        expose = []
+        if isolate:  # the interpreter and its libraries must stay reachable after dropping root
+            needed = {(str(a), c) for prefix in {sys.prefix, sys.base_prefix, sys.executable}
+                      for a, c in blocked_ancestors(prefix)}
+            for i, (parent, child) in enumerate(sorted(needed)):
+                stage = root / f"expose-{i}"
+                stage.mkdir(mode=0o755)
+                expose.append((parent, child, str(stage)))
+        return cls(root=root, hide=hide, isolate=isolate, expose=expose)
+
+    def close(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _libc():
+    return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+def _check(ret, what):
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+MS_BIND = 4096
+
+
+def blocked_ancestors(path):
+    """Ancestors of ``path`` that other users cannot traverse (e.g. /root holding pyenv)."""
+    out = []
+    p = Path(path).resolve()
+    for parent in reversed(p.parents):
+        try:
+            if not parent.stat().st_mode & 0o001:
+                out.append((parent, p.relative_to(parent).parts[0]))
+        except OSError:
+            pass
+    return out
+
+
+def _expose(libc, parent, child, stage):
+    """Make parent/child reachable for the unprivileged user without touching the host's
+    permissions: cover ``parent`` with an empty world-traversable tmpfs (its other contents
+    stay hidden) and bind the original child back into it."""
+    src = os.path.join(parent, child).encode()
+    _check(libc.mount(src, stage.encode(), None, MS_BIND | MS_REC, None), f"bind {src!r}")
+    _check(libc.mount(b"tmpfs", str(parent).encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64k,mode=0755"),
+           f"cover {parent}")
+    os.mkdir(src, 0o755)
+    _check(libc.mount(stage.encode(), src, None, MS_BIND | MS_REC, None), f"rebind {src!r}")
+
+
+def _isolate(hide, expose):
+    """In the child before exec, as root: private mounts, no network, hidden paths."""
+    libc = _libc()
+    _check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
+    _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+    for parent, child, stage in expose:
+        _expose(libc, parent, child, stage)
+    for path in hide:
+        _check(libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                          b"size=4k,mode=000"), f"hide {path}")
+    os.setgroups([])
+    os.setgid(UNPRIVILEGED_UID)
+    os.setuid(UNPRIVILEGED_UID)
+
+
+def _preexec(limits, env):
+    def run():
+        os.setsid()
+        # Limits first: they also bind the unprivileged user after the switch.
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if env.isolate:
+            resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
+            _isolate(env.hide, env.expose)
+    return run
+
+
+class Worker:
+    """One submission's worker process (the 'zygote' that forks a child per check)."""
+
+    _ids = itertools.count()
+
+    def __init__(self, submission, env, limits=None):
+        self.submission = Path(submission)
+        self.env = env
+        self.limits = limits or Limits()
+        self.proc = None
+        self.dir = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="s-", dir=self.env.root))
+        target = self.dir / ("submission" + "".join(self.submission.suffixes[-1:]))
+        shutil.copyfile(self.submission, target)
+        shutil.copytree(self.env.root / "mpl", self.dir / ".mpl")  # matplotlib wants it writable
+        if self.env.isolate:
+            for p in (self.dir, target, *(self.dir / ".mpl").rglob("*"), self.dir / ".mpl"):
+                os.chown(p, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
+        os.chmod(self.dir, 0o700)
+        self.path_in_sandbox = target.name
+        req_r, self._req_w = os.pipe()
+        self._resp_r, resp_w = os.pipe()
+        boot = ("import sys; sys.path.insert(0, sys.argv[1]); "
+                "from agr_runtime.worker import main; main(sys.argv[2:])")
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(self.dir), "TMPDIR": str(self.dir),
+               "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(self.dir / ".mpl"), "OMP_NUM_THREADS": "1",
+               "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "PYTHONHASHSEED": "0",
+               "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+        env.update({k: os.environ[k] for k in PASSED_ENV if k in os.environ})
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-c", boot, str(self.env.root / "rt"), str(req_r), str(resp_w)],
+            cwd=self.dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, pass_fds=(req_r, resp_w), preexec_fn=_preexec(self.limits, self.env),
+            close_fds=True)
+        os.close(req_r)
+        os.close(resp_w)
+        return self
+
+    def close(self):
+        if self.proc is not None:
+            self.kill()
+            for fd in (self._req_w, self._resp_r):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self.proc = None
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+    def kill(self):
+        """Kill the worker and everything it started in its session."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+        self.proc.wait()
+
+    @property
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def output_tail(self, limit=2000):
+        """The end of what the student's code printed (for crash messages)."""
+        try:
+            with open(self.dir / "output.txt", "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - limit))
+                return f.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    # -- messaging -------------------------------------------------------------------------
+    def send(self, msg):
+        data = codec.dumps(msg)
+        data = HEADER.pack(len(data)) + data
+        try:
+            while data:
+                data = data[os.write(self._req_w, data):]
+        except BrokenPipeError:
+            raise SandboxError(self._death("before it could be asked anything")) from None
+
+    def _read_exact(self, n, deadline, doing):
+        chunks = []
+        while n:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self._resp_r], [], [], max(0.0, left))
+            if not ready:
+                raise SandboxError(f"timed out after {self._budget:.0f} s {doing}", kind="timeout")
+            chunk = os.read(self._resp_r, min(n, 1 << 20))
+            if not chunk:
+                raise SandboxError(self._death(doing))
+            chunks.append(chunk)
+            n -= len(chunk)
+        return b"".join(chunks)
+
+    def recv(self, timeout, doing):
+        self._budget = timeout
+        deadline = time.monotonic() + timeout
+        (n,) = HEADER.unpack(self._read_exact(HEADER.size, deadline, doing))
+        if n > codec.MAX_MESSAGE_BYTES:
+            raise SandboxError(f"reply of {n} bytes {doing} exceeds the limit")
+        try:
+            return codec.loads(self._read_exact(n, deadline, doing))
+        except ValueError as e:
+            raise SandboxError(f"unreadable reply {doing}: {e}") from None
+
+    def _death(self, doing):
+        try:
+            code = self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            return f"the worker stopped answering {doing}"
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        if code == -signal.SIGKILL:
+            how += " (often the memory limit)"
+        return f"the submission's process ended ({how}) {doing}"
+
+    # -- operations ------------------------------------------------------------------------
+    def load(self, mode="all"):
+        self.send({"op": "load", "path": self.path_in_sandbox, "mode": mode})
+        reply = self.recv(self.limits.load_timeout, "while loading the submission")
+        if reply.get("op") != "loaded":
+            raise SandboxError("unexpected reply while loading the submission")
+        return reply
+
+    @contextlib.contextmanager
+    def session(self):
+        """A fresh fork of the loaded submission for one check."""
+        self.send({"op": "fork"})
+        reply = self.recv(10, "while starting a check")
+        if reply.get("op") != "forked":
+            raise SandboxError("unexpected reply while starting a check")
+        session = Session(self, int(reply["pid"]))
+        try:
+            yield session
+        except SandboxError:
+            raise  # the channel is not trusted any more; the caller restarts the worker
+        except BaseException:
+            self._end_session()
+            raise
+        self._end_session()
+
+    def _end_session(self):
+        self.send({"op": "end"})
+        reply = self.recv(10, "while ending a check")
+        if reply.get("op") != "child_exit":
+            raise SandboxError("unexpected reply while ending a check")
+
+
+class Session:
+    """Calls into one forked copy of the submission."""
+
+    def __init__(self, worker, pid):
+        self.worker = worker
+        self.pid = pid
+        self._ids = itertools.count()
+
+    def call(self, target, *args, seed=0, forbid=(), timeout=None, **kwargs):
+        """Call ``target`` (a submission name or a probe) and return (ok, value_or_error, info)."""
+        call_id = next(self._ids)
+        self.worker.send({"op": "call", "id": call_id, "target": target, "args": codec.to_plain(list(args)),
+                          "kwargs": codec.to_plain(kwargs), "seed": seed, "forbid": list(forbid)})
+        timeout = timeout or self.worker.limits.call_timeout
+        reply = self.worker.recv(timeout, f"in {target}")
+        if reply.get("op") == "child_exit":
+            raise SandboxError(f"the submission ended its process ({reply.get('status')}) in {target}")
+        if reply.get("op") != "result" or reply.get("id") != call_id:
+            raise SandboxError(f"unexpected reply from {target}")
+        return reply
