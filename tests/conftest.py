@@ -1,0 +1,38 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from autograder import assignments, build, grade  # noqa: E402
+from autograder.checks import Ref  # noqa: E402
+from autograder.assignments.gradient_descent import checks as gd_checks  # noqa: E402
+
+import variants  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def gd():
+    return assignments.get("gradient_descent")
+
+
+@pytest.fixture(scope="session")
+def gd_batch(tmp_path_factory, gd):
+    """Every gradient_descent variant graded in one batch through grade_all (as the CLI does).
+    Returns {submission name: SubmissionResult} and the output folder."""
+    subs = tmp_path_factory.mktemp("subs")
+    out = tmp_path_factory.mktemp("out")
+    variants.write(subs, "reference", variants.reference_text())
+    build.write_solution_notebook(gd, subs / "reference_notebook.ipynb")
+    (subs / "stub.ipynb").write_text(gd.stub.read_text())
+    for name in variants.BUGS:
+        variants.write(subs, f"bug_{name}", variants.bug_variant(name))
+    for name in variants.ALTERNATIVES:
+        variants.write(subs, f"alt_{name}", variants.alternative_variant(name))
+    ref = grade.Reference(grade.load_reference(gd))
+    X, Y = gd_checks.seed_data()
+    seed_losses = ref.call("fit_GD", Ref(gd_checks.MODEL), Ref(gd_checks.LOSS), X, Y, 0.01, 20)
+    variants.write(subs, "bug_hard_coded_losses", variants.hard_coded_variant(seed_losses))
+    results = grade.grade_all("gradient_descent", [subs], out, progress=False)
+    return {r.submission: r for r in results}, out

@@ -1,0 +1,75 @@
+"""The gradient_descent verdicts: reference full marks, stub zero, each bug caught, each
+correct alternative full marks; .py and .ipynb both graded."""
+import csv
+import json
+
+import pytest
+
+import variants
+
+
+def failed(result):
+    return {c.name for c in result.checks if c.score < c.points}
+
+
+def test_reference_full_marks_py_and_ipynb(gd_batch, gd):
+    results, _ = gd_batch
+    for name in ("reference", "reference_notebook"):
+        r = results[name]
+        assert r.status == "ok", r.messages
+        assert r.score == r.max_score == gd.total, {c.name: c.output for c in r.checks if c.score < c.points}
+
+
+def test_stub_scores_zero_with_task_messages(gd_batch, gd):
+    r = gd_batch[0]["stub"]
+    assert r.status == "ok" and r.score == 0 and r.max_score == gd.total
+    for c in r.checks:
+        task = c.task
+        assert f"NotImplementedError: Task {task}: implement {c.function}" in c.output, (c.name, c.output)
+        assert "Internal grader error" not in c.output
+
+
+@pytest.mark.parametrize("bug", sorted(variants.BUGS))
+def test_each_bug_loses_the_points_of_its_checks(gd_batch, bug):
+    r = gd_batch[0][f"bug_{bug}"]
+    must_fail = set(variants.BUGS[bug][1])
+    assert r.status == "ok"
+    assert must_fail <= failed(r), f"{bug}: expected {must_fail} to fail, failed: {failed(r)}"
+    assert r.score <= r.max_score - len(must_fail)
+
+
+def test_hard_coded_losses_pass_public_but_fail_hidden(gd_batch):
+    r = gd_batch[0]["bug_hard_coded_losses"]
+    assert set(variants.HARD_CODED_FAILS) <= failed(r)
+    assert "test_fit_GD_seed_data" not in failed(r)  # it does reproduce the handout's numbers
+
+
+@pytest.mark.parametrize("alt", sorted(variants.ALTERNATIVES))
+def test_correct_alternatives_earn_full_marks(gd_batch, alt):
+    r = gd_batch[0][f"alt_{alt}"]
+    assert r.score == r.max_score, {c.name: c.output for c in r.checks if c.score < c.points}
+
+
+def test_bug_messages_name_expected_and_got(gd_batch):
+    r = gd_batch[0]["bug_list_instead_of_array"]
+    msg = next(c.output for c in r.checks if c.name == "test_fit_GD_contract")
+    assert "expected np.ndarray, got list of length 20" in msg
+    r = gd_batch[0]["bug_epoch_loss_over_batch_size"]
+    msg = next(c.output for c in r.checks if c.name == "test_fit_BGD_seed_data")
+    assert "Greatest absolute difference" in msg and "expected" in msg
+
+
+def test_outputs_results_json_and_gradebook(gd_batch, gd):
+    results, out = gd_batch
+    rows = list(csv.DictReader(open(out / "grades.csv")))
+    assert [r["submission"] for r in rows] == sorted(results)
+    assert {"submission", "score", "max_score", "status"} <= set(rows[0])
+    by_name = {r["submission"]: r for r in rows}
+    assert float(by_name["reference"]["score"]) == gd.total
+    assert by_name["stub"]["status"] == "ok" and float(by_name["stub"]["score"]) == 0
+    data = json.loads((out / "reference" / "results.json").read_text())
+    assert data["score"] == gd.total and len(data["tests"]) == len(gd.checks)
+    for t in data["tests"]:
+        assert {"name", "score", "max_score", "visibility", "output"} <= set(t)
+        assert t["visibility"] in ("visible", "after_published")
+    assert {t["visibility"] for t in data["tests"]} == {"visible", "after_published"}
