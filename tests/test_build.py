@@ -1,0 +1,50 @@
+"""The stub is generated from the solution, committed in sync, and runs top to bottom."""
+import os
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from autograder import build
+
+
+def test_committed_stub_is_in_sync(gd):
+    expected = build.render(build.stub_notebook(gd))
+    assert gd.stub.read_text(encoding="utf-8") == expected, (
+        "assignments/gradient_descent/gradient_descent.ipynb is stale: run `autograder stub`")
+
+
+def test_stub_has_no_solution_and_names_each_task(gd):
+    text = gd.stub.read_text(encoding="utf-8")
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    assert "weight -= lr" not in text and "X.T @ residual" not in text
+    for task, fn in gd.tasks.items():
+        assert f'raise NotImplementedError(\\"Task {task}: implement {fn}\\")' in text
+    # code given to students stays: the parameter creation of fit_GD and fit_BGD
+    assert text.count("weight = torch.rand(size=(1,), requires_grad=True)") == 2
+
+
+def test_unclosed_marker_is_an_error():
+    with pytest.raises(build.BuildError):
+        build.strip_code("def f():\n    # BEGIN SOLUTION\n    return 1\n", {"f": "1.1"})
+    with pytest.raises(build.BuildError):
+        build.strip_code("# BEGIN SOLUTION\nx = 1\n# END SOLUTION\n", {"f": "1.1"})
+
+
+def _run(nb, tmp_path):
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    return nb
+
+
+def test_stub_runs_top_to_bottom_and_reports_open_tasks(gd, tmp_path):
+    nb = _run(nbformat.read(gd.stub, as_version=4), tmp_path)
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    for task in ("1.3", "1.4", "2.1", "3.1"):
+        assert f"Task {task}: implement" in printed
+
+
+def test_solution_notebook_runs_top_to_bottom(gd, tmp_path):
+    nb = _run(build.solution_notebook(gd.solution), tmp_path)
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "NotImplementedError" not in printed and "final loss" in printed
