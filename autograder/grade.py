@@ -140,7 +140,7 @@ class Grader:
         try:
             with worker.session() as session:
                 check.fn(Student(session, worker.names), self.ref)
-            res.score, res.output = check.points, "Passed."
+            res.score, res.output = float(check.points), "Passed."
         except AssertionError as e:
             res.status, res.output = "failed", str(e) or "Failed."
         except sandbox.SandboxError as e:

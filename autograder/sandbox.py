@@ -1,7 +1,9 @@
 """Run untrusted submission code in a separate, limited worker process.
 
 The grader talks to the worker over two private pipes (see ``runtime/worker.py``); only plain
-data crosses (``runtime/codec.py``). Each worker:
+data crosses (``runtime/codec.py``). Workers are forked from a template process that has
+already imported torch (``runtime/forkserver.py``) and confine themselves before loading any
+student code (``runtime/jail.py``). Each worker:
   * runs in a fresh directory holding only a copy of the submission, with a scrubbed
     environment and ``python -I`` (the grader's package is not importable from there);
   * has limits on address space, file size and core dumps, and a wall-clock deadline per call
@@ -11,14 +13,14 @@ data crosses (``runtime/codec.py``). Each worker:
     mounts) and then drops to an unprivileged user.
 """
 import contextlib
-import ctypes
 import ctypes.util
 import itertools
+import json
 import os
-import resource
 import select
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -32,8 +34,6 @@ from .runtime import codec
 HEADER = struct.Struct(">I")
 RUNTIME_SRC = Path(__file__).parent / "runtime"
 UNPRIVILEGED_UID = 65534  # nobody
-CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 16384, 1 << 18
 PASSED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # correctness settings on some CPUs
 
 
@@ -60,13 +60,37 @@ def can_isolate():
     return os.geteuid() == 0 and ctypes.util.find_library("c") is not None
 
 
+def blocked_ancestors(path):
+    """(ancestor, next component) for ancestors of ``path`` that other users cannot traverse,
+    e.g. /root holding a pyenv interpreter."""
+    out = []
+    p = Path(path).resolve()
+    for parent in reversed(p.parents):
+        with contextlib.suppress(OSError):
+            if not parent.stat().st_mode & 0o001:
+                out.append((str(parent), p.relative_to(parent).parts[0]))
+    return out
+
+
+def _base_env(**extra):
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "LANG": "C.UTF-8",
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    env.update({k: os.environ[k] for k in PASSED_ENV if k in os.environ})
+    env.update(extra)
+    return env
+
+
 @dataclass
 class Environment:
-    """What all workers of a batch share: the runtime copy and the paths to hide."""
+    """What all workers of a batch share: the runtime copy, the paths to hide, and the
+    template process that forks workers (see ``runtime/forkserver.py``)."""
     root: Path
     hide: list = field(default_factory=list)
     isolate: bool = False
-    expose: list = field(default_factory=list)  # (parent, child, staging dir) for _expose
+    expose: list = field(default_factory=list)  # (parent, child, staging dir), see jail._expose
+    template: object = None
+    sock: object = None
 
     @classmethod
     def create(cls, hide=(), isolate=None):
@@ -79,143 +103,103 @@ class Environment:
         for p in (root / "rt", rt, *rt.iterdir()):
             os.chmod(p, 0o755 if p.is_dir() else 0o644)
         isolate = can_isolate() if isolate is None else isolate
-        # Build matplotlib's font cache once per batch (copied to each worker): building it costs
-        # seconds per worker.
-        mpl = root / "mpl"
-        mpl.mkdir(mode=0o755)
-        subprocess.run([sys.executable, "-I", "-c", "import matplotlib.font_manager"], env={
-            "MPLCONFIGDIR": str(mpl), "PATH": "/usr/bin:/bin"}, check=False, capture_output=True)
-        for p in mpl.rglob("*"):
-            os.chmod(p, 0o755 if p.is_dir() else 0o644)
         hide = [str(Path(p).resolve()) for p in hide if Path(p).exists()]
         expose = []
         if isolate:  # the interpreter and its libraries must stay reachable after dropping root
-            needed = {(str(a), c) for prefix in {sys.prefix, sys.base_prefix, sys.executable}
-                      for a, c in blocked_ancestors(prefix)}
+            needed = {pair for prefix in (sys.prefix, sys.base_prefix, sys.executable)
+                      for pair in blocked_ancestors(prefix)}
             for i, (parent, child) in enumerate(sorted(needed)):
                 stage = root / f"expose-{i}"
                 stage.mkdir(mode=0o755)
                 expose.append((parent, child, str(stage)))
-        return cls(root=root, hide=hide, isolate=isolate, expose=expose)
+        env = cls(root=root, hide=hide, isolate=isolate, expose=expose)
+        env.start_template()
+        return env
+
+    def start_template(self):
+        """Start the process that imports torch once and forks a worker per submission."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        mpl = self.root / "mpl"
+        mpl.mkdir(mode=0o755, exist_ok=True)
+        boot = ("import sys; sys.path.insert(0, sys.argv[1]); "
+                "from agr_runtime.forkserver import main; main(sys.argv[2:])")
+        self.template = subprocess.Popen(
+            [sys.executable, "-I", "-c", boot, str(self.root / "rt"), str(theirs.fileno())],
+            cwd=self.root, env=_base_env(MPLCONFIGDIR=str(mpl), HOME=str(self.root)), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), start_new_session=True)
+        theirs.close()
+        self.sock = ours
+        self.sock.settimeout(120)
+        if json.loads(self.sock.recv(1 << 16) or b"{}").get("op") != "ready":
+            raise RuntimeError("the worker template did not start (see stderr)")
+
+    def spawn(self, spec, fds):
+        """Fork a worker from the template; restarts the template once if it died."""
+        for attempt in (0, 1):
+            try:
+                socket.send_fds(self.sock, [json.dumps(spec).encode()], list(fds))
+                return int(json.loads(self.sock.recv(1 << 16))["pid"])
+            except (OSError, ValueError, KeyError):
+                if attempt:
+                    raise
+                self.stop_template()
+                self.start_template()
+
+    def stop_template(self):
+        if self.template is not None:
+            with contextlib.suppress(OSError):
+                self.sock.close()
+            self.template.kill()
+            self.template.wait()
+            self.template = None
 
     def close(self):
+        self.stop_template()
         shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _libc():
-    return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-
-
-def _check(ret, what):
-    if ret != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-
-
-MS_BIND = 4096
-
-
-def blocked_ancestors(path):
-    """Ancestors of ``path`` that other users cannot traverse (e.g. /root holding pyenv)."""
-    out = []
-    p = Path(path).resolve()
-    for parent in reversed(p.parents):
-        try:
-            if not parent.stat().st_mode & 0o001:
-                out.append((parent, p.relative_to(parent).parts[0]))
-        except OSError:
-            pass
-    return out
-
-
-def _expose(libc, parent, child, stage):
-    """Make parent/child reachable for the unprivileged user without touching the host's
-    permissions: cover ``parent`` with an empty world-traversable tmpfs (its other contents
-    stay hidden) and bind the original child back into it."""
-    src = os.path.join(parent, child).encode()
-    _check(libc.mount(src, stage.encode(), None, MS_BIND | MS_REC, None), f"bind {src!r}")
-    _check(libc.mount(b"tmpfs", str(parent).encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64k,mode=0755"),
-           f"cover {parent}")
-    os.mkdir(src, 0o755)
-    _check(libc.mount(stage.encode(), src, None, MS_BIND | MS_REC, None), f"rebind {src!r}")
-
-
-def _isolate(hide, expose):
-    """In the child before exec, as root: private mounts, no network, hidden paths."""
-    libc = _libc()
-    _check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
-    _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
-    for parent, child, stage in expose:
-        _expose(libc, parent, child, stage)
-    for path in hide:
-        _check(libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                          b"size=4k,mode=000"), f"hide {path}")
-    os.setgroups([])
-    os.setgid(UNPRIVILEGED_UID)
-    os.setuid(UNPRIVILEGED_UID)
-
-
-def _preexec(limits, env):
-    def run():
-        os.setsid()
-        # Limits first: they also bind the unprivileged user after the switch.
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if env.isolate:
-            resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
-            _isolate(env.hide, env.expose)
-    return run
 
 
 class Worker:
     """One submission's worker process (the 'zygote' that forks a child per check)."""
 
-    _ids = itertools.count()
-
     def __init__(self, submission, env, limits=None):
         self.submission = Path(submission)
         self.env = env
         self.limits = limits or Limits()
-        self.proc = None
+        self.pid = None
         self.dir = None
+        self._budget = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self):
         self.dir = Path(tempfile.mkdtemp(prefix="s-", dir=self.env.root))
         target = self.dir / ("submission" + "".join(self.submission.suffixes[-1:]))
         shutil.copyfile(self.submission, target)
-        shutil.copytree(self.env.root / "mpl", self.dir / ".mpl")  # matplotlib wants it writable
         if self.env.isolate:
-            for p in (self.dir, target, *(self.dir / ".mpl").rglob("*"), self.dir / ".mpl"):
+            for p in (self.dir, target):
                 os.chown(p, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
         os.chmod(self.dir, 0o700)
         self.path_in_sandbox = target.name
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
-        boot = ("import sys; sys.path.insert(0, sys.argv[1]); "
-                "from agr_runtime.worker import main; main(sys.argv[2:])")
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(self.dir), "TMPDIR": str(self.dir),
-               "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(self.dir / ".mpl"), "OMP_NUM_THREADS": "1",
-               "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "PYTHONHASHSEED": "0",
-               "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
-        env.update({k: os.environ[k] for k in PASSED_ENV if k in os.environ})
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", boot, str(self.env.root / "rt"), str(req_r), str(resp_w)],
-            cwd=self.dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, pass_fds=(req_r, resp_w), preexec_fn=_preexec(self.limits, self.env),
-            close_fds=True)
-        os.close(req_r)
-        os.close(resp_w)
+        spec = {"dir": str(self.dir), "isolate": self.env.isolate, "hide": self.env.hide,
+                "expose": self.env.expose, "uid": UNPRIVILEGED_UID,
+                "env": {"HOME": str(self.dir), "TMPDIR": str(self.dir), "MPLCONFIGDIR": str(self.dir / ".mpl")},
+                "limits": {"memory_bytes": self.limits.memory_bytes, "file_bytes": self.limits.file_bytes,
+                           "max_processes": self.limits.max_processes}}
+        try:
+            self.pid = self.env.spawn(spec, (req_r, resp_w))
+        finally:
+            os.close(req_r)
+            os.close(resp_w)
         return self
 
     def close(self):
-        if self.proc is not None:
+        if self.pid is not None:
             self.kill()
             for fd in (self._req_w, self._resp_r):
                 with contextlib.suppress(OSError):
                     os.close(fd)
-            self.proc = None
+            self.pid = None
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
@@ -223,14 +207,17 @@ class Worker:
     def kill(self):
         """Kill the worker and everything it started in its session."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError):
-            self.proc.kill()
-        self.proc.wait()
+            os.killpg(self.pid, signal.SIGKILL)
 
     @property
     def alive(self):
-        return self.proc is not None and self.proc.poll() is None
+        if self.pid is None:
+            return False
+        try:
+            os.kill(self.pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
 
     def output_tail(self, limit=2000):
         """The end of what the student's code printed (for crash messages)."""
@@ -278,14 +265,8 @@ class Worker:
             raise SandboxError(f"unreadable reply {doing}: {e}") from None
 
     def _death(self, doing):
-        try:
-            code = self.proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            return f"the worker stopped answering {doing}"
-        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-        if code == -signal.SIGKILL:
-            how += " (often the memory limit)"
-        return f"the submission's process ended ({how}) {doing}"
+        return (f"the submission's process ended {doing} (it exited, crashed or ran out of its "
+                f"{self.limits.memory_bytes >> 20} MiB of memory)")
 
     # -- operations ------------------------------------------------------------------------
     def load(self, mode="all"):

@@ -195,7 +195,7 @@ def _warm_up(torch):
         opt.step()
 
 
-def _prepare_process():
+def prepare_process():
     """Imports every check needs, done once before any fork; plotting without a display."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     import numpy  # noqa: F401
@@ -214,9 +214,8 @@ def _prepare_process():
         pass
 
 
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    fd_in, fd_out = int(argv[0]), int(argv[1])
+def serve(fd_in, fd_out):
+    """Serve the grader on the given pipe ends until told to quit (in the forked worker)."""
     # Student output goes to a file; the protocol pipes are only reachable through our Channel.
     out = os.open("output.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     null = os.open(os.devnull, os.O_RDONLY)
@@ -226,7 +225,6 @@ def main(argv=None):
     sys.stdout = open(1, "w", buffering=1, closefd=False)
     sys.stderr = open(2, "w", buffering=1, closefd=False)
     chan = Channel(fd_in, fd_out)
-    _prepare_process()
     sub = Submission()
     while True:
         try:
