@@ -9,6 +9,7 @@ by raising ``AssertionError`` with a message for the student.
 import json
 import math
 import random
+import threading
 import zlib
 from dataclasses import dataclass, field
 
@@ -114,6 +115,7 @@ class Reference:
     def __init__(self, namespace):
         self.ns = namespace
         self.cache = {}
+        self.lock = threading.RLock()  # seeding is global: one reference call at a time
 
     def fn(self, name):
         return Ref(name)
@@ -127,17 +129,16 @@ class Reference:
     def call(self, target, *args, seed=0, forbid=(), timeout=None, **kwargs):
         plain_args, plain_kwargs = codec.to_plain(list(args)), codec.to_plain(kwargs)
         key = json.dumps([target, plain_args, plain_kwargs, seed], sort_keys=True)
-        if key not in self.cache:
-            import torch
-
-            def make_tensor(arr, requires_grad, dtype):
-                t = torch.from_numpy(arr.copy())
-                return t.requires_grad_(True) if requires_grad else t
-            a = codec.from_plain(plain_args, make_tensor, self._resolve)
-            k = codec.from_plain(plain_kwargs, make_tensor, self._resolve)
-            seed_everything(seed)
-            self.cache[key] = codec.to_plain(self._resolve(target)(*a, **k))
+        with self.lock:
+            if key not in self.cache:
+                self.cache[key] = self._compute(target, plain_args, plain_kwargs, seed)
         return codec.from_plain(self.cache[key])
+
+    def _compute(self, target, plain_args, plain_kwargs, seed):
+        args = codec.from_plain(plain_args, codec.make_tensor, self._resolve)
+        kwargs = codec.from_plain(plain_kwargs, codec.make_tensor, self._resolve)
+        seed_everything(seed)
+        return codec.to_plain(self._resolve(target)(*args, **kwargs))
 
 
 # -- comparing answers -------------------------------------------------------------------------

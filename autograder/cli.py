@@ -8,7 +8,8 @@ from . import assignments, build, grade, sandbox
 def _grade(args):
     limits = sandbox.Limits(call_timeout=args.timeout, memory_bytes=args.memory_mb << 20)
     try:
-        results = grade.grade_all(args.assignment, args.paths, args.out, limits=limits, progress=not args.quiet)
+        results = grade.grade_all(args.assignment, args.paths, args.out, limits=limits, progress=not args.quiet,
+                                  jobs=args.jobs)
     except FileNotFoundError as e:
         print(f"autograder: {e}", file=sys.stderr)
         return 2
@@ -36,6 +37,8 @@ def main(argv=None):
                    help="seconds allowed per call into the submission (default: %(default)s)")
     g.add_argument("--memory-mb", type=int, default=defaults.memory_bytes >> 20,
                    help="address-space limit of a worker in MiB (default: %(default)s)")
+    g.add_argument("-j", "--jobs", type=int, default=grade.default_jobs(),
+                   help="submissions graded at once (default: the number of cores, %(default)s)")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     g.set_defaults(run=_grade)
 

@@ -7,8 +7,10 @@ The steps for one submission (``grade_submission``):
      check only: the worker is restarted and reloaded for the checks after it;
   4. turn outcomes into a ``SubmissionResult`` (``report`` writes it out).
 """
+import os
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,11 +98,19 @@ class Grader:
 
     def __init__(self, assignment, limits=None, out_dir=None, isolate=None):
         import torch
-        torch.set_num_threads(1)  # the same arithmetic as in the single-threaded workers
-        self.assignment = assignments.get(assignment) if isinstance(assignment, str) else assignment
-        self.limits = limits or sandbox.Limits()
-        self.ref = Reference(load_reference(self.assignment))
+
+        from .runtime import worker
+        # Start the worker template first: it imports torch while the grader does the same.
         self.env = sandbox.Environment.create(hide=hidden_paths(out_dir), isolate=isolate)
+        try:
+            torch.set_num_threads(1)  # the same arithmetic as in the single-threaded workers
+            worker.warm_up(torch)  # torch's lazy imports, paid once rather than in the first check
+            self.assignment = assignments.get(assignment) if isinstance(assignment, str) else assignment
+            self.limits = limits or sandbox.Limits()
+            self.ref = Reference(load_reference(self.assignment))
+        except BaseException:
+            self.env.close()
+            raise
 
     def close(self):
         self.env.close()
@@ -184,8 +194,14 @@ class Grader:
         return result
 
 
-def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=None):
-    """Grade every submission under ``paths``; write results.json per submission and grades.csv."""
+def default_jobs():
+    """One worker per core: grading is CPU-bound inside the single-threaded workers."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=None, jobs=None):
+    """Grade every submission under ``paths`` with ``jobs`` workers at a time; write each
+    results.json as soon as it is known, then grades.csv."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     subs = find_submissions(paths)
@@ -193,11 +209,12 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=No
     start = time.monotonic()
     with Grader(assignment, limits, out_dir, isolate) as grader:
         bar = report.progress(len(subs), enabled=progress)
-        for path in subs:
-            res = grader.grade(path)
-            report.write_results(res, out_dir, grader.assignment)
-            results.append(res)
-            bar.update(res)
+        # Threads only wait on worker pipes; student code runs in the worker processes.
+        with ThreadPoolExecutor(max_workers=jobs or default_jobs()) as pool:
+            for res in pool.map(grader.grade, subs):
+                report.write_results(res, out_dir, grader.assignment)
+                results.append(res)
+                bar.update(res)
         bar.close()
         report.write_gradebook(results, out_dir, grader.assignment)
     if progress:

@@ -25,6 +25,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +92,8 @@ class Environment:
     expose: list = field(default_factory=list)  # (parent, child, staging dir), see jail._expose
     template: object = None
     sock: object = None
+    ready: bool = False
+    lock: object = field(default_factory=threading.Lock)
 
     @classmethod
     def create(cls, hide=(), isolate=None):
@@ -119,8 +122,9 @@ class Environment:
     def start_template(self):
         """Start the process that imports torch once and forks a worker per submission."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        mpl = self.root / "mpl"
-        mpl.mkdir(mode=0o755, exist_ok=True)
+        # matplotlib's font cache lives across batches: building it takes seconds.
+        mpl = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "autograder" / "matplotlib"
+        mpl.mkdir(parents=True, exist_ok=True)
         boot = ("import sys; sys.path.insert(0, sys.argv[1]); "
                 "from agr_runtime.forkserver import main; main(sys.argv[2:])")
         self.template = subprocess.Popen(
@@ -130,20 +134,27 @@ class Environment:
         theirs.close()
         self.sock = ours
         self.sock.settimeout(120)
-        if json.loads(self.sock.recv(1 << 16) or b"{}").get("op") != "ready":
-            raise RuntimeError("the worker template did not start (see stderr)")
+        self.ready = False  # confirmed by the first spawn: the template imports while we work
+
+    def _wait_ready(self):
+        if not self.ready:
+            if json.loads(self.sock.recv(1 << 16) or b"{}").get("op") != "ready":
+                raise RuntimeError("the worker template did not start (see stderr)")
+            self.ready = True
 
     def spawn(self, spec, fds):
         """Fork a worker from the template; restarts the template once if it died."""
-        for attempt in (0, 1):
-            try:
-                socket.send_fds(self.sock, [json.dumps(spec).encode()], list(fds))
-                return int(json.loads(self.sock.recv(1 << 16))["pid"])
-            except (OSError, ValueError, KeyError):
-                if attempt:
-                    raise
-                self.stop_template()
-                self.start_template()
+        with self.lock:  # one request at a time on the template's socket
+            for attempt in (0, 1):
+                try:
+                    self._wait_ready()
+                    socket.send_fds(self.sock, [json.dumps(spec).encode()], list(fds))
+                    return int(json.loads(self.sock.recv(1 << 16))["pid"])
+                except (OSError, ValueError, KeyError):
+                    if attempt:
+                        raise
+                    self.stop_template()
+                    self.start_template()
 
     def stop_template(self):
         if self.template is not None:

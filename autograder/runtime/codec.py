@@ -157,6 +157,13 @@ def _array_from(payload):
     return arr.reshape(shape).copy()
 
 
+def make_tensor(arr, requires_grad=False, dtype=None):
+    """A real tensor from a decoded array (for ``from_plain`` where torch is in use)."""
+    import torch
+    t = torch.from_numpy(arr.copy())
+    return t.requires_grad_(True) if requires_grad else t
+
+
 def from_plain(x, make_tensor=None, resolve=None):
     """Rebuild values from plain data. ``make_tensor`` turns tensors into real ones (worker
     side); without it they become TensorData. ``resolve`` maps Ref names to objects."""

@@ -123,18 +123,11 @@ class Submission:
 
     def call(self, msg):
         """Run one call; every outcome becomes a plain-data message."""
-        import numpy as np
-        torch = sys.modules.get("torch")
-
-        def make_tensor(arr, requires_grad, dtype):
-            t = torch.from_numpy(arr.copy())
-            return t.requires_grad_(True) if requires_grad else t
-
         label = msg["target"]
         try:
             fn = self.resolve(msg["target"])
-            args = codec.from_plain(msg["args"], make_tensor, self.resolve)
-            kwargs = codec.from_plain(msg["kwargs"], make_tensor, self.resolve)
+            args = codec.from_plain(msg["args"], codec.make_tensor, self.resolve)
+            kwargs = codec.from_plain(msg["kwargs"], codec.make_tensor, self.resolve)
         except Exception as exc:  # noqa: BLE001
             return {"ok": False, "error": _describe(exc, label)}
         if not callable(fn):
@@ -184,7 +177,7 @@ def _serve_child(chan, sub):
         chan.send(reply)
 
 
-def _warm_up(torch):
+def warm_up(torch):
     """Pay torch's lazy imports (autograd, optimizers, losses) once, before any fork, instead
     of once per check: the first optimizer step alone costs about two seconds."""
     net = torch.nn.Linear(2, 1)
@@ -202,7 +195,7 @@ def prepare_process():
     try:
         import torch
         torch.set_num_threads(1)
-        _warm_up(torch)
+        warm_up(torch)
     except ImportError:
         pass
     try:
