@@ -122,7 +122,7 @@ class Grader:
         self.close()
 
     # -- steps ---------------------------------------------------------------------------------
-    def _start(self, path, result):
+    def start_worker(self, path, result):
         """Start and load a worker; None (with result updated) when the submission can't load."""
         worker = sandbox.Worker(path, self.env, self.limits).start()
         try:
@@ -168,7 +168,7 @@ class Grader:
         path = Path(path)
         start = time.monotonic()
         result = SubmissionResult(submission_name(path), str(path))
-        worker = self._start(path, result)
+        worker = self.start_worker(path, result)
         try:
             for check in self.assignment.checks:
                 if worker is None:
@@ -182,7 +182,7 @@ class Grader:
                     # The channel may be mid-message or the process gone: start over for the rest.
                     worker.close()
                     scratch = SubmissionResult("", "")
-                    worker = self._start(path, scratch)
+                    worker = self.start_worker(path, scratch)
                     if worker is None:
                         result.messages += scratch.messages
         finally:

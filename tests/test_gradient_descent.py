@@ -73,3 +73,53 @@ def test_outputs_results_json_and_gradebook(gd_batch, gd):
         assert {"name", "score", "max_score", "visibility", "output"} <= set(t)
         assert t["visibility"] in ("visible", "after_published")
     assert {t["visibility"] for t in data["tests"]} == {"visible", "after_published"}
+
+
+def test_checks_run_under_plain_pytest(tmp_path):
+    """Check authors can run an assignment's checks with pytest against one submission."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           str(root / "autograder/assignments/gradient_descent/checks.py"),
+                           "--submission", str(root / "examples/gradient_descent/carol_batch_size_bug.ipynb")],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert "4 failed, 21 passed" in proc.stdout, proc.stdout[-2000:]
+    assert "FAILED autograder/assignments/gradient_descent/checks.py::test_fit_BGD_seed_data" in proc.stdout or \
+        "test_fit_BGD_seed_data" in proc.stdout
+
+
+def test_shipped_examples_grade_as_documented(tmp_path):
+    from autograder import grade
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    results = {r.submission: r.score for r in grade.grade_all("gradient_descent", [root / "examples/gradient_descent"],
+                                                               tmp_path, progress=False)}
+    assert results == {"alice_reference": 27, "bob_stub": 0, "carol_batch_size_bug": 22, "dave_script": 27}
+
+
+def test_grading_twice_gives_identical_results(tmp_path, gd):
+    from autograder import grade
+    path = tmp_path / "bug.py"
+    path.write_text(variants.bug_variant("shuffled_batches"))
+    with grade.Grader(gd) as g:
+        first, second = g.grade(path), g.grade(path)
+    assert [(c.name, c.score, c.output) for c in first.checks] == [(c.name, c.score, c.output) for c in second.checks]
+
+
+def test_failing_cells_and_magics_do_not_stop_later_definitions(tmp_path, gd):
+    import json
+    from autograder import build, grade
+    nb = json.loads(build.render(build.solution_notebook(gd.solution)))
+    bad = [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "id": f"bad-{i}",
+            "source": src} for i, src in enumerate(["%matplotlib inline\nimport not_a_module", "!ls -la",
+                                                    "1 / 0", "def broken(:\n    pass"])]
+    nb["cells"] = bad + nb["cells"]
+    path = tmp_path / "messy.ipynb"
+    path.write_text(json.dumps(nb))
+    with grade.Grader(gd) as g:
+        r = g.grade(path)
+    assert r.score == gd.total, [c.output for c in r.checks if c.score < c.points]
+    text = "\n".join(r.messages)
+    assert "ModuleNotFoundError: No module named 'not_a_module'" in text and "cell 4 does not parse" in text

@@ -35,6 +35,8 @@ HOSTILE = {
                       "    import os\n    os._exit(0)\n")],
     "sys_exit_in_fit_numpy": [("fit_numpy", "    n, d = X.shape\n", "    import sys\n    sys.exit(0)\n")],
     "reads_secrets": [("model", "    return weight * data + bias\n", LEAK_MODEL)],
+    "memory_bomb": [("model", "    return weight * data + bias\n",
+                     "    hog = np.ones(int(4e9))  # 32 GB\n    return weight * data + bias + hog[0]\n")],
 }
 
 
@@ -84,6 +86,13 @@ def test_sys_exit_is_reported(hostile, gd):
     r = hostile["sys_exit_in_fit_numpy"]
     assert any("called sys.exit(0)" in c.output for c in by_function(r)["fit_numpy"])
     assert r.score == gd.total - 5
+
+
+def test_memory_bomb_fails_its_checks_only(hostile, gd):
+    r = hostile["memory_bomb"]
+    for c in by_function(r)["model"]:
+        assert c.score == 0 and "MemoryError" in c.output, c.output
+    assert r.score == gd.total - 2
 
 
 def test_crash_while_loading_scores_zero_with_a_message(hostile):
