@@ -96,13 +96,20 @@ class Student:
     def call(self, target, *args, seed=0, forbid=(), timeout=None, **kwargs):
         reply, value = self.call_raw(target, *args, seed=seed, forbid=forbid, timeout=timeout, **kwargs)
         if not reply.get("ok"):
-            err = reply["error"]
-            shown = target.replace("probes.", "the grader's probe of ")
-            msg = f"{shown} raised {err['message']}" if not err["message"].startswith(target) else err["message"]
-            if err.get("traceback"):
-                msg += "\n" + err["traceback"].rstrip()
-            raise StudentError(msg)
+            raise StudentError(self.error_message(target, reply))
         return value
+
+    @staticmethod
+    def error_message(target, reply):
+        """What a failed call tells the student: the exception and their own frames."""
+        err = reply["error"]
+        if err.get("type") == "Missing" or err["message"].startswith(target):
+            msg = err["message"]
+        else:
+            msg = f"{target.replace('probes.', 'the grader probe ')} raised {err['message']}"
+        if err.get("traceback"):
+            msg += "\n" + err["traceback"].rstrip()
+        return msg
 
 
 class Reference:

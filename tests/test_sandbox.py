@@ -128,3 +128,17 @@ def test_worker_without_root_still_hides_environment(tmp_path, gd):
         del os.environ["AUTOGRADER_TEST_SECRET"]
     out = next(c.output for c in r.checks if c.name == "test_model_values")
     assert "no-env" in out and SECRET not in out
+
+
+def test_missing_function_and_non_callable_name_are_explained(tmp_path, gd):
+    text = variants.reference_text()
+    start, end = variants.function_span(text, "fit_numpy")
+    text = text[:start] + "fit_numpy = 3\n\n\n" + text[end:]
+    start, end = variants.function_span(text, "loss_func")
+    (tmp_path / "s.py").write_text(text[:start] + text[end:])
+    with grade.Grader(gd) as g:
+        r = g.grade(tmp_path / "s.py")
+    funcs = by_function(r)
+    assert all(c.output == "the submission does not define loss_func" for c in funcs["loss_func"])
+    assert all(c.output == "fit_numpy is a int, not a function" for c in funcs["fit_numpy"])
+    assert r.score == gd.total - 7

@@ -59,6 +59,10 @@ def _describe(exc, label):
     return {"type": name, "message": line[:2000], "traceback": tb}
 
 
+class Missing(LookupError):
+    """A graded name the submission does not define (or not as a function)."""
+
+
 class Tripwire:
     """Stands in for a forbidden module: any use is recorded and raises."""
 
@@ -118,7 +122,7 @@ class Submission:
                 self.probes = probes.REGISTRY
             return self.probes[name]
         if name not in self.ns:
-            raise NameError(f"name '{name}' is not defined in the submission")
+            raise Missing(f"the submission does not define {name}")
         return self.ns[name]
 
     def call(self, msg):
@@ -128,11 +132,13 @@ class Submission:
             fn = self.resolve(msg["target"])
             args = codec.from_plain(msg["args"], codec.make_tensor, self.resolve)
             kwargs = codec.from_plain(msg["kwargs"], codec.make_tensor, self.resolve)
+        except Missing as exc:
+            return {"ok": False, "error": {"type": "Missing", "traceback": "", "message": str(exc)}}
         except Exception as exc:  # noqa: BLE001
             return {"ok": False, "error": _describe(exc, label)}
         if not callable(fn):
-            return {"ok": False, "error": {"type": "TypeError", "traceback": "",
-                                           "message": f"'{label}' is a {type(fn).__name__}, not a function"}}
+            return {"ok": False, "error": {"type": "Missing", "traceback": "",
+                                           "message": f"{label} is a {type(fn).__name__}, not a function"}}
         seed_everything(msg.get("seed", 0))
         hits = []
         saved = dict(sys.modules), dict(self.ns)

@@ -275,7 +275,7 @@ def test_fit_numpy_without_torch(sub, ref):
     if reply.get("forbidden"):
         raise AssertionError(f"fit_numpy used torch ({reply['forbidden'][0]}); it must use NumPy only")
     if not reply.get("ok"):
-        raise AssertionError(f"fit_numpy raised {reply['error']['message']}")
+        raise AssertionError(sub.error_message("fit_numpy", reply))
 
 
 # -- Task 3.1: train_perceptron ----------------------------------------------------------------
