@@ -17,17 +17,35 @@ CODE_BEGIN, CODE_END = "# BEGIN SOLUTION", "# END SOLUTION"
 MD_BEGIN, MD_END = "<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->"
 ANSWER_PLACEHOLDER = "*Type your answer here, replacing this line.*"
 DEF_RE = re.compile(r"^(\s*)def\s+(\w+)\s*\(")
+CLASS_RE = re.compile(r"^(\s*)class\s+(\w+)\b")
 
 
 class BuildError(ValueError):
     pass
 
 
+def _indent(line):
+    return len(line) - len(line.lstrip())
+
+
 def _enclosing_function(lines, index):
-    indent = len(lines[index]) - len(lines[index].lstrip())
-    for line in reversed(lines[:index]):
-        m = DEF_RE.match(line)
+    """Qualified name ("fit_GD", "MLP.forward") of the function holding line ``index``, or None
+    when the line is at module or class level."""
+    indent = _indent(lines[index])
+    for j in range(index - 1, -1, -1):
+        if not lines[j].strip():
+            continue
+        if CLASS_RE.match(lines[j]) and _indent(lines[j]) < indent:
+            return None  # class level: no function encloses the line
+        m = DEF_RE.match(lines[j])
         if m and len(m.group(1)) < indent:
+            def_indent = len(m.group(1))
+            for k in range(j - 1, -1, -1):
+                c = CLASS_RE.match(lines[k])
+                if c and len(c.group(1)) < def_indent:
+                    return f"{c.group(2)}.{m.group(2)}"
+                if lines[k].strip() and _indent(lines[k]) < def_indent and not c:
+                    break
             return m.group(2)
     return None
 
@@ -45,13 +63,16 @@ def strip_code(source, tasks_by_function):
             i += 1
             continue
         fn = _enclosing_function(lines, i)
-        if fn not in tasks_by_function:
-            raise BuildError(f"solution region in {fn or 'top-level code'} has no task in TASKS")
         end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == CODE_END), None)
         if end is None:
-            raise BuildError(f"{CODE_BEGIN} in {fn} is never closed")
-        indent = line[: len(line) - len(line.lstrip())]
-        out.append(f'{indent}raise NotImplementedError("Task {tasks_by_function[fn]}: implement {fn}")')
+            raise BuildError(f"{CODE_BEGIN} in {fn or 'top-level code'} is never closed")
+        if fn is None:
+            pass  # a helper of the solution's own at module or class level: left out of the stub
+        elif fn not in tasks_by_function:
+            raise BuildError(f"solution region in {fn} has no task in TASKS")
+        else:
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(f'{indent}raise NotImplementedError("Task {tasks_by_function[fn]}: implement {fn}")')
         i = end + 1
     return "\n".join(out)
 

@@ -103,10 +103,10 @@ class Student:
     def error_message(target, reply):
         """What a failed call tells the student: the exception and their own frames."""
         err = reply["error"]
-        if err.get("type") == "Missing" or err["message"].startswith(target):
-            msg = err["message"]
+        if err.get("type") == "Missing" or err["message"].startswith(target) or target.startswith("probes."):
+            msg = err["message"]  # a probe's own name means nothing to students: their frames follow
         else:
-            msg = f"{target.replace('probes.', 'the grader probe ')} raised {err['message']}"
+            msg = f"{target} raised {err['message']}"
         if err.get("traceback"):
             msg += "\n" + err["traceback"].rstrip()
         return msg

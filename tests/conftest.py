@@ -36,3 +36,24 @@ def gd_batch(tmp_path_factory, gd):
     variants.write(subs, "bug_hard_coded_losses", variants.hard_coded_variant(seed_losses))
     results = grade.grade_all("gradient_descent", [subs], out, progress=False)
     return {r.submission: r for r in results}, out
+
+
+@pytest.fixture(scope="session")
+def mlp():
+    return assignments.get("mlp_backprop")
+
+
+@pytest.fixture(scope="session")
+def mlp_batch(tmp_path_factory, mlp):
+    """Every mlp_backprop variant graded in one batch: {name: SubmissionResult}."""
+    import variants_mlp
+    subs = tmp_path_factory.mktemp("mlp_subs")
+    variants.write(subs, "reference", variants_mlp.reference_text())
+    build.write_solution_notebook(mlp, subs / "reference_notebook.ipynb")
+    (subs / "stub.ipynb").write_text(mlp.stub.read_text())
+    for name in variants_mlp.BUGS:
+        variants.write(subs, f"bug_{name}", variants_mlp.bug_variant(name))
+    for name in variants_mlp.ALTERNATIVES:
+        variants.write(subs, f"alt_{name}", variants_mlp.alternative_variant(name))
+    results = grade.grade_all("mlp_backprop", [subs], tmp_path_factory.mktemp("mlp_out"), progress=False)
+    return {r.submission: r for r in results}

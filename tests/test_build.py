@@ -28,7 +28,7 @@ def test_unclosed_marker_is_an_error():
     with pytest.raises(build.BuildError):
         build.strip_code("def f():\n    # BEGIN SOLUTION\n    return 1\n", {"f": "1.1"})
     with pytest.raises(build.BuildError):
-        build.strip_code("# BEGIN SOLUTION\nx = 1\n# END SOLUTION\n", {"f": "1.1"})
+        build.strip_code("def g():\n    # BEGIN SOLUTION\n    x = 1\n    # END SOLUTION\n", {"f": "1.1"})
 
 
 def _run(nb, tmp_path):
@@ -48,3 +48,12 @@ def test_solution_notebook_runs_top_to_bottom(gd, tmp_path):
     nb = _run(build.solution_notebook(gd.solution), tmp_path)
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "NotImplementedError" not in printed and "final loss" in printed
+
+
+def test_methods_are_named_with_their_class_and_helpers_are_dropped():
+    src = ("class MLP:\n    def forward(self, X):\n        # BEGIN SOLUTION\n        return self._f(X)\n"
+           "        # END SOLUTION\n\n    # BEGIN SOLUTION\n    def _f(self, X):\n        return X\n"
+           "    # END SOLUTION\n")
+    out = build.strip_code(src, {"MLP.forward": "3.2"})
+    assert 'raise NotImplementedError("Task 3.2: implement MLP.forward")' in out
+    assert "_f" not in out

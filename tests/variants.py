@@ -13,8 +13,16 @@ SOLUTION = assignments.get("gradient_descent").solution
 
 
 def function_span(text, name):
-    """(start, end) of a top-level ``def name`` block in text."""
-    m = re.search(rf"^def {name}\(", text, re.M)
+    """(start, end) of ``def name`` at top level, or of a method given as ``Class.method``."""
+    if "." in name:
+        cls, method = name.split(".")
+        start, end = function_span(text, cls)
+        m = re.compile(rf"^    def {method}\(", re.M).search(text, start, end)
+        if not m:
+            raise KeyError(f"no method {name}")
+        nxt = re.compile(r"^(?:    )?\S", re.M).search(text, text.index("\n", m.end()) + 1, end)
+        return m.start(), nxt.start() if nxt else end
+    m = re.search(rf"^(?:def|class) {name}\b", text, re.M)
     if not m:
         raise KeyError(f"no function {name}")
     body = text.index("\n", m.end()) + 1

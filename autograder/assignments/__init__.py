@@ -14,7 +14,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 SOLUTIONS = REPO / "solutions"
 HANDOUTS = REPO / "assignments"
-NAMES = ("gradient_descent",)
+NAMES = ("gradient_descent", "mlp_backprop")
 
 
 @dataclass
