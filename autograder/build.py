@@ -114,9 +114,12 @@ def render(nb):
 
 
 def write_stub(assignment, path=None):
+    """The stub notebook, and beside it the support modules the notebook imports."""
     path = Path(path or assignment.stub)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(stub_notebook(assignment)), encoding="utf-8")
+    for name, src in (assignment.support_files or {}).items():
+        (path.parent / name).write_text(Path(src).read_text(encoding="utf-8"), encoding="utf-8")
     return path
 
 

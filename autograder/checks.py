@@ -78,9 +78,10 @@ def seed_everything(seed):
 class Student:
     """The ``sub`` fixture: calls into the submission's sandboxed copy for one check."""
 
-    def __init__(self, session, names=()):
+    def __init__(self, session, names=(), files=None):
         self.session = session
         self.names = set(names)
+        self.files = files or {}  # files handed in beside the notebook: name -> grader-side path
 
     def fn(self, name):
         return Ref(name)

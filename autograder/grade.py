@@ -14,12 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import assignments, report, sandbox
+from . import assignments, report, sandbox, submission
 from .checks import Reference, Student
 from .runtime import loader
-
-SUBMISSION_SUFFIXES = (".ipynb", ".py")
-
 
 @dataclass
 class CheckResult:
@@ -52,30 +49,18 @@ class SubmissionResult:
         return round(sum(c.points for c in self.checks), 6)
 
 
-def find_submissions(paths):
-    """Expand files and folders into submission files, sorted, without duplicates."""
-    found = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found += sorted(q for q in p.iterdir() if q.suffix in SUBMISSION_SUFFIXES and q.is_file())
-        elif p.is_file():
-            found.append(p)
-        else:
-            raise FileNotFoundError(f"no such submission file or folder: {p}")
-    seen, unique = set(), []
-    for p in found:
-        if p.resolve() not in seen:
-            seen.add(p.resolve())
-            unique.append(p)
-    return unique
-
-
-def submission_name(path):
-    return Path(path).stem
-
-
 def load_reference(assignment):
-    """The reference's definitions, executed in the grader (trusted code)."""
+    """The reference's definitions, executed in the grader (trusted code). The handout's
+    support modules (say ``mnist_data``) are importable, as they are for students."""
+    import importlib.util
+    import sys
+    for filename, src in (assignment.support_files or {}).items():
+        name = Path(filename).stem
+        if name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(name, src)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            sys.modules[name] = module
     ns = {"__name__": "__reference__"}
     for number, tree, err in loader.load_program(assignment.solution, "definitions"):
         if err:
@@ -122,9 +107,10 @@ class Grader:
         self.close()
 
     # -- steps ---------------------------------------------------------------------------------
-    def start_worker(self, path, result):
+    def start_worker(self, sub, result):
         """Start and load a worker; None (with result updated) when the submission can't load."""
-        worker = sandbox.Worker(path, self.env, self.limits).start()
+        files = {**{name: Path(src) for name, src in (self.assignment.support_files or {}).items()}, **sub.files}
+        worker = sandbox.Worker(sub.main, self.env, self.limits, files=files).start()
         try:
             loaded = worker.load(self.assignment.load_mode)
         except sandbox.SandboxError as e:
@@ -144,12 +130,12 @@ class Grader:
                 result.messages.append(f"While loading, {err}")
         return worker
 
-    def _run_check(self, worker, check):
+    def _run_check(self, worker, check, sub):
         start = time.monotonic()
         res = CheckResult(check.name, check.task, check.function, check.points, 0.0, check.hidden, "")
         try:
             with worker.session() as session:
-                check.fn(Student(session, worker.names), self.ref)
+                check.fn(Student(session, worker.names, sub.files), self.ref)
             res.score, res.output = float(check.points), "Passed."
         except AssertionError as e:
             res.status, res.output = "failed", str(e) or "Failed."
@@ -164,11 +150,16 @@ class Grader:
         return res
 
     def grade(self, path):
-        """Grade one submission file; never raises for anything the submission does."""
-        path = Path(path)
+        """Grade one submission (file, folder or zip); never raises for anything it does."""
         start = time.monotonic()
-        result = SubmissionResult(submission_name(path), str(path))
-        worker = self.start_worker(path, result)
+        sub = submission.open_submission(path, self.assignment.submission_files)
+        result = SubmissionResult(sub.name, str(path))
+        if sub.problem:
+            result.status = "error"
+            result.messages.append(f"The submission could not be graded: {sub.problem}")
+            worker = None
+        else:
+            worker = self.start_worker(sub, result)
         try:
             for check in self.assignment.checks:
                 if worker is None:
@@ -176,18 +167,19 @@ class Grader:
                     result.checks.append(CheckResult(check.name, check.task, check.function, check.points,
                                                      0.0, check.hidden, reason.split("\n")[0], status="crashed"))
                     continue
-                res = self._run_check(worker, check)
+                res = self._run_check(worker, check, sub)
                 result.checks.append(res)
                 if res.status in ("timeout", "crashed"):
                     # The channel may be mid-message or the process gone: start over for the rest.
                     worker.close()
                     scratch = SubmissionResult("", "")
-                    worker = self.start_worker(path, scratch)
+                    worker = self.start_worker(sub, scratch)
                     if worker is None:
                         result.messages += scratch.messages
         finally:
             if worker is not None:
                 worker.close()
+            sub.close()
         if any(c.status == "timeout" for c in result.checks) and result.status == "ok":
             result.status = "timeout"
         result.seconds = time.monotonic() - start
@@ -204,10 +196,10 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=No
     results.json as soon as it is known, then grades.csv."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    subs = find_submissions(paths)
-    results = []
     start = time.monotonic()
     with Grader(assignment, limits, out_dir, isolate) as grader:
+        subs = submission.find(paths, folders=bool(grader.assignment.submission_files))
+        results = []
         bar = report.progress(len(subs), enabled=progress)
         # Threads only wait on worker pipes; student code runs in the worker processes.
         with ThreadPoolExecutor(max_workers=jobs or default_jobs()) as pool:

@@ -172,8 +172,9 @@ class Environment:
 class Worker:
     """One submission's worker process (the 'zygote' that forks a child per check)."""
 
-    def __init__(self, submission, env, limits=None):
+    def __init__(self, submission, env, limits=None, files=None):
         self.submission = Path(submission)
+        self.files = files or {}  # name in the sandbox -> source: handed-in and support files
         self.env = env
         self.limits = limits or Limits()
         self.pid = None
@@ -185,8 +186,12 @@ class Worker:
         self.dir = Path(tempfile.mkdtemp(prefix="s-", dir=self.env.root))
         target = self.dir / ("submission" + "".join(self.submission.suffixes[-1:]))
         shutil.copyfile(self.submission, target)
+        copies = [target]
+        for name, src in self.files.items():
+            copies.append(self.dir / Path(name).name)
+            shutil.copyfile(src, copies[-1])
         if self.env.isolate:
-            for p in (self.dir, target):
+            for p in (self.dir, *copies):
                 os.chown(p, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
         os.chmod(self.dir, 0o700)
         self.path_in_sandbox = target.name

@@ -57,3 +57,48 @@ def mlp_batch(tmp_path_factory, mlp):
         variants.write(subs, f"alt_{name}", variants_mlp.alternative_variant(name))
     results = grade.grade_all("mlp_backprop", [subs], tmp_path_factory.mktemp("mlp_out"), progress=False)
     return {r.submission: r for r in results}
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    return assignments.get("mnist_study")
+
+
+@pytest.fixture(scope="session")
+def mnist_study_run(tmp_path_factory, mnist):
+    """The reference notebook executed top to bottom on the embedded sample: the whole study,
+    as a student runs it. Returns the folder holding study_results.json and mnist_model.pt."""
+    import os
+    import shutil
+
+    from nbclient import NotebookClient
+    folder = tmp_path_factory.mktemp("mnist_run")
+    shutil.copy(mnist.support_files["mnist_data.py"], folder / "mnist_data.py")
+    nb = build.solution_notebook(mnist.solution)
+    env_backup = os.environ.pop("MNIST_DIR", None)
+    os.environ["MPLBACKEND"] = "Agg"
+    try:
+        NotebookClient(nb, timeout=600, kernel_name="python3",
+                       resources={"metadata": {"path": str(folder)}}).execute()
+    finally:
+        if env_backup is not None:
+            os.environ["MNIST_DIR"] = env_backup
+    return folder, nb
+
+
+@pytest.fixture(scope="session")
+def mnist_batch(tmp_path_factory, mnist, mnist_study_run):
+    """Every mnist_study variant graded in one batch: {name: SubmissionResult}."""
+    import variants_mnist
+    folder, _ = mnist_study_run
+    subs = tmp_path_factory.mktemp("mnist_subs")
+    ref = variants_mnist.reference_text()
+    variants_mnist.make_folder(subs / "reference", ref, folder)
+    (subs / "stub").mkdir()
+    (subs / "stub" / "mnist_study.ipynb").write_text(mnist.stub.read_text())
+    for name, (edits, _) in variants_mnist.CODE_BUGS.items():
+        variants_mnist.make_folder(subs / f"bug_{name}", variants.patch(ref, edits), folder)
+    for name, (change, _) in variants_mnist.FILE_BUGS.items():
+        variants_mnist.make_folder(subs / f"bug_{name}", ref, folder, change)
+    results = grade.grade_all("mnist_study", [subs], tmp_path_factory.mktemp("mnist_out"), progress=False)
+    return {r.submission: r for r in results}

@@ -30,10 +30,10 @@ def test_magics_and_shell_escapes_are_removed(tmp_path):
 
 
 def test_definitions_only_keeps_what_functions_need(tmp_path):
-    path = nb(tmp_path, "import torch\nLR = 0.1\ncrit = make()\nunused = make()",
+    path = nb(tmp_path, "import torch\nLR = 0.1\nbase = make()\ncrit = wrap(base)\nunused = make()",
               "def f(x):\n    return crit(x) * LR", "f(1)\nwhile True:\n    pass", "class A:\n    pass")
     kept = names(loader.load_program(path, "definitions"))
-    assert kept == ["import torch", "LR = 0.1", "crit = make()", "def f(x):", "class A:"]
+    assert kept == ["import torch", "LR = 0.1", "base = make()", "crit = wrap(base)", "def f(x):", "class A:"]
 
 
 def test_line_numbers_survive_filtering(tmp_path):

@@ -6,6 +6,9 @@ An assignment subpackage defines:
   MANUAL     {question id: what it asks}, graded by hand, never auto-scored
   LOAD_MODE  "definitions" (imports, functions, classes, the constants they read) or "all"
   checks     a ``checks.Registry`` (in its ``checks`` module)
+and optionally:
+  SUBMISSION_FILES  files a submission hands in beside its notebook (it is then a folder or zip)
+  SUPPORT_FILES     {module file name in the handout: source path}, importable by the notebook
 """
 import importlib
 from dataclasses import dataclass
@@ -14,7 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 SOLUTIONS = REPO / "solutions"
 HANDOUTS = REPO / "assignments"
-NAMES = ("gradient_descent", "mlp_backprop")
+NAMES = ("gradient_descent", "mlp_backprop", "mnist_study")
 
 
 @dataclass
@@ -24,6 +27,8 @@ class Assignment:
     manual: dict
     load_mode: str
     checks: object
+    submission_files: tuple = ()
+    support_files: dict = None
 
     @property
     def solution(self):
@@ -43,4 +48,5 @@ def get(name):
         raise KeyError(f"unknown assignment {name!r}; known: {', '.join(NAMES)}")
     pkg = importlib.import_module(f"{__name__}.{name}")
     checks = importlib.import_module(f"{__name__}.{name}.checks").checks
-    return Assignment(pkg.NAME, pkg.TASKS, pkg.MANUAL, pkg.LOAD_MODE, checks)
+    return Assignment(pkg.NAME, pkg.TASKS, pkg.MANUAL, pkg.LOAD_MODE, checks,
+                      tuple(getattr(pkg, "SUBMISSION_FILES", ())), dict(getattr(pkg, "SUPPORT_FILES", {})))

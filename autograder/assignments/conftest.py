@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import grade
+from autograder import grade, submission
 from autograder.checks import Student
 
 
@@ -39,7 +39,7 @@ def ref(request, _graders):
 def sub(request, _graders):
     _, worker = _loaded(request, _graders)
     with worker.session() as session:
-        yield Student(session, worker.names)
+        yield Student(session, worker.names, worker.handed_in.files)
 
 
 def _loaded(request, graders):
@@ -47,17 +47,14 @@ def _loaded(request, graders):
     if not path:
         pytest.skip("no --submission given")
     name = _assignment_of(request)
-    if name not in graders:
-        grader = grade.Grader(name)
+    if name not in graders or not graders[name][1].alive:  # first use, or a check crashed the worker
+        grader = graders[name][0] if name in graders else grade.Grader(name)
+        sub = submission.open_submission(Path(path), grader.assignment.submission_files)
         result = grade.SubmissionResult("", path)
-        worker = grader.start_worker(Path(path), result)
+        worker = None if sub.problem else grader.start_worker(sub, result)
         if worker is None:
             grader.close()
-            pytest.fail("; ".join(result.messages))
-        graders[name] = (grader, worker)
-    grader, worker = graders[name]
-    if not worker.alive:  # a previous check crashed or timed out: start over
-        worker.close()
-        worker = grader.start_worker(Path(path), grade.SubmissionResult("", path))
+            pytest.fail(sub.problem or "; ".join(result.messages))
+        worker.handed_in = sub
         graders[name] = (grader, worker)
     return graders[name]

@@ -7,6 +7,7 @@ worst a hostile payload can do is be rejected.
 import base64
 import json
 import math
+from collections import OrderedDict
 
 import numpy as np
 
@@ -110,7 +111,7 @@ def to_plain(x, depth=0):
         return {"__ref__": str(x.name)}
     if t is list or t is tuple:
         return {"__list__" if t is list else "__tuple__": [to_plain(v, depth + 1) for v in x]}
-    if t is dict:
+    if t is dict or t is OrderedDict:  # state_dict() is an OrderedDict
         return {"__dict__": [[to_plain(k, depth + 1), to_plain(v, depth + 1)] for k, v in x.items()]}
     if isinstance(x, np.generic):
         # NumPy scalars (and subclasses) become their exact Python value, tagged with the dtype.

@@ -60,10 +60,10 @@ def strip_magics(src):
     return "\n".join(out)
 
 
-def _loaded_globals(defs):
-    """Names read anywhere inside the given function/class definitions."""
+def _loaded_names(nodes):
+    """Names read anywhere inside the given statements."""
     names = set()
-    for node in defs:
+    for node in nodes:
         for sub in ast.walk(node):
             if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
                 names.add(sub.id)
@@ -114,10 +114,17 @@ def parse_cell(src):
 
 def definitions_only(trees):
     """Keep imports, functions, classes, literal constants and the top-level assignments that
-    those functions and classes read. Training loops, plots and prints are dropped, so a
-    notebook that trains for minutes loads in milliseconds. Line numbers are preserved."""
-    defs = [s for tree in trees if tree for s in tree.body if isinstance(s, DEF_NODES)]
-    needed = _loaded_globals(defs)
+    those functions and classes read (and, transitively, the assignments those read). Training
+    loops, plots and prints are dropped, so a notebook that trains for minutes loads in
+    milliseconds. Line numbers are preserved."""
+    stmts = [s for tree in trees if tree for s in tree.body]
+    needed = _loaded_names([s for s in stmts if isinstance(s, DEF_NODES)])
+    assigns = [s for s in stmts if isinstance(s, (ast.Assign, ast.AnnAssign)) and s.value is not None]
+    while True:  # the values a kept assignment reads are needed too
+        grown = needed | _loaded_names([s for s in assigns if _targets(s) & needed])
+        if grown == needed:
+            break
+        needed = grown
     out = []
     for tree in trees:
         if tree is not None:

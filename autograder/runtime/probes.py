@@ -93,5 +93,95 @@ def fit_curve_predictions(fit_curve, x, y, x_test):
         return model(x_test)
 
 
+# -- mnist_study -----------------------------------------------------------------------------------
+
+class GraderNet(torch.nn.Module):
+    """The grader's own 784-512-256-10 MLP (same state_dict keys as the handout's Net)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(784, 512)
+        self.fc2 = torch.nn.Linear(512, 256)
+        self.fc3 = torch.nn.Linear(256, 10)
+
+    def forward(self, x):
+        x = x.reshape(x.shape[0], -1)
+        return self.fc3(torch.relu(self.fc2(torch.relu(self.fc1(x)))))
+
+
+def _tensors(x, y):
+    """Images may travel as uint8 arrays (a quarter of the bytes): normalise them here."""
+    from . import data
+    if isinstance(x, torch.Tensor):
+        return x, y
+    return data.to_tensors(x, y)
+
+
+def _loaded(module, state):
+    module.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
+    return module
+
+
+def module_shapes(cls):
+    """Parameter names and shapes of ``cls()``, and its parameter count."""
+    module = cls()
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"{cls.__name__}() is not an nn.Module")
+    shapes = {name: list(p.shape) for name, p in module.named_parameters()}
+    return shapes, int(sum(p.numel() for p in module.parameters()))
+
+
+def module_outputs(cls, state, inputs):
+    """``cls()`` loaded with ``state``, in eval mode, applied to each input tensor."""
+    module = _loaded(cls(), state)
+    module.eval()
+    with torch.no_grad():
+        return [module(x) for x in inputs]
+
+
+def evaluate_with(evaluate, state, x, y, batch_size):
+    """The submission's ``evaluate`` on the grader's model and loader; also reports whether
+    the parameters changed."""
+    from . import data
+    model = _loaded(GraderNet(), state)
+    x, y = _tensors(x, y)
+    before = [p.detach().clone() for p in model.parameters()]
+    accuracy = evaluate(model, data.TensorLoader(x, y, batch_size))
+    changed = any(not torch.equal(a, b.detach()) for a, b in zip(before, model.parameters()))
+    return accuracy, changed
+
+
+def train_with(train, state, x, y, batch_size, lr, num_epochs):
+    """The submission's ``train`` on the grader's model and (unshuffled) loader."""
+    from . import data
+    model = _loaded(GraderNet(), state)
+    x, y = _tensors(x, y)
+    losses = train(model, data.TensorLoader(x, y, batch_size), lr, num_epochs)
+    return losses, model.state_dict()
+
+
+def figure_summary(plot_losses, results):
+    """What ``plot_losses(results)`` drew: figure type, and per axes its curves and labels."""
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+    fig = plot_losses(results)
+    if not isinstance(fig, Figure):
+        raise TypeError(f"plot_losses returned {type(fig).__name__}, expected a matplotlib Figure")
+    axes = [{"curves": [len(line.get_xdata()) for line in ax.get_lines() if len(line.get_xdata()) > 1],
+             "xlabel": str(ax.get_xlabel()), "ylabel": str(ax.get_ylabel())} for ax in fig.get_axes()]
+    plt.close(fig)
+    return axes
+
+
+def load_state_file(name):
+    """A handed-in state_dict, read with ``weights_only=True`` inside the worker."""
+    state = torch.load(name, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in state.items()):
+        raise TypeError(f"{name} does not hold a state_dict (a dict of tensors)")
+    return state
+
+
 REGISTRY = {f"probes.{name}": fn for name, fn in dict(globals()).items()
-            if callable(fn) and not name.startswith("_") and getattr(fn, "__module__", None) == __name__}
+            if callable(fn) and not isinstance(fn, type) and not name.startswith("_")
+            and getattr(fn, "__module__", None) == __name__}

@@ -224,6 +224,7 @@ def serve(fd_in, fd_out):
     sys.stdout = open(1, "w", buffering=1, closefd=False)
     sys.stderr = open(2, "w", buffering=1, closefd=False)
     chan = Channel(fd_in, fd_out)
+    sys.path.insert(0, os.getcwd())  # the handout's support modules sit beside the notebook
     sub = Submission()
     while True:
         try:

@@ -1,0 +1,64 @@
+"""mnist_study: the study runs on the sample, the reference folder earns full marks, the stub
+zero, every listed bug loses the points of its checks; zips grade like folders."""
+import json
+import zipfile
+
+import pytest
+
+import variants_mnist
+from autograder import grade
+
+
+def failed(result):
+    return {c.name for c in result.checks if c.score < c.points}
+
+
+def test_reference_study_runs_and_writes_its_files(mnist_study_run):
+    folder, nb = mnist_study_run
+    results = json.loads((folder / "study_results.json").read_text())
+    assert sorted(results) == sorted(["32,0.1", "32,1.0", "32,0.01", "8,0.1", "128,0.1"])
+    assert all(len(r["train_losses"]) == 20 for r in results.values())
+    assert results["32,0.1"]["test_acc"] >= 90.0  # the sample's stated threshold
+    assert (folder / "mnist_model.pt").stat().st_size > 2_000_000
+
+
+def test_reference_full_marks(mnist_batch, mnist):
+    r = mnist_batch["reference"]
+    assert r.status == "ok", r.messages
+    assert r.score == r.max_score == mnist.total, {c.name: c.output for c in r.checks if c.score < c.points}
+
+
+def test_stub_scores_zero_with_clean_messages(mnist_batch):
+    r = mnist_batch["stub"]
+    assert r.status == "ok" and r.score == 0
+    for c in r.checks:
+        assert "NotImplementedError: Task" in c.output or "missing from the submission" in c.output, c.output
+
+
+@pytest.mark.parametrize("bug", sorted(variants_mnist.CODE_BUGS) + sorted(variants_mnist.FILE_BUGS))
+def test_each_bug_loses_the_points_of_its_checks(mnist_batch, bug):
+    r = mnist_batch[f"bug_{bug}"]
+    must_fail = set({**variants_mnist.CODE_BUGS, **variants_mnist.FILE_BUGS}[bug][1])
+    assert must_fail <= failed(r), f"{bug}: expected {must_fail} to fail, failed: {failed(r)}"
+
+
+def test_fraction_accuracy_message_says_percent(mnist_batch):
+    msg = next(c.output for c in mnist_batch["bug_accuracy_as_fraction"].checks if c.name == "test_evaluate_percent")
+    assert "expected percent" in msg
+
+
+def test_zip_grades_like_the_folder_and_unsafe_zip_is_refused(tmp_path, mnist, mnist_study_run):
+    folder, _ = mnist_study_run
+    sub = variants_mnist.make_folder(tmp_path / "alice", variants_mnist.reference_text(), folder)
+    (tmp_path / "subs").mkdir()
+    with zipfile.ZipFile(tmp_path / "subs" / "alice.zip", "w") as z:
+        for f in sub.iterdir():
+            z.write(f, f"alice/{f.name}")
+    with zipfile.ZipFile(tmp_path / "subs" / "mallory.zip", "w") as z:
+        z.writestr("../../escape.py", "print('x')")
+    results = {r.submission: r for r in grade.grade_all("mnist_study", [tmp_path / "subs"], tmp_path / "out",
+                                                        progress=False)}
+    assert results["alice"].score == mnist.total
+    assert results["mallory"].status == "error" and results["mallory"].score == 0
+    assert "points outside the submission" in results["mallory"].messages[0]
+    assert not (tmp_path / "escape.py").exists()
