@@ -81,12 +81,12 @@ def hidden_paths(out_dir=None):
 class Grader:
     """Grades submissions of one assignment; holds what all submissions share."""
 
-    def __init__(self, assignment, limits=None, out_dir=None, isolate=None):
+    def __init__(self, assignment, limits=None, out_dir=None, isolate=None, hide=()):
         import torch
 
         from .runtime import worker
         # Start the worker template first: it imports torch while the grader does the same.
-        self.env = sandbox.Environment.create(hide=hidden_paths(out_dir), isolate=isolate)
+        self.env = sandbox.Environment.create(hide=hidden_paths(out_dir) + list(hide), isolate=isolate)
         try:
             torch.set_num_threads(1)  # the same arithmetic as in the single-threaded workers
             worker.warm_up(torch)  # torch's lazy imports, paid once rather than in the first check
@@ -107,10 +107,12 @@ class Grader:
         self.close()
 
     # -- steps ---------------------------------------------------------------------------------
-    def start_worker(self, sub, result):
+    def start_worker(self, sub, result, deadline=None):
         """Start and load a worker; None (with result updated) when the submission can't load."""
         files = {**{name: Path(src) for name, src in (self.assignment.support_files or {}).items()}, **sub.files}
-        worker = sandbox.Worker(sub.main, self.env, self.limits, files=files).start()
+        worker = sandbox.Worker(sub.main, self.env, self.limits, files=files)
+        worker.deadline, worker.budget_seconds = deadline, self.assignment.time_budget
+        worker.start()
         try:
             loaded = worker.load(self.assignment.load_mode)
         except sandbox.SandboxError as e:
@@ -152,6 +154,7 @@ class Grader:
     def grade(self, path):
         """Grade one submission (file, folder or zip); never raises for anything it does."""
         start = time.monotonic()
+        deadline = start + self.assignment.time_budget  # local: grade() runs in several threads
         sub = submission.open_submission(path, self.assignment.submission_files)
         result = SubmissionResult(sub.name, str(path))
         if sub.problem:
@@ -159,9 +162,15 @@ class Grader:
             result.messages.append(f"The submission could not be graded: {sub.problem}")
             worker = None
         else:
-            worker = self.start_worker(sub, result)
+            worker = self.start_worker(sub, result, deadline)
         try:
             for check in self.assignment.checks:
+                if worker is not None and time.monotonic() >= deadline:
+                    worker.close()
+                    worker = None
+                    result.messages.append(f"Checks not run: the submission used up its time budget of "
+                                           f"{self.assignment.time_budget:.0f} s.")
+                    result.status = "timeout"
                 if worker is None:
                     reason = result.messages[-1] if result.messages else "the submission did not load"
                     result.checks.append(CheckResult(check.name, check.task, check.function, check.points,
@@ -173,7 +182,7 @@ class Grader:
                     # The channel may be mid-message or the process gone: start over for the rest.
                     worker.close()
                     scratch = SubmissionResult("", "")
-                    worker = self.start_worker(sub, scratch)
+                    worker = self.start_worker(sub, scratch, deadline)
                     if worker is None:
                         result.messages += scratch.messages
         finally:

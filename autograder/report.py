@@ -105,3 +105,48 @@ def print_summary(results, seconds, file=sys.stderr):
           f"{counts['error']} error, {counts['timeout']} timeout", file=file)
     for r in results:
         print(f"  {r.submission:30s} {r.score:6g} / {r.max_score:g}  {r.status}  ({r.seconds:.1f} s)", file=file)
+
+
+# -- manually graded parts, for TAs -------------------------------------------------------------------
+
+MANUAL_MARKER = "graded by hand"
+
+
+def manual_parts(nb):
+    """The written answers (markdown cells of questions graded by hand) and every plot."""
+    import nbformat
+    keep = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and MANUAL_MARKER in cell.source.lower():
+            keep.append(cell)
+        elif cell.cell_type == "code" and any("image/png" in o.get("data", {}) for o in cell.get("outputs", [])):
+            keep.append(cell)
+    out = nbformat.v4.new_notebook(metadata=nb.metadata)
+    out.cells = keep
+    return out
+
+
+def export_for_tas(notebook_path, out_dir, title=None):
+    """A PDF per submission with otter's LaTeX export where xelatex exists; otherwise a
+    self-contained HTML page (plots inline). Returns the written path."""
+    import shutil as _shutil
+
+    import nbformat
+    nb = manual_parts(nbformat.read(notebook_path, as_version=4))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = title or Path(notebook_path).stem
+    if _shutil.which("xelatex") and _shutil.which("pandoc"):
+        from otter.export import export_notebook
+        tmp = out_dir / f".{stem}.ipynb"
+        nbformat.write(nb, tmp)
+        try:
+            export_notebook(str(tmp), dest=str(out_dir / f"{stem}.pdf"), exporter_type="latex")
+            return out_dir / f"{stem}.pdf"
+        finally:
+            tmp.unlink(missing_ok=True)
+    from nbconvert import HTMLExporter
+    html, _ = HTMLExporter(exclude_input=False).from_notebook_node(nb, resources={"metadata": {"name": stem}})
+    path = out_dir / f"{stem}.html"
+    atomic_write(path, html)
+    return path

@@ -180,6 +180,8 @@ class Worker:
         self.pid = None
         self.dir = None
         self._budget = 0.0
+        self.deadline = None  # monotonic time by which the whole submission must be done
+        self.budget_seconds = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self):
@@ -270,8 +272,13 @@ class Worker:
         return b"".join(chunks)
 
     def recv(self, timeout, doing):
+        now = time.monotonic()
+        if self.deadline is not None and self.deadline - now < timeout:
+            # The whole submission's budget ends first: report that, not the call's limit.
+            timeout = max(0.0, self.deadline - now)
+            doing += f" (the submission's time budget of {self.budget_seconds:.0f} s is used up)"
         self._budget = timeout
-        deadline = time.monotonic() + timeout
+        deadline = now + timeout
         (n,) = HEADER.unpack(self._read_exact(HEADER.size, deadline, doing))
         if n > codec.MAX_MESSAGE_BYTES:
             raise SandboxError(f"reply of {n} bytes {doing} exceeds the limit")

@@ -5,6 +5,7 @@ import zipfile
 
 import pytest
 
+import variants
 import variants_mnist
 from autograder import grade
 
@@ -62,3 +63,22 @@ def test_zip_grades_like_the_folder_and_unsafe_zip_is_refused(tmp_path, mnist, m
     assert results["mallory"].status == "error" and results["mallory"].score == 0
     assert "points outside the submission" in results["mallory"].messages[0]
     assert not (tmp_path / "escape.py").exists()
+
+
+def test_grading_stays_under_a_minute_whatever_the_submission_does(tmp_path, mnist, mnist_study_run):
+    """Every graded function hangs: the per-submission budget (55 s) still ends grading in time,
+    and checks that need none of them (the handed-in files) keep their points."""
+    folder, _ = mnist_study_run
+    hang = "        while True:\n            pass\n"
+    edits = [("Net.forward", "        x = x.reshape(x.shape[0], -1)\n", hang),
+             ("train", "    optimizer = optim.SGD(model.parameters(), lr=lr)\n", hang.replace("        ", "    ", 1)),
+             ("evaluate", "    was_training = model.training\n", hang.replace("        ", "    ", 1)),
+             ("plot_losses", "    fig, ax = plt.subplots(figsize=(7, 4))\n", hang.replace("        ", "    ", 1))]
+    text = variants.patch(variants_mnist.reference_text(), edits)
+    variants_mnist.make_folder(tmp_path / "subs" / "hangs", text, folder)
+    [r] = grade.grade_all("mnist_study", [tmp_path / "subs"], tmp_path / "out", progress=False)
+    assert r.seconds < 60, r.seconds
+    assert r.status == "timeout"
+    passed = {c.name for c in r.checks if c.score == c.points}
+    assert {"test_net_architecture", "test_study_results_complete", "test_handed_in_model_accuracy"} <= passed
+    assert any("time budget" in c.output or "timed out" in c.output for c in r.checks)

@@ -9,6 +9,7 @@ An assignment subpackage defines:
 and optionally:
   SUBMISSION_FILES  files a submission hands in beside its notebook (it is then a folder or zip)
   SUPPORT_FILES     {module file name in the handout: source path}, importable by the notebook
+  TIME_BUDGET       seconds one submission may take in all (default 300)
 """
 import importlib
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ class Assignment:
     checks: object
     submission_files: tuple = ()
     support_files: dict = None
+    time_budget: float = 300.0
 
     @property
     def solution(self):
@@ -49,4 +51,5 @@ def get(name):
     pkg = importlib.import_module(f"{__name__}.{name}")
     checks = importlib.import_module(f"{__name__}.{name}.checks").checks
     return Assignment(pkg.NAME, pkg.TASKS, pkg.MANUAL, pkg.LOAD_MODE, checks,
-                      tuple(getattr(pkg, "SUBMISSION_FILES", ())), dict(getattr(pkg, "SUPPORT_FILES", {})))
+                      tuple(getattr(pkg, "SUBMISSION_FILES", ())), dict(getattr(pkg, "SUPPORT_FILES", {})),
+                      float(getattr(pkg, "TIME_BUDGET", 300.0)))

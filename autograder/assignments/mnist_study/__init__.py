@@ -21,3 +21,5 @@ LOAD_MODE = "definitions"
 SUBMISSION_FILES = ("study_results.json", "mnist_model.pt")
 # The handout's data loader, importable by the notebook as `mnist_data`.
 SUPPORT_FILES = {"mnist_data.py": Path(__file__).resolve().parents[2] / "runtime" / "data.py"}
+# Grading one submission stays under a minute whatever it does (the reference takes about 6 s).
+TIME_BUDGET = 55.0

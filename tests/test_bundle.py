@@ -1,0 +1,292 @@
+"""dist/: the student handout (public checks only, grader.check cells) and the otter zip, which
+`otter run` grades with the isolated engine: same totals as `autograder grade`, and the attacks
+that work against plain otter do not work against it."""
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+import variants
+import variants_mlp
+from autograder import assignments, build, grade
+
+CALL_TIMEOUT = 5  # seconds per call into student code in the test zips (the shipped default is 30)
+
+
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory):
+    """Each assignment built once into a temporary dist/."""
+    root = tmp_path_factory.mktemp("dist")
+    out = {}
+    for name in assignments.NAMES:
+        student, zip_path = build.build_dist(assignments.get(name), root / name, call_timeout=CALL_TIMEOUT)
+        out[name] = (student, zip_path)
+    return out
+
+
+def otter_run(zip_path, submission, tmp_path, timeout=600):
+    """`otter run` as an instructor would; returns (results.json or None, seconds, output)."""
+    out = tmp_path / f"otter-{submission.stem}"
+    out.mkdir()
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "otter", "run", "--no-logo", "-a", str(zip_path), "-o", str(out),
+                           str(submission)], capture_output=True, text=True, timeout=timeout)
+    seconds = time.monotonic() - start
+    path = out / "results.json"
+    return (json.loads(path.read_text()) if path.exists() else None), seconds, proc.stdout + proc.stderr
+
+
+def as_notebook(text, path):
+    """A .py variant as a notebook (otter grades notebooks)."""
+    src = path.with_suffix(".py")
+    src.write_text(text)
+    build.write_solution_notebook(type("A", (), {"solution": src})(), path)
+    src.unlink()
+    return path
+
+
+# -- the handout ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", assignments.NAMES)
+def test_student_handout_holds_no_hidden_check(dist, name):
+    student, _ = dist[name]
+    a = assignments.get(name)
+    text = "\n".join(p.read_text(errors="replace") for p in student.rglob("*") if p.is_file())
+    import inspect
+    for check in a.checks:
+        if check.hidden:
+            assert check.name not in text, f"hidden check {check.name} leaked into the handout"
+            body = [ln.strip() for ln in inspect.getsource(check.fn).splitlines()[2:] if len(ln.strip()) > 25]
+            leaked = [ln for ln in body if ln in text and ln != ""]
+            assert not leaked, f"source of hidden check {check.name} leaked: {leaked[:2]}"
+    assert "BEGIN SOLUTION" not in text
+    public = [c for c in a.checks if not c.hidden]
+    assert all(c.name in text for c in public)
+    assert sorted(p.name for p in (student / "tests").iterdir()) == sorted(
+        f"{build.task_key(t)}.py" for t in {c.task for c in public})
+
+
+def _check_outputs(nb):
+    out = {}
+    for cell in nb.cells:
+        m = re.match(r'grader\.check\("(\w+)"\)', cell.source) if cell.cell_type == "code" else None
+        if m:
+            out[m.group(1)] = "".join(o.get("text", "") + json.dumps(o.get("data", {})) for o in cell.outputs)
+    return out
+
+
+def _execute(nb, folder):
+    NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+    return nb
+
+
+@pytest.mark.parametrize("name", assignments.NAMES)
+def test_student_notebook_checks_fail_as_shipped_and_pass_with_reference(dist, name, tmp_path, mnist_study_run):
+    student, _ = dist[name]
+    a = assignments.get(name)
+    work = tmp_path / "student"
+    shutil.copytree(student, work)
+    shipped = _execute(nbformat.read(work / f"{name}.ipynb", as_version=4), work)
+    outputs = _check_outputs(shipped)
+    assert outputs, "no grader.check cells"
+    for task, text in outputs.items():
+        assert "NotImplementedError: Task" in text or "missing from the submission" in text, (task, text[:500])
+        assert "ModuleNotFoundError" not in text and "Malformed" not in text
+    # The reference answers spliced in (the study itself is not re-run: its files are copied).
+    by_task = {t for t in (c.task for c in a.checks if not c.hidden)}
+    solved = build.with_check_cells(build.solution_notebook(a.solution), a, by_task)
+    if a.submission_files:
+        folder, _ = mnist_study_run
+        for f in a.submission_files:
+            shutil.copy(folder / f, work / f)
+        solved.cells = [c for c in solved.cells if "results = run_study()" not in c.source]
+    outputs = _check_outputs(_execute(solved, work))
+    for task, text in outputs.items():
+        assert "passed" in text and "NotImplementedError" not in text, (task, text[:500])
+
+
+# -- the zip under otter run ------------------------------------------------------------------------
+
+def _gd_subs(tmp_path):
+    return {
+        "reference": as_notebook(variants.reference_text(), tmp_path / "reference.ipynb"),
+        "stub": Path(shutil.copy(assignments.get("gradient_descent").stub, tmp_path / "stub.ipynb")),
+        "bug_batch": as_notebook(variants.bug_variant("epoch_loss_over_batch_size"), tmp_path / "bug_batch.ipynb"),
+        "bug_momentum": as_notebook(variants.bug_variant("momentum_dropped"), tmp_path / "bug_momentum.ipynb"),
+    }
+
+
+def _mlp_subs(tmp_path):
+    return {
+        "reference": as_notebook(variants_mlp.reference_text(), tmp_path / "reference.ipynb"),
+        "stub": Path(shutil.copy(assignments.get("mlp_backprop").stub, tmp_path / "stub.ipynb")),
+        "bug_softmax": as_notebook(variants_mlp.bug_variant("unstable_softmax"), tmp_path / "bug_softmax.ipynb"),
+        "bug_one_over_n": as_notebook(variants_mlp.bug_variant("missing_one_over_n"), tmp_path / "bug_n.ipynb"),
+    }
+
+
+def _mnist_subs(tmp_path, folder):
+    import variants_mnist
+    subs = {}
+    ref = variants_mnist.reference_text()
+    for name, text, change in (("reference", ref, None), ("stub", None, None),
+                               ("bug_fraction", variants.patch(ref, variants_mnist.CODE_BUGS["accuracy_as_fraction"][0]),
+                                None),
+                               ("bug_inflated", ref, "inflated")):
+        d = tmp_path / name
+        if text is None:
+            d.mkdir()
+            shutil.copy(assignments.get("mnist_study").stub, d / "mnist_study.ipynb")
+        else:
+            variants_mnist.make_folder(d, text, folder, change)
+            as_notebook(text, d / "mnist_study.ipynb")
+            (d / "mnist_study.py").unlink()
+        with zipfile.ZipFile(tmp_path / f"{name}.zip", "w") as z:
+            for f in d.iterdir():
+                z.write(f, f.name)
+        subs[name] = tmp_path / f"{name}.zip"
+    return subs
+
+
+@pytest.mark.parametrize("name", assignments.NAMES)
+def test_otter_run_totals_equal_autograder_grade(dist, name, tmp_path, mnist_study_run):
+    _, zip_path = dist[name]
+    subs = {"gradient_descent": _gd_subs, "mlp_backprop": _mlp_subs}.get(name)
+    subs = subs(tmp_path) if subs else _mnist_subs(tmp_path, mnist_study_run[0])
+    ours = {r.submission: r for r in grade.grade_all(name, list(subs.values()), tmp_path / "graded", progress=False)}
+    for label, path in subs.items():
+        results, seconds, log = otter_run(zip_path, path, tmp_path)
+        assert results is not None, log[-3000:]
+        mine = ours[path.stem]
+        assert results["score"] == mine.score, (label, results["score"], mine.score)
+        assert len(results["tests"]) == len(mine.checks)
+        visibility = {t["name"].split(": ")[-1]: t["visibility"] for t in results["tests"]}
+        assert all(visibility[c.name] == ("after_published" if c.hidden else "visible") for c in mine.checks)
+    a = assignments.get(name)
+    assert ours[subs["reference"].stem].score == a.total and ours[subs["stub"].stem].score == 0
+
+
+# -- attacks that work against plain otter (shared notes), each through otter run --------------------
+
+def _attack(tmp_path, dist, edits=(), extra_cells=()):
+    text = variants.patch(variants.reference_text(), list(edits))
+    path = as_notebook(text, tmp_path / "attack.ipynb")
+    nb = nbformat.read(path, as_version=4)
+    nb.cells += [nbformat.v4.new_code_cell(src) for src in extra_cells]
+    nbformat.write(nb, path)
+    results, seconds, log = otter_run(dist["gradient_descent"][1], path, tmp_path, timeout=300)
+    assert results is not None, log[-3000:]
+    return results, seconds
+
+
+def _scores(results):
+    return {t["name"].split(": ")[-1]: t["score"] for t in results["tests"]}
+
+
+def test_attack_infinite_loop_is_cut_off(tmp_path, dist):
+    results, seconds = _attack(tmp_path, dist, [("fit_numpy", "    n, d = X.shape\n", "    while True:\n        pass\n")],
+                               ["while True:\n    pass"])
+    scores = _scores(results)
+    assert all(scores[c] == 0 for c in ("test_fit_numpy_contract", "test_fit_numpy_values", "test_fit_numpy_hidden"))
+    assert results["score"] == 27 - 5 and seconds < 120
+    assert any("timed out" in t["output"] for t in results["tests"])
+
+
+def test_attack_os_exit_leaves_a_full_result(tmp_path, dist):
+    results, _ = _attack(tmp_path, dist, [("loss_func", "    return torch.mean((y_pred - y_true) ** 2)\n",
+                                           "    import os\n    os._exit(0)\n")], ["import os\nos._exit(0)"])
+    assert results["score"] == 27 - 2 and len(results["tests"]) == 25
+
+
+PATCHING = """
+import numpy as np, builtins, sys
+np.allclose = lambda *a, **k: True
+np.testing.assert_allclose = lambda *a, **k: None
+try:
+    import otter.test_files
+    otter.test_files.ExceptionTestFile.run = lambda self, env: None
+except Exception:
+    pass
+import glob, os
+for path in glob.glob("tests/*.py") + glob.glob("../source/tests/*.py"):
+    open(path, "w").write("OK_FORMAT = False\\nname = 'x'\\n")
+"""
+
+
+def test_attack_patching_helpers_otter_and_test_files_changes_nothing(tmp_path, dist):
+    bug = variants.BUGS["epoch_loss_over_batch_size"][0]
+    sabotage = [("fit_BGD", "    losses = np.zeros(num_epochs)\n", "    " + PATCHING.strip().replace("\n", "\n    ")
+                 + "\n    losses = np.zeros(num_epochs)\n")]
+    results, _ = _attack(tmp_path, dist, bug + sabotage, [PATCHING])
+    scores = _scores(results)
+    assert scores["test_fit_BGD_seed_data"] == 0 and scores["test_fit_BGD_short_last_batch"] == 0
+    assert results["score"] == 22
+
+
+LEAK = '''
+    import glob, os
+    found = []
+    for pattern in ("tests/*.py", "../source/tests/*.py", "../source/files/**/checks.py", "../source/**/*.py",
+                    "/autograder/source/**/*.py"):
+        for p in glob.glob(pattern, recursive=True):
+            try:
+                found.append(p + ":" + open(p).read()[:300])
+            except OSError as e:
+                found.append(p + ":" + type(e).__name__)
+    raise RuntimeError("LEAK " + " || ".join(found))
+'''
+
+
+def test_attack_reading_hidden_tests_finds_nothing(tmp_path, dist):
+    results, _ = _attack(tmp_path, dist, [("model", "    return weight * data + bias\n", LEAK)])
+    text = json.dumps(results)
+    hidden = [c for c in assignments.get("gradient_descent").checks if c.hidden]
+    assert "LEAK" in text
+    assert not any(c.name in t["output"] for c in hidden for t in results["tests"]), "hidden check names leaked"
+    assert "hidden_data" not in text and "Registry" not in text
+
+
+FAKE = '''
+    import glob, json, os
+    fake = json.dumps({"score": 1000, "tests": [{"name": "pwned", "score": 1000, "max_score": 1}]})
+    for pattern in ("../results", "../../results", "/autograder/results"):
+        for d in glob.glob(pattern):
+            try:
+                open(os.path.join(d, "results.json"), "w").write(fake)
+            except OSError:
+                pass
+    os._exit(0)
+'''
+
+
+def test_attack_fake_results_json_does_not_survive(tmp_path, dist):
+    results, _ = _attack(tmp_path, dist, [("model", "    return weight * data + bias\n", FAKE)])
+    assert results["score"] == 27 - 2 and "pwned" not in json.dumps(results)
+
+
+def test_export_for_tas_has_answers_and_plots(tmp_path):
+    """The written answers and plots of an executed submission, exported for manual grading."""
+    a = assignments.get("gradient_descent")
+    nb = build.solution_notebook(a.solution)
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nbformat.write(nb, tmp_path / "alice.ipynb")
+    proc = subprocess.run([sys.executable, "-m", "autograder.cli", "export", "gradient_descent",
+                           str(tmp_path / "alice.ipynb"), "--out", str(tmp_path / "manual")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    [path] = list((tmp_path / "manual").iterdir())
+    text = path.read_text() if path.suffix == ".html" else ""
+    if path.suffix == ".html":
+        assert "Mini-batches give" in text and "SGD curve keeps oscillating" in text
+        assert text.count("data:image/png;base64") >= 3
+        assert "def fit_GD" not in text  # only what is graded by hand
+    else:
+        assert path.suffix == ".pdf" and path.stat().st_size > 10_000
