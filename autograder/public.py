@@ -176,7 +176,7 @@ class ReplayReference:
 
 
 def run_check(name, env):
-    files = {{f: Path(f) for f in FILES if Path(f).is_file()}}
+    files = {f: Path(f) for f in FILES if Path(f).is_file()}
     getattr(public, name)(LocalStudent(env, files), ReplayReference())
 '''
 
