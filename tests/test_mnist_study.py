@@ -66,8 +66,8 @@ def test_zip_grades_like_the_folder_and_unsafe_zip_is_refused(tmp_path, mnist, m
 
 
 def test_grading_stays_under_a_minute_whatever_the_submission_does(tmp_path, mnist, mnist_study_run):
-    """Every graded function hangs: the per-submission budget (55 s) still ends grading in time,
-    and checks that need none of them (the handed-in files) keep their points."""
+    """Every graded function hangs: the per-submission budget (55 s) still ends grading in time;
+    the check that needs none of them keeps its point and every other says what happened."""
     folder, _ = mnist_study_run
     hang = "        while True:\n            pass\n"
     edits = [("Net.forward", "        x = x.reshape(x.shape[0], -1)\n", hang),
@@ -80,5 +80,7 @@ def test_grading_stays_under_a_minute_whatever_the_submission_does(tmp_path, mni
     assert r.seconds < 60, r.seconds
     assert r.status == "timeout"
     passed = {c.name for c in r.checks if c.score == c.points}
-    assert {"test_net_architecture", "test_study_results_complete", "test_handed_in_model_accuracy"} <= passed
-    assert any("time budget" in c.output or "timed out" in c.output for c in r.checks)
+    assert passed == {"test_net_architecture"}
+    for c in r.checks:
+        if c.name not in passed:
+            assert "timed out" in c.output or "time budget" in c.output, (c.name, c.output)
