@@ -3,8 +3,8 @@
 The steps for one submission (``grade_submission``):
   1. start a worker holding a copy of the submission (``sandbox.Worker``);
   2. load it (definitions only or every cell, as the assignment says);
-  3. run each check in a fresh fork of the loaded worker; a timeout or crash costs that
-     check only: the worker is restarted and reloaded for the checks after it;
+  3. run each check against the loaded worker; a timeout or crash costs that check only:
+     the worker is killed, and a fresh one is started and loaded for the checks after it;
   4. turn outcomes into a ``SubmissionResult`` (``report`` writes it out).
 """
 import os

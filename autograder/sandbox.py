@@ -170,7 +170,7 @@ class Environment:
 
 
 class Worker:
-    """One submission's worker process (the 'zygote' that forks a child per check)."""
+    """One submission's worker process: loads the submission and answers calls into it."""
 
     def __init__(self, submission, env, limits=None, files=None):
         self.submission = Path(submission)
@@ -223,7 +223,11 @@ class Worker:
             self.dir = None
 
     def kill(self):
-        """Kill the worker and everything it started in its session."""
+        """Kill the worker and everything it started: when isolated, ``pid`` is PID 1 of the
+        worker's PID namespace, whose death makes the kernel kill every process in it;
+        otherwise the worker's process group (a child that calls ``setsid`` escapes that)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
 
@@ -301,34 +305,15 @@ class Worker:
 
     @contextlib.contextmanager
     def session(self):
-        """A fresh fork of the loaded submission for one check."""
-        self.send({"op": "fork"})
-        reply = self.recv(10, "while starting a check")
-        if reply.get("op") != "forked":
-            raise SandboxError("unexpected reply while starting a check")
-        session = Session(self, int(reply["pid"]))
-        try:
-            yield session
-        except SandboxError:
-            raise  # the channel is not trusted any more; the caller restarts the worker
-        except BaseException:
-            self._end_session()
-            raise
-        self._end_session()
-
-    def _end_session(self):
-        self.send({"op": "end"})
-        reply = self.recv(10, "while ending a check")
-        if reply.get("op") != "child_exit":
-            raise SandboxError("unexpected reply while ending a check")
+        """Calls for one check. After a SandboxError the caller must restart the worker."""
+        yield Session(self)
 
 
 class Session:
-    """Calls into one forked copy of the submission."""
+    """Calls into the loaded submission for one check."""
 
-    def __init__(self, worker, pid):
+    def __init__(self, worker):
         self.worker = worker
-        self.pid = pid
         self._ids = itertools.count()
 
     def call(self, target, *args, seed=0, forbid=(), timeout=None, **kwargs):
@@ -338,8 +323,6 @@ class Session:
                           "kwargs": codec.to_plain(kwargs), "seed": seed, "forbid": list(forbid)})
         timeout = timeout or self.worker.limits.call_timeout
         reply = self.worker.recv(timeout, f"in {target}")
-        if reply.get("op") == "child_exit":
-            raise SandboxError(f"the submission ended its process ({reply.get('status')}) in {target}")
         if reply.get("op") != "result" or reply.get("id") != call_id:
             raise SandboxError(f"unexpected reply from {target}")
         return reply

@@ -78,7 +78,7 @@ def test_infinite_loop_costs_only_its_checks(hostile, gd):
 def test_os_exit_in_a_function_costs_only_its_checks(hostile, gd):
     r = hostile["exit_in_loss"]
     for c in by_function(r)["loss_func"]:
-        assert c.score == 0 and "ended its process" in c.output, c.output
+        assert c.score == 0 and "process ended in" in c.output, c.output
     assert r.score == gd.total - 2
 
 
@@ -111,7 +111,8 @@ def test_worker_cannot_read_checks_references_environment_or_network(hostile):
     out = next(c.output for c in hostile["reads_secrets"].checks if c.name == "test_model_values")
     assert "LEAKED" in out
     leaked = out.split("LEAKED ", 1)[1].split("\n")[0].split(" | ")
-    assert leaked[:3] == ["PermissionError"] * 3, leaked
+    assert leaked[:2] == ["PermissionError"] * 2, leaked
+    assert leaked[2] in ("PermissionError", "FileNotFoundError"), leaked  # its own PID namespace hides the grader
     assert leaked[3] == "no-env" and leaked[4] == "no-network"
     assert SECRET not in out and "Registry" not in out
 

@@ -14,14 +14,18 @@ import sys
 from . import jail, worker
 
 
-def become_worker(spec, fd_in, fd_out):
-    """In the forked child: confine, then serve the grader as that submission's worker."""
+def become_worker(spec, fd_in, fd_out, report_fd):
+    """In the forked child: confine, then serve the grader as that submission's worker.
+    ``report_fd`` receives the PID the grader must kill to end everything this worker starts."""
     os.setsid()
     os.chdir(spec["dir"])
     os.environ.update(spec["env"])
     jail.apply_limits(spec["limits"])
     if spec["isolate"]:
-        jail.isolate(spec["hide"], spec["expose"], spec["uid"], spec["limits"]["max_processes"])
+        jail.isolate(spec["hide"], spec["expose"], spec["uid"], spec["limits"]["max_processes"], report_fd)
+    else:
+        os.write(report_fd, str(os.getpid()).encode())
+        os.close(report_fd)
     worker.serve(fd_in, fd_out)
 
 
@@ -38,22 +42,28 @@ def main(argv):
         if not data:
             os._exit(0)
         spec = json.loads(data)
+        report_r, report_w = os.pipe()
         pid = os.fork()
         if pid == 0:
             code = 70
             try:
                 sock.close()
+                os.close(report_r)
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                become_worker(spec, *fds)
+                become_worker(spec, *fds, report_w)
             except BaseException as exc:  # noqa: BLE001 - report on the pipe if we still can
                 try:
                     os.write(2, f"worker setup failed: {exc!r}\n".encode())
                 finally:
                     os._exit(code)
             os._exit(0)
-        for fd in fds:
+        for fd in (*fds, report_w):
             os.close(fd)
-        sock.send(json.dumps({"pid": pid}).encode())
+        try:  # the PID to kill, once the worker knows it (empty if its set-up failed)
+            reported = os.read(report_r, 32)
+        finally:
+            os.close(report_r)
+        sock.send(json.dumps({"pid": int(reported) if reported else pid}).encode())
 
 
 if __name__ == "__main__":

@@ -1,16 +1,17 @@
-"""The worker: loads one submission, then runs each check in a fresh fork of itself.
+"""The worker: loads one submission, then answers the grader's calls into it.
 
 Protocol (length-prefixed JSON on two private pipes, see ``codec``):
   grader -> {"op": "load", "path", "mode"}        worker -> {"op": "loaded", "cell_errors", "names"}
-  grader -> {"op": "fork"}                         worker -> {"op": "forked", "pid"}
-     the child now answers {"op": "call", ...} with {"op": "result", "id", ...}
-     until {"op": "end"}; then the parent reports {"op": "child_exit", "status"}.
-Each check gets a pristine copy of the loaded submission, and a crash or exit inside a check
-only ends that check's child. Student stdout/stderr go to a capped file, never to the pipes.
+  grader -> {"op": "call", "id", "target", ...}   worker -> {"op": "result", "id", "ok", ...}
+Every call is seeded and restores the submission's globals and ``sys.modules`` afterwards, so
+checks see the same submission whatever ran before them. A call that kills the process (or
+hangs) costs its check; the grader starts a fresh worker for the checks after it.
+Student stdout/stderr go to a capped file, never to the pipes.
 """
 import os
 import struct
 import sys
+import time
 import traceback
 
 from . import codec, loader
@@ -144,6 +145,7 @@ class Submission:
         saved = dict(sys.modules), dict(self.ns)
         if msg.get("forbid"):
             _forbid(self.ns, msg["forbid"], hits)
+        start = time.process_time()
         try:
             value = fn(*args, **kwargs)
             if hasattr(value, "__next__") and not isinstance(value, (list, tuple, dict)):
@@ -156,7 +158,8 @@ class Submission:
             self.ns.clear()
             self.ns.update(saved[1])
         try:
-            return {"ok": True, "value": codec.to_plain(value), "forbidden": hits}
+            return {"ok": True, "value": codec.to_plain(value), "forbidden": hits,
+                    "cpu": time.process_time() - start}
         except Exception as exc:  # noqa: BLE001
             return {"ok": False, "error": {"type": "TypeError", "traceback": "",
                                            "message": f"{label} returned a value that cannot be graded: {exc}"}}
@@ -171,16 +174,6 @@ def seed_everything(seed):
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.manual_seed(seed)
-
-
-def _serve_child(chan, sub):
-    while True:
-        msg = chan.recv()
-        if msg.get("op") == "end":
-            os._exit(0)
-        reply = sub.call(msg)
-        reply.update(op="result", id=msg.get("id"))
-        chan.send(reply)
 
 
 def warm_up(torch):
@@ -234,23 +227,9 @@ def serve(fd_in, fd_out):
         op = msg.get("op")
         if op == "load":
             chan.send(sub.load(msg["path"], msg.get("mode", "all")))
-        elif op == "fork":
-            sys.stdout.flush()
-            pid = os.fork()
-            if pid == 0:
-                try:
-                    _serve_child(chan, sub)
-                except BaseException:  # noqa: BLE001
-                    pass
-                os._exit(0)
-            chan.send({"op": "forked", "pid": pid})
-            _, status = os.waitpid(pid, 0)
-            chan.send({"op": "child_exit", "status": _status_text(status)})
+        elif op == "call":
+            reply = sub.call(msg)
+            reply.update(op="result", id=msg.get("id"))
+            chan.send(reply)
         elif op == "quit":
             os._exit(0)
-
-
-def _status_text(status):
-    if os.WIFSIGNALED(status):
-        return f"killed by signal {os.WTERMSIG(status)}"
-    return f"exit code {os.WEXITSTATUS(status)}"
