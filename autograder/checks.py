@@ -6,6 +6,7 @@ its sandbox, ``ref`` the reference solution in the grader; both take the same ar
 return the same plain types (see ``runtime/codec.py``). A check passes by returning and fails
 by raising ``AssertionError`` with a message for the student.
 """
+import collections
 import json
 import math
 import random
@@ -120,9 +121,11 @@ class Reference:
     return identical types; results are cached because every submission asks the same.
     """
 
+    CACHE_SIZE = 512  # answers kept; bounds memory when checks ask with per-submission inputs
+
     def __init__(self, namespace):
         self.ns = namespace
-        self.cache = {}
+        self.cache = collections.OrderedDict()
         self.lock = threading.RLock()  # seeding is global: one reference call at a time
 
     def fn(self, name):
@@ -143,9 +146,13 @@ class Reference:
         """The reference's answer as plain data (cached), for arguments already plain."""
         key = key or json.dumps([target, plain_args, plain_kwargs, seed], sort_keys=True)
         with self.lock:
-            if key not in self.cache:
+            if key in self.cache:
+                self.cache.move_to_end(key)
+            else:
                 self.cache[key] = self._compute(target, plain_args, plain_kwargs, seed)
-        return self.cache[key]
+                if len(self.cache) > self.CACHE_SIZE:
+                    self.cache.popitem(last=False)
+            return self.cache[key]
 
     def _compute(self, target, plain_args, plain_kwargs, seed):
         args = codec.from_plain(plain_args, codec.make_tensor, self._resolve)

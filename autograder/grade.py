@@ -8,9 +8,10 @@ The steps for one submission (``grade_submission``):
   4. turn outcomes into a ``SubmissionResult`` (``report`` writes it out).
 """
 import os
+import sys
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,7 @@ class SubmissionResult:
     status: str = "ok"  # ok, error, timeout
     messages: list = field(default_factory=list)
     seconds: float = 0.0
+    fingerprint: str = ""  # what was graded, by which grader (see ``Grader.version``)
 
     @property
     def score(self):
@@ -151,12 +153,24 @@ class Grader:
         res.seconds = time.monotonic() - start
         return res
 
-    def grade(self, path):
+    def version(self):
+        """A digest of what decides a grade besides the submission: the toolkit's code (checks
+        included), the reference, the limits and the data set."""
+        import hashlib
+        from . import data
+        h = hashlib.sha256()
+        pkg = Path(__file__).resolve().parent
+        for f in sorted([*pkg.rglob("*.py"), self.assignment.solution]):
+            h.update(f.read_bytes())
+        h.update(repr((self.limits, os.environ.get(data.ENV_VAR))).encode())
+        return h.hexdigest()
+
+    def grade(self, path, fingerprint=""):
         """Grade one submission (file, folder or zip); never raises for anything it does."""
         start = time.monotonic()
         deadline = start + self.assignment.time_budget  # local: grade() runs in several threads
         sub = submission.open_submission(path, self.assignment.submission_files)
-        result = SubmissionResult(sub.name, str(path))
+        result = SubmissionResult(sub.name, str(path), fingerprint=fingerprint)
         if sub.problem:
             result.status = "error"
             result.messages.append(f"The submission could not be graded: {sub.problem}")
@@ -200,24 +214,44 @@ def default_jobs():
     return max(1, len(os.sched_getaffinity(0)))
 
 
-def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=None, jobs=None):
+def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=None, jobs=None, resume=True):
     """Grade every submission under ``paths`` with ``jobs`` workers at a time; write each
-    results.json as soon as it is known, then grades.csv."""
+    results.json as soon as it is known, then grades.csv.
+
+    With ``resume``, a submission whose results.json in ``out_dir`` was written by the same
+    grader for the same files is not graded again: a batch that was killed picks up where it
+    stopped. Results files are replaced atomically, so a killed batch leaves none half-written.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     with Grader(assignment, limits, out_dir, isolate) as grader:
         subs = submission.find(paths, folders=bool(grader.assignment.submission_files))
-        results = []
-        bar = report.progress(len(subs), enabled=progress)
+        version = grader.version()
+        results, todo = [], []
+        for path in subs:
+            fp = submission.fingerprint(path, version)
+            kept = report.read_results(out_dir, submission.name_of(path), fp) if resume else None
+            if kept is not None:
+                kept.path = str(path)
+                results.append(kept)
+            else:
+                todo.append((path, fp))
+        if results and progress:
+            print(f"Resuming: {len(results)} of {len(subs)} submission(s) already graded in {out_dir}",
+                  file=sys.stderr)
+        resumed = len(results)
+        bar = report.progress(len(todo), enabled=progress)
         # Threads only wait on worker pipes; student code runs in the worker processes.
         with ThreadPoolExecutor(max_workers=jobs or default_jobs()) as pool:
-            for res in pool.map(grader.grade, subs):
+            futures = [pool.submit(grader.grade, *item) for item in todo]
+            for future in as_completed(futures):  # written as each finishes, whatever the order
+                res = future.result()
                 report.write_results(res, out_dir, grader.assignment)
                 results.append(res)
                 bar.update(res)
         bar.close()
         report.write_gradebook(results, out_dir, grader.assignment)
     if progress:
-        report.print_summary(results, time.monotonic() - start)
+        report.print_summary(results, time.monotonic() - start, resumed=resumed)
     return results

@@ -51,7 +51,10 @@ def results_json(result, assignment=None):
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
-        "extra_data": {"status": result.status, "max_score": result.max_score},
+        # Enough to rebuild the result when a batch is resumed (see ``read_results``).
+        "extra_data": {"status": result.status, "max_score": result.max_score,
+                       "fingerprint": result.fingerprint, "messages": result.messages,
+                       "checks": [[c.name, c.task, c.function, c.status, round(c.seconds, 3)] for c in result.checks]},
     }
 
 
@@ -59,6 +62,26 @@ def write_results(result, out_dir, assignment=None):
     path = Path(out_dir) / result.submission / "results.json"
     atomic_write(path, json.dumps(results_json(result, assignment), indent=2))
     return path
+
+
+def read_results(out_dir, name, fingerprint):
+    """The result recorded for submission ``name`` by an earlier run with the same
+    fingerprint (same files, same grader), or None: then it must be graded (again)."""
+    from .grade import CheckResult, SubmissionResult
+    path = Path(out_dir) / name / "results.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        extra = data["extra_data"]
+        if not fingerprint or extra.get("fingerprint") != fingerprint:
+            return None
+        result = SubmissionResult(name, "", status=extra["status"], messages=list(extra["messages"]),
+                                  seconds=float(data["execution_time"]), fingerprint=fingerprint)
+        for test, (check, task, function, status, seconds) in zip(data["tests"], extra["checks"], strict=True):
+            result.checks.append(CheckResult(check, task, function, float(test["max_score"]), float(test["score"]),
+                                             test["visibility"] != "visible", test["output"], status, seconds))
+        return result
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def write_gradebook(results, out_dir, assignment):
@@ -99,12 +122,33 @@ class progress:
             self.bar.close()
 
 
-def print_summary(results, seconds, file=sys.stderr):
+def print_summary(results, seconds, file=sys.stderr, resumed=0, listed=20):
+    """Counts and wall time; every submission when there are few, otherwise the slowest ones
+    and those that did not grade cleanly."""
     counts = {s: sum(r.status == s for r in results) for s in ("ok", "error", "timeout")}
-    print(f"Graded {len(results)} submission(s) in {seconds:.1f} s: {counts['ok']} ok, "
-          f"{counts['error']} error, {counts['timeout']} timeout", file=file)
-    for r in results:
+    graded = len(results) - resumed
+    print(f"Graded {graded} submission(s) in {seconds:.1f} s"
+          + (f" ({seconds / graded:.3f} s each)" if graded else "")
+          + (f", {resumed} kept from an earlier run" if resumed else "")
+          + f": {counts['ok']} ok, {counts['error']} error, {counts['timeout']} timeout", file=file)
+
+    def line(r):
         print(f"  {r.submission:30s} {r.score:6g} / {r.max_score:g}  {r.status}  ({r.seconds:.1f} s)", file=file)
+
+    if len(results) <= listed:
+        for r in results:
+            line(r)
+        return
+    print("Slowest:", file=file)
+    for r in sorted(results, key=lambda r: -r.seconds)[:5]:
+        line(r)
+    trouble = [r for r in results if r.status != "ok"]
+    if trouble:
+        print(f"Errors and timeouts ({len(trouble)}):", file=file)
+        for r in trouble[:listed]:
+            line(r)
+        if len(trouble) > listed:
+            print(f"  ... and {len(trouble) - listed} more (see grades.csv)", file=file)
 
 
 # -- manually graded parts, for TAs -------------------------------------------------------------------

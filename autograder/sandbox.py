@@ -34,7 +34,10 @@ from .runtime import codec
 
 HEADER = struct.Struct(">I")
 RUNTIME_SRC = Path(__file__).parent / "runtime"
-UNPRIVILEGED_UID = 65534  # nobody
+# Each worker runs as its own unprivileged user, taken in turn from this range (no passwd entry
+# needed): concurrent submissions cannot signal, trace or read each other, and one's fork bomb
+# cannot use up another's process limit. Reused only after UID_COUNT workers.
+UID_BASE, UID_COUNT = 200_000, 10_000
 PASSED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # correctness settings on some CPUs
 
 
@@ -94,6 +97,7 @@ class Environment:
     sock: object = None
     ready: bool = False
     lock: object = field(default_factory=threading.Lock)
+    uids: object = field(default_factory=itertools.count)
 
     @classmethod
     def create(cls, hide=(), isolate=None):
@@ -156,6 +160,9 @@ class Environment:
                     self.stop_template()
                     self.start_template()
 
+    def next_uid(self):
+        return UID_BASE + next(self.uids) % UID_COUNT
+
     def stop_template(self):
         if self.template is not None:
             with contextlib.suppress(OSError):
@@ -192,15 +199,16 @@ class Worker:
         for name, src in self.files.items():
             copies.append(self.dir / Path(name).name)
             shutil.copyfile(src, copies[-1])
+        uid = self.env.next_uid()
         if self.env.isolate:
             for p in (self.dir, *copies):
-                os.chown(p, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
+                os.chown(p, uid, uid)
         os.chmod(self.dir, 0o700)
         self.path_in_sandbox = target.name
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
         spec = {"dir": str(self.dir), "isolate": self.env.isolate, "hide": self.env.hide,
-                "expose": self.env.expose, "uid": UNPRIVILEGED_UID,
+                "expose": self.env.expose, "uid": uid,
                 "env": {"HOME": str(self.dir), "TMPDIR": str(self.dir), "MPLCONFIGDIR": str(self.dir / ".mpl")},
                 "limits": {"memory_bytes": self.limits.memory_bytes, "file_bytes": self.limits.file_bytes,
                            "max_processes": self.limits.max_processes}}

@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 CODE_SUFFIXES = (".ipynb", ".py")
 MAX_UNPACKED_BYTES = 512 << 20
 MAX_MEMBERS = 1000
+MAX_FILE_BYTES = 32 << 20  # a notebook with plots is a few MiB; the MNIST model file is ~2 MiB
 
 
 class SubmissionProblem(ValueError):
@@ -84,14 +85,48 @@ def safe_unzip(archive, dest):
                 shutil.copyfileobj(src, out, 1 << 20)
 
 
+def _within_size(path):
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise SubmissionProblem(f"{path.name} is {size / 2**20:.0f} MiB; files over {MAX_FILE_BYTES >> 20} MiB "
+                                "are not graded")
+    return path
+
+
+def name_of(path):
+    """The submission's name: its output folder and its row in grades.csv."""
+    path = Path(path)
+    return path.stem if path.suffix in CODE_SUFFIXES + (".zip",) else path.name
+
+
+def fingerprint(path, *extra):
+    """A digest of everything handed in (file, or every file of a folder) plus ``extra``:
+    a batch that is run again skips submissions whose fingerprint is unchanged."""
+    import hashlib
+    h = hashlib.sha256()
+    for part in extra:
+        h.update(str(part).encode() + b"\0")
+    path = Path(path)
+    files = sorted(q for q in path.rglob("*") if q.is_file()) if path.is_dir() else [path]
+    for q in files:
+        h.update(str(q.relative_to(path) if path.is_dir() else q.name).encode() + b"\0")
+        try:
+            with open(q, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+        except OSError as e:
+            h.update(f"unreadable: {e}".encode())
+    return h.hexdigest()
+
+
 def open_submission(path, wanted_files=()):
     """A ``Submission`` ready to grade; ``problem`` is set instead of raising."""
     path = Path(path)
-    sub = Submission(name=path.stem if path.suffix in CODE_SUFFIXES + (".zip",) else path.name, path=path)
-    if path.is_file() and path.suffix in CODE_SUFFIXES and not wanted_files:
-        sub.main = path
-        return sub
+    sub = Submission(name=name_of(path), path=path)
     try:
+        if path.is_file() and path.suffix in CODE_SUFFIXES and not wanted_files:
+            sub.main = _within_size(path)
+            return sub
         if path.is_file() and path.suffix == ".zip":
             sub._tmp = tempfile.mkdtemp(prefix="autograder-unzip-")
             safe_unzip(path, sub._tmp)
@@ -108,11 +143,11 @@ def open_submission(path, wanted_files=()):
         if len(notebooks) > 1:
             raise SubmissionProblem(f"several notebooks found ({', '.join(p.name for p in notebooks[:5])}); "
                                     "hand in exactly one")
-        sub.main = notebooks[0]
+        sub.main = _within_size(notebooks[0])
         for name in wanted_files:
             matches = [p for p in root.rglob(name) if p.is_file() and not p.is_symlink()]
             if matches:
-                sub.files[name] = matches[0]
+                sub.files[name] = _within_size(matches[0])
     except SubmissionProblem as e:
         sub.problem = str(e)
     return sub

@@ -9,6 +9,7 @@ hangs) costs its check; the grader starts a fresh worker for the checks after it
 Student stdout/stderr go to a capped file, never to the pipes.
 """
 import os
+import signal
 import struct
 import sys
 import time
@@ -18,6 +19,7 @@ from . import codec, loader
 
 HEADER = struct.Struct(">I")
 MAX_TRACEBACK_CHARS = 2000
+OUTPUT_LIMIT = 1 << 20  # characters of student output kept per stream
 
 
 class Channel:
@@ -206,6 +208,42 @@ def prepare_process():
         pass
 
 
+class CappedOutput:
+    """sys.stdout/sys.stderr for student code: keeps the first ``limit`` characters (for crash
+    messages) and counts the rest, so printing gigabytes costs neither disk nor the process."""
+    encoding, errors = "utf-8", "replace"
+
+    def __init__(self, fd, limit=OUTPUT_LIMIT):
+        self.fd, self.limit, self.kept, self.dropped = fd, limit, 0, 0
+
+    def write(self, text):
+        text = str(text)
+        room = self.limit - self.kept
+        if room > 0:
+            part = text[:room]
+            self.kept += len(part)
+            try:
+                os.write(self.fd, part.encode("utf-8", "replace"))
+            except OSError:
+                pass
+            if len(text) > room:
+                os.write(self.fd, b"\n[further output dropped]\n")
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+    def fileno(self):
+        return self.fd
+
+    def writable(self):
+        return True
+
+
 def serve(fd_in, fd_out):
     """Serve the grader on the given pipe ends until told to quit (in the forked worker)."""
     # Student output goes to a file; the protocol pipes are only reachable through our Channel.
@@ -214,8 +252,10 @@ def serve(fd_in, fd_out):
     os.dup2(null, 0)
     os.dup2(out, 1)
     os.dup2(out, 2)
-    sys.stdout = open(1, "w", buffering=1, closefd=False)
-    sys.stderr = open(2, "w", buffering=1, closefd=False)
+    # Past the file-size limit, writes to fds 1/2 fail with EFBIG instead of killing the process.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    sys.stdout = CappedOutput(1)
+    sys.stderr = CappedOutput(2)
     chan = Channel(fd_in, fd_out)
     sys.path.insert(0, os.getcwd())  # the handout's support modules sit beside the notebook
     sub = Submission()
