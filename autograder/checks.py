@@ -92,7 +92,10 @@ class Student:
 
     def call_raw(self, target, *args, seed=0, forbid=(), timeout=None, **kwargs):
         reply = self.session.call(target, *args, seed=seed, forbid=forbid, timeout=timeout, **kwargs)
-        value = codec.from_plain(reply["value"]) if reply.get("ok") else None
+        try:
+            value = codec.from_plain(reply["value"]) if reply.get("ok") else None
+        except (codec.CodecError, KeyError, TypeError, ValueError) as e:
+            raise StudentError(f"{target} sent back a reply the grader cannot read ({e})") from None
         return reply, value
 
     def call(self, target, *args, seed=0, forbid=(), timeout=None, **kwargs):
@@ -210,7 +213,7 @@ def assert_close(actual, expected, what, rtol=1e-5, atol=1e-8, show_expected=Tru
     if not np.all(np.isfinite(a)) and np.all(np.isfinite(e)):
         bad = np.flatnonzero(~np.isfinite(a))
         raise AssertionError(f"{what}: {bad.size} non-finite value(s), first at index "
-                             f"{np.unravel_index(bad[0], a.shape) if a.ndim else ()}: {a.flat[bad[0]]}")
+                             f"{tuple(int(i) for i in np.unravel_index(bad[0], a.shape))}: {a.flat[bad[0]]}")
     diff = np.abs(a - e)
     allowed = atol + rtol * np.abs(e)
     bad = ~(diff <= allowed)

@@ -9,7 +9,8 @@ from . import assignments, build, data, grade, sandbox
 def _grade(args):
     if args.data_dir:  # read by the checks in this process only; workers get a scrubbed environment
         os.environ[data.ENV_VAR] = args.data_dir
-    limits = sandbox.Limits(call_timeout=args.timeout, memory_bytes=args.memory_mb << 20)
+    limits = sandbox.Limits(call_timeout=args.timeout, load_timeout=args.load_timeout,
+                            memory_bytes=args.memory_mb << 20)
     try:
         results = grade.grade_all(args.assignment, args.paths, args.out, limits=limits, progress=not args.quiet,
                                   jobs=args.jobs, resume=not args.regrade)
@@ -58,6 +59,8 @@ def main(argv=None):
     g.add_argument("--out", default="graded", help="output folder (default: %(default)s)")
     g.add_argument("--timeout", type=float, default=defaults.call_timeout,
                    help="seconds allowed per call into the submission (default: %(default)s)")
+    g.add_argument("--load-timeout", type=float, default=defaults.load_timeout,
+                   help="seconds allowed to load a submission; a cell that hangs is skipped (default: %(default)s)")
     g.add_argument("--memory-mb", type=int, default=defaults.memory_bytes >> 20,
                    help="address-space limit of a worker in MiB (default: %(default)s)")
     g.add_argument("-j", "--jobs", type=int, default=grade.default_jobs(),

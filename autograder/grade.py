@@ -80,6 +80,9 @@ def hidden_paths(out_dir=None):
     return paths
 
 
+MAX_SKIPPED_CELLS = 3
+
+
 class Grader:
     """Grades submissions of one assignment; holds what all submissions share."""
 
@@ -109,20 +112,36 @@ class Grader:
         self.close()
 
     # -- steps ---------------------------------------------------------------------------------
-    def start_worker(self, sub, result, deadline=None):
-        """Start and load a worker; None (with result updated) when the submission can't load."""
+    def start_worker(self, sub, result, deadline=None, skip=None):
+        """Start and load a worker; None (with result updated) when the submission can't load.
+
+        A cell that kills the worker or hangs while loading is skipped and the load retried
+        (at most MAX_SKIPPED_CELLS times), so one stray cell does not cost every check.
+        ``skip`` (a list) collects those cells across restarts of the same submission."""
+        skip = [] if skip is None else skip
         files = {**{name: Path(src) for name, src in (self.assignment.support_files or {}).items()}, **sub.files}
-        worker = sandbox.Worker(sub.main, self.env, self.limits, files=files)
-        worker.deadline, worker.budget_seconds = deadline, self.assignment.time_budget
-        worker.start()
-        try:
-            loaded = worker.load(self.assignment.load_mode)
-        except sandbox.SandboxError as e:
-            tail = worker.output_tail(300).strip()
-            worker.close()
-            result.status = "timeout" if e.kind == "timeout" else "error"
-            result.messages.append(f"Loading the submission failed: {e}" + (f"\nLast output:\n{tail}" if tail else ""))
-            return None
+        while True:
+            worker = sandbox.Worker(sub.main, self.env, self.limits, files=files)
+            worker.deadline, worker.budget_seconds = deadline, self.assignment.time_budget
+            worker.start()
+            try:
+                loaded = worker.load(self.assignment.load_mode, skip)
+                break
+            except sandbox.SandboxError as e:
+                tail = worker.output_tail(300).strip()
+                cell = worker.loading_cell()
+                worker.close()
+                what = "ran past the load time limit" if e.kind == "timeout" else "ended the process"
+                if (cell and cell not in skip and len(skip) < MAX_SKIPPED_CELLS
+                        and (deadline is None or time.monotonic() < deadline)):
+                    skip.append(cell)
+                    result.status = "timeout" if e.kind == "timeout" else "error"  # flagged, still graded
+                    result.messages.append(f"While loading, cell {cell} {what} ({e}); it was skipped so "
+                                           "the rest of the submission could be graded.")
+                    continue
+                result.status = "timeout" if e.kind == "timeout" else "error"
+                result.messages.append(f"Loading the submission failed: {e}" + (f"\nLast output:\n{tail}" if tail else ""))
+                return None
         if loaded.get("fatal"):
             worker.close()
             result.status = "error"
@@ -130,7 +149,7 @@ class Grader:
             return None
         worker.names = loaded.get("names", [])
         for err in loaded.get("cell_errors", []):
-            if err not in result.messages:
+            if f"While loading, {err}" not in result.messages:
                 result.messages.append(f"While loading, {err}")
         return worker
 
@@ -176,7 +195,8 @@ class Grader:
             result.messages.append(f"The submission could not be graded: {sub.problem}")
             worker = None
         else:
-            worker = self.start_worker(sub, result, deadline)
+            skip = []  # cells that cannot be loaded, kept across worker restarts
+            worker = self.start_worker(sub, result, deadline, skip)
         try:
             for check in self.assignment.checks:
                 if worker is not None and time.monotonic() >= deadline:
@@ -196,7 +216,7 @@ class Grader:
                     # The channel may be mid-message or the process gone: start over for the rest.
                     worker.close()
                     scratch = SubmissionResult("", "")
-                    worker = self.start_worker(sub, scratch, deadline)
+                    worker = self.start_worker(sub, scratch, deadline, skip)
                     if worker is None:
                         result.messages += scratch.messages
         finally:

@@ -77,7 +77,7 @@ def read_results(out_dir, name, fingerprint):
         result = SubmissionResult(name, "", status=extra["status"], messages=list(extra["messages"]),
                                   seconds=float(data["execution_time"]), fingerprint=fingerprint)
         for test, (check, task, function, status, seconds) in zip(data["tests"], extra["checks"], strict=True):
-            result.checks.append(CheckResult(check, task, function, float(test["max_score"]), float(test["score"]),
+            result.checks.append(CheckResult(check, task, function, test["max_score"], test["score"],
                                              test["visibility"] != "visible", test["output"], status, seconds))
         return result
     except (OSError, ValueError, KeyError, TypeError):

@@ -304,8 +304,15 @@ class Worker:
                 f"{self.limits.memory_bytes >> 20} MiB of memory)")
 
     # -- operations ------------------------------------------------------------------------
-    def load(self, mode="all"):
-        self.send({"op": "load", "path": self.path_in_sandbox, "mode": mode})
+    def loading_cell(self):
+        """The cell the worker was loading when it died or hung (None if unknown)."""
+        try:
+            return int((self.dir / "loading.txt").read_text().strip() or 0) or None
+        except (OSError, ValueError):
+            return None
+
+    def load(self, mode="all", skip=()):
+        self.send({"op": "load", "path": self.path_in_sandbox, "mode": mode, "skip": list(skip)})
         reply = self.recv(self.limits.load_timeout, "while loading the submission")
         if reply.get("op") != "loaded":
             raise SandboxError("unexpected reply while loading the submission")

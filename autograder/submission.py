@@ -45,7 +45,8 @@ def find(paths, folders=False):
         if not p.exists():
             raise FileNotFoundError(f"no such submission file or folder: {p}")
         if not folders:
-            found += sorted(q for q in p.iterdir() if q.suffix in CODE_SUFFIXES and q.is_file()) if p.is_dir() else [p]
+            found += sorted(q for q in p.iterdir() if q.suffix in CODE_SUFFIXES + (".zip",) and q.is_file()) \
+                if p.is_dir() else [p]
         elif p.is_dir() and not any(q.suffix in CODE_SUFFIXES for q in p.iterdir() if q.is_file()):
             found += sorted(q for q in p.iterdir() if q.is_dir() or q.suffix == ".zip")
         else:
