@@ -30,6 +30,7 @@ class CheckResult:
     output: str
     status: str = "passed"  # passed, failed, timeout, crashed
     seconds: float = 0.0
+    cpu: float = 0.0  # CPU seconds spent in the submission's code (calls that returned)
 
 
 @dataclass
@@ -49,6 +50,10 @@ class SubmissionResult:
     @property
     def max_score(self):
         return round(sum(c.points for c in self.checks), 6)
+
+    @property
+    def cpu(self):
+        return sum(c.cpu for c in self.checks)
 
 
 def load_reference(assignment):
@@ -158,7 +163,10 @@ class Grader:
         res = CheckResult(check.name, check.task, check.function, check.points, 0.0, check.hidden, "")
         try:
             with worker.session() as session:
-                check.fn(Student(session, worker.names, sub.files), self.ref)
+                try:
+                    check.fn(Student(session, worker.names, sub.files), self.ref)
+                finally:
+                    res.cpu = session.cpu
             res.score, res.output = float(check.points), "Passed."
         except AssertionError as e:
             res.status, res.output = "failed", str(e) or "Failed."

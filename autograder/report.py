@@ -54,6 +54,7 @@ def results_json(result, assignment=None):
         # Enough to rebuild the result when a batch is resumed (see ``read_results``).
         "extra_data": {"status": result.status, "max_score": result.max_score,
                        "fingerprint": result.fingerprint, "messages": result.messages,
+                       "student_cpu_seconds": round(result.cpu, 3),
                        "checks": [[c.name, c.task, c.function, c.status, round(c.seconds, 3)] for c in result.checks]},
     }
 

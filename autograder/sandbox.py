@@ -329,6 +329,7 @@ class Session:
 
     def __init__(self, worker):
         self.worker = worker
+        self.cpu = 0.0  # CPU seconds the submission's code used in this session's calls
         self._ids = itertools.count()
 
     def call(self, target, *args, seed=0, forbid=(), timeout=None, **kwargs):
@@ -340,4 +341,6 @@ class Session:
         reply = self.worker.recv(timeout, f"in {target}")
         if reply.get("op") != "result" or reply.get("id") != call_id:
             raise SandboxError(f"unexpected reply from {target}")
+        if isinstance(reply.get("cpu"), (int, float)):
+            self.cpu += reply["cpu"]
         return reply

@@ -99,13 +99,17 @@ def test_shipped_examples_grade_as_documented(tmp_path):
     assert results == {"alice_reference": 27, "bob_stub": 0, "carol_batch_size_bug": 22, "dave_script": 27}
 
 
-def test_grading_twice_gives_identical_results(tmp_path, gd):
+def test_grading_twice_or_alone_gives_the_batch_results(tmp_path, gd, gd_batch):
+    """The same submission graded twice by one grader, and alone rather than in the parallel
+    batch, gets the same verdicts and messages."""
     from autograder import grade
+    in_batch = gd_batch[0]["bug_shuffled_batches"]
     path = tmp_path / "bug.py"
     path.write_text(variants.bug_variant("shuffled_batches"))
     with grade.Grader(gd) as g:
         first, second = g.grade(path), g.grade(path)
-    assert [(c.name, c.score, c.output) for c in first.checks] == [(c.name, c.score, c.output) for c in second.checks]
+    verdicts = [[(c.name, c.score, c.output) for c in r.checks] for r in (first, second, in_batch)]
+    assert verdicts[0] == verdicts[1] == verdicts[2]
 
 
 def test_failing_cells_and_magics_do_not_stop_later_definitions(tmp_path, gd):

@@ -5,6 +5,7 @@ It never runs student code and holds nothing secret (it is started with ``python
 scrubbed environment and only this runtime package). Requests arrive on a SOCK_SEQPACKET
 socket: a JSON spec plus the worker's two pipe ends; the reply is the worker's pid.
 """
+import gc
 import json
 import os
 import signal
@@ -23,7 +24,8 @@ def become_worker(spec, fd_in, fd_out, report_fd):
     jail.apply_limits(spec["limits"])
     if spec["isolate"]:
         jail.isolate(spec["hide"], spec["expose"], spec["uid"], spec["limits"]["max_processes"], report_fd)
-    else:
+    else:  # without root the process limit counts all of the grader's user's processes
+        jail.limit_processes_of_current_user(spec["limits"]["max_processes"])
         os.write(report_fd, str(os.getpid()).encode())
         os.close(report_fd)
     worker.serve(fd_in, fd_out)
@@ -33,6 +35,9 @@ def main(argv):
     sock = socket.socket(fileno=int(argv[0]))
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped by the kernel
     worker.prepare_process()
+    # Keep the garbage collector off the imported modules' objects in every fork: otherwise
+    # each worker's first collections touch (and so copy) most of the template's heap.
+    gc.freeze()
     sock.send(b'{"op": "ready"}')
     while True:
         try:

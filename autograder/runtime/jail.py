@@ -39,6 +39,17 @@ def apply_limits(limits):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def limit_processes_of_current_user(extra):
+    """RLIMIT_NPROC counts every process of the user: allow what runs now plus ``extra``."""
+    uid, running = os.getuid(), 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            running += os.stat(f"/proc/{pid}").st_uid == uid
+        except OSError:
+            pass
+    resource.setrlimit(resource.RLIMIT_NPROC, (running + extra,) * 2)
+
+
 def _expose(libc, parent, child, stage):
     """Make parent/child reachable for the unprivileged user without touching the host's
     permissions: cover ``parent`` with an empty world-traversable tmpfs (its other contents

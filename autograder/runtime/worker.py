@@ -162,7 +162,7 @@ class Submission:
             if hasattr(value, "__next__") and not isinstance(value, (list, tuple, dict)):
                 raise TypeError(f"{label} returned a {type(value).__name__}; expected concrete values")
         except BaseException as exc:  # noqa: BLE001 - SystemExit/KeyboardInterrupt only end this call
-            return {"ok": False, "error": _describe(exc, label), "forbidden": hits}
+            return {"ok": False, "error": _describe(exc, label), "forbidden": hits, "cpu": time.process_time() - start}
         finally:
             sys.modules.clear()
             sys.modules.update(saved[0])
