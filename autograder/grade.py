@@ -180,18 +180,6 @@ class Grader:
         res.seconds = time.monotonic() - start
         return res
 
-    def version(self):
-        """A digest of what decides a grade besides the submission: the toolkit's code (checks
-        included), the reference, the limits and the data set."""
-        import hashlib
-        from . import data
-        h = hashlib.sha256()
-        pkg = Path(__file__).resolve().parent
-        for f in sorted([*pkg.rglob("*.py"), self.assignment.solution]):
-            h.update(f.read_bytes())
-        h.update(repr((self.limits, os.environ.get(data.ENV_VAR))).encode())
-        return h.hexdigest()
-
     def grade(self, path, fingerprint=""):
         """Grade one submission (file, folder or zip); never raises for anything it does."""
         start = time.monotonic()
@@ -237,6 +225,20 @@ class Grader:
         return result
 
 
+def grader_version(assignment, limits):
+    """A digest of what decides a grade besides the submission: the toolkit's code (checks
+    included), the reference, the limits and the data set."""
+    import hashlib
+
+    from . import data
+    h = hashlib.sha256()
+    pkg = Path(__file__).resolve().parent
+    for f in sorted([*pkg.rglob("*.py"), assignment.solution]):
+        h.update(f.read_bytes())
+    h.update(repr((limits, os.environ.get(data.ENV_VAR))).encode())
+    return h.hexdigest()
+
+
 def default_jobs():
     """One worker per core: grading is CPU-bound inside the single-threaded workers."""
     return max(1, len(os.sched_getaffinity(0)))
@@ -253,33 +255,35 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=No
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
-    with Grader(assignment, limits, out_dir, isolate) as grader:
-        subs = submission.find(paths, folders=bool(grader.assignment.submission_files))
-        version = grader.version()
-        results, todo = [], []
-        for path in subs:
-            fp = submission.fingerprint(path, version)
-            kept = report.read_results(out_dir, submission.name_of(path), fp) if resume else None
-            if kept is not None:
-                kept.path = str(path)
-                results.append(kept)
-            else:
-                todo.append((path, fp))
-        if results and progress:
-            print(f"Resuming: {len(results)} of {len(subs)} submission(s) already graded in {out_dir}",
-                  file=sys.stderr)
-        resumed = len(results)
-        bar = report.progress(len(todo), enabled=progress)
-        # Threads only wait on worker pipes; student code runs in the worker processes.
-        with ThreadPoolExecutor(max_workers=jobs or default_jobs()) as pool:
-            futures = [pool.submit(grader.grade, *item) for item in todo]
-            for future in as_completed(futures):  # written as each finishes, whatever the order
-                res = future.result()
-                report.write_results(res, out_dir, grader.assignment)
-                results.append(res)
-                bar.update(res)
-        bar.close()
-        report.write_gradebook(results, out_dir, grader.assignment)
+    assignment = assignments.get(assignment) if isinstance(assignment, str) else assignment
+    limits = limits or sandbox.Limits()
+    subs = submission.find(paths, folders=bool(assignment.submission_files))
+    version = grader_version(assignment, limits)
+    results, todo = [], []
+    for path in subs:
+        fp = submission.fingerprint(path, version)
+        kept = report.read_results(out_dir, submission.name_of(path), fp) if resume else None
+        if kept is not None:
+            kept.path = str(path)
+            results.append(kept)
+        else:
+            todo.append((path, fp))
+    resumed = len(results)
+    if resumed and progress:
+        print(f"Resuming: {resumed} of {len(subs)} submission(s) already graded in {out_dir}", file=sys.stderr)
+    if todo:  # starting the grader (torch, the reference) is the expensive part
+        with Grader(assignment, limits, out_dir, isolate) as grader:
+            bar = report.progress(len(todo), enabled=progress)
+            # Threads only wait on worker pipes; student code runs in the worker processes.
+            with ThreadPoolExecutor(max_workers=jobs or default_jobs()) as pool:
+                futures = [pool.submit(grader.grade, *item) for item in todo]
+                for future in as_completed(futures):  # written as each finishes, whatever the order
+                    res = future.result()
+                    report.write_results(res, out_dir, assignment)
+                    results.append(res)
+                    bar.update(res)
+            bar.close()
+    report.write_gradebook(results, out_dir, assignment)
     if progress:
         report.print_summary(results, time.monotonic() - start, resumed=resumed)
     return results
