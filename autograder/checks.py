@@ -83,6 +83,20 @@ class Student:
         self.session = session
         self.names = set(names)
         self.files = files or {}  # files handed in beside the notebook: name -> grader-side path
+        self.figures = []  # plots for the feedback page (see ``plot``)
+
+    def plot(self, title, series, kind="line", xlabel="", ylabel="", logy=False):
+        """Attach a plot to this check's feedback (record it before asserting, so a failing
+        check shows it): ``series`` maps a label to numbers (a curve per label) or, with
+        ``kind="bar"``, a label to one number. Shown only where the check's visibility allows."""
+        def numbers(v):
+            try:
+                arr = np.asarray(as_array(v, title) if isinstance(v, (TensorData, np.ndarray)) else v, dtype=float)
+            except (TypeError, ValueError, AssertionError):
+                return []
+            return [float(x) for x in arr.reshape(-1)[:10_000]]
+        self.figures.append({"title": title, "kind": kind, "xlabel": xlabel, "ylabel": ylabel, "logy": logy,
+                             "series": {str(k): numbers(v) for k, v in series.items()}})
 
     def fn(self, name):
         return Ref(name)

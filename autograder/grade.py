@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import assignments, report, sandbox, submission
+from . import assignments, feedback, report, sandbox, submission
 from .checks import Reference, Student
 from .runtime import loader
 
@@ -31,6 +31,7 @@ class CheckResult:
     status: str = "passed"  # passed, failed, timeout, crashed
     seconds: float = 0.0
     cpu: float = 0.0  # CPU seconds spent in the submission's code (calls that returned)
+    figures: list = field(default_factory=list)  # plots for the feedback page (Student.plot)
 
 
 @dataclass
@@ -41,7 +42,8 @@ class SubmissionResult:
     status: str = "ok"  # ok, error, timeout
     messages: list = field(default_factory=list)
     seconds: float = 0.0
-    fingerprint: str = ""  # what was graded, by which grader (see ``Grader.version``)
+    fingerprint: str = ""  # what was graded, by which grader (see ``grader_version``)
+    signature: str = ""  # the code, normalised (see ``feedback.code_signature``)
 
     @property
     def score(self):
@@ -163,10 +165,11 @@ class Grader:
         res = CheckResult(check.name, check.task, check.function, check.points, 0.0, check.hidden, "")
         try:
             with worker.session() as session:
+                student = Student(session, worker.names, sub.files)
                 try:
-                    check.fn(Student(session, worker.names, sub.files), self.ref)
+                    check.fn(student, self.ref)
                 finally:
-                    res.cpu = session.cpu
+                    res.cpu, res.figures = session.cpu, student.figures
             res.score, res.output = float(check.points), "Passed."
         except AssertionError as e:
             res.status, res.output = "failed", str(e) or "Failed."
@@ -186,6 +189,8 @@ class Grader:
         deadline = start + self.assignment.time_budget  # local: grade() runs in several threads
         sub = submission.open_submission(path, self.assignment.submission_files)
         result = SubmissionResult(sub.name, str(path), fingerprint=fingerprint)
+        if sub.main is not None:
+            result.signature = feedback.code_signature(sub.main)
         if sub.problem:
             result.status = "error"
             result.messages.append(f"The submission could not be graded: {sub.problem}")
@@ -239,6 +244,14 @@ def grader_version(assignment, limits):
     return h.hexdigest()
 
 
+def write_page(result, out_dir, assignment):
+    """The submission's HTML feedback page; a drawing problem is reported, never fatal."""
+    try:
+        feedback.write_student_page(result, out_dir, assignment)
+    except Exception:  # noqa: BLE001
+        traceback.print_exc()
+
+
 def default_jobs():
     """One worker per core: grading is CPU-bound inside the single-threaded workers."""
     return max(1, len(os.sched_getaffinity(0)))
@@ -280,10 +293,15 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=No
                 for future in as_completed(futures):  # written as each finishes, whatever the order
                     res = future.result()
                     report.write_results(res, out_dir, assignment)
+                    write_page(res, out_dir, assignment)
                     results.append(res)
                     bar.update(res)
             bar.close()
     report.write_gradebook(results, out_dir, assignment)
+    try:
+        feedback.write_class_summary(results, out_dir, assignment, feedback.code_signature(assignment.stub))
+    except Exception:  # noqa: BLE001 - the gradebook is written; a summary bug must not hide it
+        traceback.print_exc()
     if progress:
         report.print_summary(results, time.monotonic() - start, resumed=resumed)
     return results

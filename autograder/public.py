@@ -89,6 +89,9 @@ class LocalStudent:
         self.names = set(env)
         self.files = files or {}
 
+    def plot(self, *args, **kwargs):
+        """Feedback plots are drawn by the grader only."""
+
     def fn(self, name):
         return codec.Ref(name)
 

@@ -24,6 +24,11 @@ def atomic_write(path, text):
         raise
 
 
+def markdown_message(text):
+    from .feedback import markdown_message as md
+    return md(text)
+
+
 def results_json(result, assignment=None):
     """Gradescope's results.json: one test per check; hidden checks' details wait for
     publication (``after_published``) while their score counts from the start."""
@@ -36,8 +41,8 @@ def results_json(result, assignment=None):
             "max_score": c.points,
             "status": "passed" if c.score == c.points else "failed",
             "visibility": "after_published" if c.hidden else "visible",
-            "output": c.output,
-            "output_format": "text",
+            "output": markdown_message(c.output),
+            "output_format": "md",
             "tags": [f"task {c.task}", c.function] + (["timeout"] if c.status == "timeout" else []),
         })
     output = "\n".join(result.messages)
@@ -48,13 +53,14 @@ def results_json(result, assignment=None):
         "score": result.score,
         "execution_time": round(result.seconds, 3),
         "output": output,
+        "output_format": "text",
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
         # Enough to rebuild the result when a batch is resumed (see ``read_results``).
         "extra_data": {"status": result.status, "max_score": result.max_score,
                        "fingerprint": result.fingerprint, "messages": result.messages,
-                       "student_cpu_seconds": round(result.cpu, 3),
+                       "student_cpu_seconds": round(result.cpu, 3), "code_signature": result.signature,
                        "checks": [[c.name, c.task, c.function, c.status, round(c.seconds, 3)] for c in result.checks]},
     }
 
@@ -76,7 +82,8 @@ def read_results(out_dir, name, fingerprint):
         if not fingerprint or extra.get("fingerprint") != fingerprint:
             return None
         result = SubmissionResult(name, "", status=extra["status"], messages=list(extra["messages"]),
-                                  seconds=float(data["execution_time"]), fingerprint=fingerprint)
+                                  seconds=float(data["execution_time"]), fingerprint=fingerprint,
+                                  signature=extra.get("code_signature", ""))
         for test, (check, task, function, status, seconds) in zip(data["tests"], extra["checks"], strict=True):
             result.checks.append(CheckResult(check, task, function, test["max_score"], test["score"],
                                              test["visibility"] != "visible", test["output"], status, seconds))

@@ -119,8 +119,10 @@ def test_fit_GD_contract(sub, ref):
 def test_fit_GD_seed_data(sub, ref):
     """fit_GD's losses on the handout's data match the reference (seed 0, lr 0.01, 20 epochs)."""
     X, Y = seed_data()
-    got = _fit(sub, "fit_GD", X, Y, 0.01, 20)
-    assert_close(got, _fit(ref, "fit_GD", X, Y, 0.01, 20), "fit_GD losses", **TRAJECTORY)
+    got, want = _fit(sub, "fit_GD", X, Y, 0.01, 20), _fit(ref, "fit_GD", X, Y, 0.01, 20)
+    sub.plot("fit_GD: loss per epoch on the handout's data", {"yours": got, "reference": want}, xlabel="epoch",
+             ylabel="MSE loss", logy=True)
+    assert_close(got, want, "fit_GD losses", **TRAJECTORY)
 
 
 @checks.add(task="1.3", function="fit_GD", points=2, hidden=True)
@@ -170,8 +172,10 @@ def test_fit_BGD_contract(sub, ref):
 def test_fit_BGD_seed_data(sub, ref):
     """fit_BGD's losses on the handout's data match the reference (batch size 10)."""
     X, Y = seed_data()
-    got = _fit(sub, "fit_BGD", X, Y, 0.01, 20, 10)
-    assert_close(got, _fit(ref, "fit_BGD", X, Y, 0.01, 20, 10), "fit_BGD losses", **TRAJECTORY)
+    got, want = _fit(sub, "fit_BGD", X, Y, 0.01, 20, 10), _fit(ref, "fit_BGD", X, Y, 0.01, 20, 10)
+    sub.plot("fit_BGD: loss per epoch on the handout's data (batch size 10)", {"yours": got, "reference": want},
+             xlabel="epoch", ylabel="mean batch loss", logy=True)
+    assert_close(got, want, "fit_BGD losses", **TRAJECTORY)
 
 
 @checks.add(task="1.4", function="fit_BGD", points=2, hidden=True)
@@ -299,6 +303,8 @@ def _expect_perceptron(result, epochs):
 def _compare_perceptron(sub, ref, args, epochs, what, show_expected=True, **kw):
     weight, history = _expect_perceptron(_perceptron(sub, *args, epochs, **kw), epochs)
     want_weight, want_history = _perceptron(ref, *args, epochs, **kw)
+    sub.plot(f"train_perceptron, {what}: loss per epoch", {"yours": history, "reference": want_history},
+             xlabel="epoch", ylabel="loss", logy=True)
     assert_close(history, want_history, f"{what}: history", show_expected=show_expected, **TRAJECTORY)
     assert_close(weight, want_weight.state["weight"], f"{what}: trained weight", show_expected=show_expected,
                  **TRAJECTORY)

