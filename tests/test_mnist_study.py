@@ -23,6 +23,21 @@ def test_reference_study_runs_and_writes_its_files(mnist_study_run):
     assert (folder / "mnist_model.pt").stat().st_size > 2_000_000
 
 
+def test_committed_reference_study_is_what_the_reference_produces(mnist_study_run):
+    """Feedback pages plot students' studies against solutions/mnist_study/reference_study_results.json
+    (made by make_reference_results.py); it must still be the reference's study on the sample."""
+    import numpy as np
+    from autograder.assignments.mnist_study import checks as mnist_checks
+    folder, _ = mnist_study_run
+    fresh = json.loads((folder / "study_results.json").read_text())
+    committed = mnist_checks.reference_study()
+    assert sorted(committed) == sorted(fresh)
+    for key, entry in fresh.items():
+        # Same seeds and data; float summation order may differ between machines.
+        np.testing.assert_allclose(committed[key]["train_losses"], entry["train_losses"], rtol=0.05)
+        assert abs(committed[key]["test_acc"] - entry["test_acc"]) < 1.5, key
+
+
 def test_reference_full_marks(mnist_batch, mnist):
     r = mnist_batch["reference"]
     assert r.status == "ok", r.messages
