@@ -61,7 +61,8 @@ def results_json(result, assignment=None):
         "extra_data": {"status": result.status, "max_score": result.max_score,
                        "fingerprint": result.fingerprint, "messages": result.messages,
                        "student_cpu_seconds": round(result.cpu, 3), "code_signature": result.signature,
-                       "checks": [[c.name, c.task, c.function, c.status, round(c.seconds, 3)] for c in result.checks]},
+                       "checks": [[c.name, c.task, c.function, c.status, round(c.seconds, 3), round(c.cpu, 4)]
+                                  for c in result.checks]},
     }
 
 
@@ -84,9 +85,9 @@ def read_results(out_dir, name, fingerprint):
         result = SubmissionResult(name, "", status=extra["status"], messages=list(extra["messages"]),
                                   seconds=float(data["execution_time"]), fingerprint=fingerprint,
                                   signature=extra.get("code_signature", ""))
-        for test, (check, task, function, status, seconds) in zip(data["tests"], extra["checks"], strict=True):
+        for test, (check, task, function, status, seconds, cpu) in zip(data["tests"], extra["checks"], strict=True):
             result.checks.append(CheckResult(check, task, function, test["max_score"], test["score"],
-                                             test["visibility"] != "visible", test["output"], status, seconds))
+                                             test["visibility"] != "visible", test["output"], status, seconds, cpu))
         return result
     except (OSError, ValueError, KeyError, TypeError):
         return None
