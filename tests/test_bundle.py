@@ -211,6 +211,24 @@ def test_attack_os_exit_leaves_a_full_result(tmp_path, dist):
     assert results["score"] == 27 - 2 and len(results["tests"]) == 25
 
 
+def test_attack_bombs_and_background_children_through_otter(tmp_path, dist):
+    """The hostile-submission cases that stress the machine, through `otter run` on the zip: a
+    fork bomb in model (its 2 checks time out), a background child left by loss_func and 1 GB
+    printed by fit_numpy (both otherwise correct, so full marks); no child outlives grading."""
+    import test_hostile
+    edits = [("model", "    return weight * data + bias\n", "    " + test_hostile.FORK_BOMB.strip().replace("\n", "\n    ") + "\n"),
+             ("loss_func", "    return torch.mean((y_pred - y_true) ** 2)\n",
+              f"    import subprocess\n    subprocess.Popen(['sleep', '{test_hostile.SLEEP_MARK}'], start_new_session=True)\n"
+              "    return torch.mean((y_pred - y_true) ** 2)\n"),
+             ("fit_numpy", "    n, d = X.shape\n", "    for _ in range(1024):\n        print('x' * (1 << 20))\n    n, d = X.shape\n")]
+    results, seconds = _attack(tmp_path, dist, edits)
+    scores = _scores(results)
+    assert scores["test_model_values"] == 0 and scores["test_model_gradients"] == 0
+    assert results["score"] == 27 - 2 and seconds < 180
+    if grade.sandbox.can_isolate():
+        assert test_hostile.sleepers() == []
+
+
 PATCHING = """
 import numpy as np, builtins, sys
 np.allclose = lambda *a, **k: True
