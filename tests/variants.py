@@ -128,16 +128,22 @@ ALTERNATIVES = {
 }
 
 
-def reference_text():
-    return SOLUTION.read_text(encoding="utf-8")
+def variant_makers(solution, bugs, alternatives):
+    """reference_text(), bug_variant(name) and alternative_variant(name) for one assignment's
+    solution file and its BUGS / ALTERNATIVES tables."""
+    def reference_text():
+        return solution.read_text(encoding="utf-8")
+
+    def bug_variant(name):
+        return patch(reference_text(), bugs[name][0])
+
+    def alternative_variant(name):
+        return patch(reference_text(), alternatives[name])
+
+    return reference_text, bug_variant, alternative_variant
 
 
-def bug_variant(name):
-    return patch(reference_text(), BUGS[name][0])
-
-
-def alternative_variant(name):
-    return patch(reference_text(), ALTERNATIVES[name])
+reference_text, bug_variant, alternative_variant = variant_makers(SOLUTION, BUGS, ALTERNATIVES)
 
 
 def hard_coded_variant(seed_losses):

@@ -1,6 +1,6 @@
 """Known bugs and correct alternatives for mlp_backprop, as edits of the reference."""
 from autograder import assignments
-from variants import patch
+from variants import variant_makers
 
 SOLUTION = assignments.get("mlp_backprop").solution
 
@@ -63,13 +63,4 @@ ALTERNATIVES = {
 }
 
 
-def reference_text():
-    return SOLUTION.read_text(encoding="utf-8")
-
-
-def bug_variant(name):
-    return patch(reference_text(), BUGS[name][0])
-
-
-def alternative_variant(name):
-    return patch(reference_text(), ALTERNATIVES[name])
+reference_text, bug_variant, alternative_variant = variant_makers(SOLUTION, BUGS, ALTERNATIVES)
