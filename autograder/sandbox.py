@@ -85,6 +85,21 @@ def _base_env(**extra):
     return env
 
 
+def remove_files_of(uid, folder):
+    """Delete what user ``uid`` (a worker's own) left at the top of a shared folder like /tmp."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        with contextlib.suppress(OSError):
+            if entry.stat(follow_symlinks=False).st_uid == uid:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+
+
 @dataclass
 class Environment:
     """What all workers of a batch share: the runtime copy, the paths to hide, and the
@@ -199,7 +214,7 @@ class Worker:
         for name, src in self.files.items():
             copies.append(self.dir / Path(name).name)
             shutil.copyfile(src, copies[-1])
-        uid = self.env.next_uid()
+        uid = self.uid = self.env.next_uid()
         if self.env.isolate:
             for p in (self.dir, *copies):
                 os.chown(p, uid, uid)
@@ -229,6 +244,8 @@ class Worker:
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
+            if self.env.isolate:
+                remove_files_of(self.uid, Path(tempfile.gettempdir()))
 
     def kill(self):
         """Kill the worker and everything it started: when isolated, ``pid`` is PID 1 of the

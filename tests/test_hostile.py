@@ -29,6 +29,7 @@ SECRET = "grader-secret-9d2c"
 HIDDEN_CHECK = "test_fit_GD_hidden_trajectory"
 SLEEP_MARK = "4321.5"  # argument of a background `sleep` that must not outlive grading
 CALL_TIMEOUT = 2
+LEFTOVER = f"agr-leftover-{os.getpid()}"  # a file a submission leaves in shared scratch folders
 ROOT_ONLY = pytest.mark.skipif(not sandbox.can_isolate(), reason="needs root: see README, Security")
 
 
@@ -137,6 +138,9 @@ def cases(out, grader_pid):
         "fork_bomb": ("py", in_model(FORK_BOMB)),
         "background_child": ("py", in_model(f"import subprocess\nsubprocess.Popen(['sleep', '{SLEEP_MARK}'], "
                                             "start_new_session=True)\n" + MODEL_BODY[4:])),
+        "leaves_scratch_files": ("py", in_model(
+            f"for d in ('/tmp', '/dev/shm', '/var/tmp'):\n"
+            f"    with open(d + '/{LEFTOVER}', 'w') as f:\n        f.write('x' * 1000)\n" + MODEL_BODY[4:])),
         "prints_1_gb": ("py", in_model("for _ in range(1024):\n    print('x' * (1 << 20))\n" + MODEL_BODY[4:])),
         # tampering
         "patches_libraries": ("py", in_model(
@@ -385,6 +389,13 @@ def test_fork_bomb(batch):
 def test_background_child_does_not_outlive_grading(batch):
     assert_full_marks(batch, "background_child")
     assert sleepers() == []
+
+
+@ROOT_ONLY
+def test_files_left_in_scratch_folders_are_gone_after_grading(batch):
+    """/dev/shm and /var/tmp are private to the worker; what it leaves in /tmp is deleted."""
+    assert_full_marks(batch, "leaves_scratch_files")
+    assert [d for d in ("/tmp", "/dev/shm", "/var/tmp") if os.path.exists(f"{d}/{LEFTOVER}")] == []
 
 
 def test_printing_a_gigabyte_is_capped_not_fatal(batch):
