@@ -182,15 +182,6 @@ def _img(data, alt):
 
 # -- per submission ---------------------------------------------------------------------------------
 
-def markdown_message(text):
-    """A check's message for Gradescope's Markdown output: prose stays prose, the detail
-    (numbers, tracebacks) goes in a code block so columns line up."""
-    if not text or text == "Passed.":
-        return text
-    first, _, rest = text.partition("\n")
-    return first + ("\n\n```\n" + rest.replace("```", "'''") + "\n```" if rest.strip() else "")
-
-
 def student_page(result, assignment):
     tasks = collections.OrderedDict()
     for c in result.checks:

@@ -138,15 +138,14 @@ class Grader:
                 tail = worker.output_tail(300).strip()
                 cell = worker.loading_cell()
                 worker.close()
-                what = "ran past the load time limit" if e.kind == "timeout" else "ended the process"
+                result.status = "timeout" if e.kind == "timeout" else "error"  # even if a retry loads
                 if (cell and cell not in skip and len(skip) < MAX_SKIPPED_CELLS
                         and (deadline is None or time.monotonic() < deadline)):
                     skip.append(cell)
-                    result.status = "timeout" if e.kind == "timeout" else "error"  # flagged, still graded
+                    what = "ran past the load time limit" if e.kind == "timeout" else "ended the process"
                     result.messages.append(f"While loading, cell {cell} {what} ({e}); it was skipped so "
                                            "the rest of the submission could be graded.")
                     continue
-                result.status = "timeout" if e.kind == "timeout" else "error"
                 result.messages.append(f"Loading the submission failed: {e}" + (f"\nLast output:\n{tail}" if tail else ""))
                 return None
         if loaded.get("fatal"):
@@ -164,12 +163,12 @@ class Grader:
         start = time.monotonic()
         res = CheckResult(check.name, check.task, check.function, check.points, 0.0, check.hidden, "")
         try:
-            with worker.session() as session:
-                student = Student(session, worker.names, sub.files)
-                try:
-                    check.fn(student, self.ref)
-                finally:
-                    res.cpu, res.figures = session.cpu, student.figures
+            session = sandbox.Session(worker)
+            student = Student(session, worker.names, sub.files)
+            try:
+                check.fn(student, self.ref)
+            finally:
+                res.cpu, res.figures = session.cpu, student.figures
             res.score, res.output = float(check.points), "Passed."
         except AssertionError as e:
             res.status, res.output = "failed", str(e) or "Failed."
@@ -191,12 +190,12 @@ class Grader:
         result = SubmissionResult(sub.name, str(path), fingerprint=fingerprint)
         if sub.main is not None:
             result.signature = feedback.code_signature(sub.main)
+        skip = []  # cells that cannot be loaded, kept across worker restarts
         if sub.problem:
             result.status = "error"
             result.messages.append(f"The submission could not be graded: {sub.problem}")
             worker = None
         else:
-            skip = []  # cells that cannot be loaded, kept across worker restarts
             worker = self.start_worker(sub, result, deadline, skip)
         try:
             for check in self.assignment.checks:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .runtime import codec
+from .runtime.worker import LOADING_FILE
 
 HEADER = struct.Struct(">I")
 RUNTIME_SRC = Path(__file__).parent / "runtime"
@@ -324,7 +325,7 @@ class Worker:
     def loading_cell(self):
         """The cell the worker was loading when it died or hung (None if unknown)."""
         try:
-            return int((self.dir / "loading.txt").read_text().strip() or 0) or None
+            return int((self.dir / LOADING_FILE).read_text().strip() or 0) or None
         except (OSError, ValueError):
             return None
 
@@ -335,14 +336,9 @@ class Worker:
             raise SandboxError("unexpected reply while loading the submission")
         return reply
 
-    @contextlib.contextmanager
-    def session(self):
-        """Calls for one check. After a SandboxError the caller must restart the worker."""
-        yield Session(self)
-
-
 class Session:
-    """Calls into the loaded submission for one check."""
+    """Calls into the loaded submission for one check. After a SandboxError the channel is
+    not trusted any more: the caller must restart the worker."""
 
     def __init__(self, worker):
         self.worker = worker

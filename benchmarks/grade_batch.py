@@ -134,10 +134,7 @@ def otter_sample(name, made, k, tmp):
             import shutil
             sub = shutil.make_archive(str(tmp / f"otter-{path.name}"), "zip", path)
         else:
-            sub = tmp / f"otter-{path.stem}.ipynb"
-            src = tmp / f"otter-{path.stem}.py"
-            src.write_text(path.read_text())
-            sub.write_text(build.render(build.solution_notebook(src)))
+            sub = variants.as_notebook(path.read_text(), tmp / f"otter-{path.stem}.ipynb")
         out = tmp / f"otter-out-{path.stem}"
         out.mkdir()
         start = time.perf_counter()

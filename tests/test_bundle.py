@@ -44,15 +44,6 @@ def otter_run(zip_path, submission, tmp_path, timeout=600):
     return (json.loads(path.read_text()) if path.exists() else None), seconds, proc.stdout + proc.stderr
 
 
-def as_notebook(text, path):
-    """A .py variant as a notebook (otter grades notebooks)."""
-    src = path.with_suffix(".py")
-    src.write_text(text)
-    build.write_solution_notebook(type("A", (), {"solution": src})(), path)
-    src.unlink()
-    return path
-
-
 # -- the handout ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", assignments.NAMES)
@@ -123,19 +114,19 @@ def test_student_notebook_checks_fail_as_shipped_and_pass_with_reference(dist, n
 
 def _gd_subs(tmp_path):
     return {
-        "reference": as_notebook(variants.reference_text(), tmp_path / "reference.ipynb"),
+        "reference": variants.as_notebook(variants.reference_text(), tmp_path / "reference.ipynb"),
         "stub": Path(shutil.copy(assignments.get("gradient_descent").stub, tmp_path / "stub.ipynb")),
-        "bug_batch": as_notebook(variants.bug_variant("epoch_loss_over_batch_size"), tmp_path / "bug_batch.ipynb"),
-        "bug_momentum": as_notebook(variants.bug_variant("momentum_dropped"), tmp_path / "bug_momentum.ipynb"),
+        "bug_batch": variants.as_notebook(variants.bug_variant("epoch_loss_over_batch_size"), tmp_path / "bug_batch.ipynb"),
+        "bug_momentum": variants.as_notebook(variants.bug_variant("momentum_dropped"), tmp_path / "bug_momentum.ipynb"),
     }
 
 
 def _mlp_subs(tmp_path):
     return {
-        "reference": as_notebook(variants_mlp.reference_text(), tmp_path / "reference.ipynb"),
+        "reference": variants.as_notebook(variants_mlp.reference_text(), tmp_path / "reference.ipynb"),
         "stub": Path(shutil.copy(assignments.get("mlp_backprop").stub, tmp_path / "stub.ipynb")),
-        "bug_softmax": as_notebook(variants_mlp.bug_variant("unstable_softmax"), tmp_path / "bug_softmax.ipynb"),
-        "bug_one_over_n": as_notebook(variants_mlp.bug_variant("missing_one_over_n"), tmp_path / "bug_n.ipynb"),
+        "bug_softmax": variants.as_notebook(variants_mlp.bug_variant("unstable_softmax"), tmp_path / "bug_softmax.ipynb"),
+        "bug_one_over_n": variants.as_notebook(variants_mlp.bug_variant("missing_one_over_n"), tmp_path / "bug_n.ipynb"),
     }
 
 
@@ -153,7 +144,7 @@ def _mnist_subs(tmp_path, folder):
             shutil.copy(assignments.get("mnist_study").stub, d / "mnist_study.ipynb")
         else:
             variants_mnist.make_folder(d, text, folder, change)
-            as_notebook(text, d / "mnist_study.ipynb")  # replaces the folder's mnist_study.py
+            variants.as_notebook(text, d / "mnist_study.ipynb")  # replaces the folder's mnist_study.py
         with zipfile.ZipFile(tmp_path / f"{name}.zip", "w") as z:
             for f in d.iterdir():
                 z.write(f, f.name)
@@ -183,7 +174,7 @@ def test_otter_run_totals_equal_autograder_grade(dist, name, tmp_path, mnist_stu
 
 def _attack(tmp_path, dist, edits=(), extra_cells=()):
     text = variants.patch(variants.reference_text(), list(edits))
-    path = as_notebook(text, tmp_path / "attack.ipynb")
+    path = variants.as_notebook(text, tmp_path / "attack.ipynb")
     nb = nbformat.read(path, as_version=4)
     nb.cells += [nbformat.v4.new_code_cell(src) for src in extra_cells]
     nbformat.write(nb, path)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 import variants
-from autograder import build, cli, grade, report, sandbox
+from autograder import cli, grade, report, sandbox, submission
 
 REF = variants.reference_text()
 MODEL_BODY = "    return weight * data + bias\n"
@@ -47,13 +47,6 @@ def at_load(code):
     i = text.index("def model(")
     i = text.rindex("# %%", 0, i)
     return text[:i] + setup + text[i:]
-
-
-def as_notebook(path, text):
-    tmp = path.with_suffix(".src.py")
-    tmp.write_text(text, encoding="utf-8")
-    path.write_text(build.render(build.solution_notebook(tmp)), encoding="utf-8")
-    tmp.unlink()
 
 
 FORK_BOMB = """
@@ -189,7 +182,7 @@ def write_case(folder, name, suffix, content):
     if isinstance(content, bytes):
         path.write_bytes(content)
     elif suffix == "ipynb" and content.startswith("# %%"):
-        as_notebook(path, content)
+        variants.as_notebook(content, path)
     else:
         path.write_text(content, encoding="utf-8")
     return path
@@ -234,13 +227,8 @@ def batch(tmp_path_factory):
         del os.environ["AUTOGRADER_TEST_SECRET"]
     seconds = time.monotonic() - start
     assert code == 0
-    names = sorted(submission_name(p) for p in subs.iterdir())
+    names = sorted(submission.name_of(p) for p in subs.iterdir())
     return {"out": out, "subs": subs, "names": names, "seconds": seconds}
-
-
-def submission_name(path):
-    from autograder import submission
-    return submission.name_of(path)
 
 
 def results(batch, name):

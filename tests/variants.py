@@ -7,7 +7,7 @@ fail for it; ``ALTERNATIVES`` must earn full marks.
 import re
 from pathlib import Path
 
-from autograder import assignments
+from autograder import assignments, build
 
 SOLUTION = assignments.get("gradient_descent").solution
 
@@ -153,6 +153,18 @@ def hard_coded_variant(seed_losses):
     body = ("def fit_GD(model, loss_func, X, Y, lr, num_epochs):\n"
             f"    return np.array({[float(v) for v in seed_losses]!r})\n\n\n")
     return text[:start] + body + text[end:]
+
+
+def as_notebook(text, path):
+    """A variant (percent-format source) as a notebook at ``path``; the .py of the same name
+    beside it is used on the way and removed."""
+    src = path.with_suffix(".py")
+    src.write_text(text, encoding="utf-8")
+    try:
+        path.write_text(build.render(build.solution_notebook(src)), encoding="utf-8")
+    finally:
+        src.unlink()
+    return path
 
 
 def write(folder, name, text):

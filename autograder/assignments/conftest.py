@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import grade, submission
+from autograder import grade, sandbox, submission
 from autograder.checks import Student
 
 
@@ -38,8 +38,7 @@ def ref(request, _graders):
 @pytest.fixture
 def sub(request, _graders):
     _, worker = _loaded(request, _graders)
-    with worker.session() as session:
-        yield Student(session, worker.names, worker.handed_in.files)
+    yield Student(sandbox.Session(worker), worker.names, worker.handed_in.files)
 
 
 def _loaded(request, graders):

@@ -219,11 +219,11 @@ def prepare_process():
 
 class CappedOutput:
     """sys.stdout/sys.stderr for student code: keeps the first ``limit`` characters (for crash
-    messages) and counts the rest, so printing gigabytes costs neither disk nor the process."""
+    messages) and drops the rest, so printing gigabytes costs neither disk nor the process."""
     encoding, errors = "utf-8", "replace"
 
     def __init__(self, fd, limit=OUTPUT_LIMIT):
-        self.fd, self.limit, self.kept, self.dropped = fd, limit, 0, 0
+        self.fd, self.limit, self.kept = fd, limit, 0
 
     def write(self, text):
         text = str(text)
@@ -237,7 +237,6 @@ class CappedOutput:
                 pass
             if len(text) > room:
                 os.write(self.fd, b"\n[further output dropped]\n")
-        self.dropped += max(0, len(text) - max(room, 0))
         return len(text)
 
     def flush(self):
