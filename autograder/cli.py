@@ -58,11 +58,13 @@ def main(argv=None):
     g.add_argument("paths", nargs="+", help="submission files or folders")
     g.add_argument("--out", default="graded", help="output folder (default: %(default)s)")
     g.add_argument("--timeout", type=float, default=defaults.call_timeout,
-                   help="seconds allowed per call into the submission (default: %(default)s)")
+                   help="seconds allowed per call into the submission: CPU seconds where measurable, "
+                        "with twice as long on the wall clock (default: %(default)s)")
     g.add_argument("--load-timeout", type=float, default=defaults.load_timeout,
                    help="seconds allowed to load a submission; a cell that hangs is skipped (default: %(default)s)")
     g.add_argument("--memory-mb", type=int, default=defaults.memory_bytes >> 20,
-                   help="address-space limit of a worker in MiB (default: %(default)s)")
+                   help="memory limit of a worker in MiB: per process, and for all its processes where "
+                        "control groups are available (default: %(default)s)")
     g.add_argument("-j", "--jobs", type=int, default=grade.default_jobs(),
                    help="submissions graded at once (default: the number of cores, %(default)s)")
     g.add_argument("--data-dir", default=os.environ.get(data.ENV_VAR),

@@ -6,11 +6,14 @@ already imported torch (``runtime/forkserver.py``) and confine themselves before
 student code (``runtime/jail.py``). Each worker:
   * runs in a fresh directory holding only a copy of the submission, with a scrubbed
     environment and ``python -I`` (the grader's package is not importable from there);
-  * has limits on address space, file size and core dumps, and a wall-clock deadline per call
-    enforced from the grader side (a stuck worker is killed with its whole process group);
-  * when the grader runs as root: gets its own mount and network namespaces (no network; the
-    checks, the references, the tests, .git and the output folder are covered by empty
-    mounts) and then drops to an unprivileged user.
+  * has limits on address space, file size and core dumps, and a time limit per call enforced
+    from the grader side, in CPU time where measurable (see ``Worker.recv``); a stuck worker is
+    killed with everything it started;
+  * when the grader runs as root: gets its own mount, network and PID namespaces (no network;
+    the checks, the references, the tests, .git and the output folder are covered by empty
+    mounts), its own control groups where the kernel allows (``cgroups.py``: one CPU share, one
+    process cap and one memory cap for everything it starts) and then drops to an
+    unprivileged user of its own.
 """
 import contextlib
 import ctypes.util
@@ -30,6 +33,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import cgroups
 from .runtime import codec
 from .runtime.worker import LOADING_FILE
 
@@ -40,11 +44,16 @@ RUNTIME_SRC = Path(__file__).parent / "runtime"
 # cannot use up another's process limit. Reused only after UID_COUNT workers.
 UID_BASE, UID_COUNT = 200_000, 10_000
 PASSED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # correctness settings on some CPUs
+# Where a worker's CPU time is measured, time limits count it, and a call may also wait (sleep,
+# I/O) up to this many times its limit on the wall clock before it is stopped.
+WALL_FACTOR = 2
+CPUS = os.cpu_count() or 1
 
 
 @dataclass
 class Limits:
-    """Resource limits for one submission's worker. Seconds are wall-clock."""
+    """Resource limits for one submission's worker. Seconds are CPU seconds of the worker's
+    processes where the grader can measure them, else wall-clock (see ``Worker.recv``)."""
     call_timeout: float = 30.0
     load_timeout: float = 60.0
     memory_bytes: int = 6 << 30
@@ -114,6 +123,7 @@ class Environment:
     ready: bool = False
     lock: object = field(default_factory=threading.Lock)
     uids: object = field(default_factory=itertools.count)
+    groups: object = None  # cgroups.Groups: a CPU share, process and memory cap per worker
 
     @classmethod
     def create(cls, hide=(), isolate=None):
@@ -135,7 +145,8 @@ class Environment:
                 stage = root / f"expose-{i}"
                 stage.mkdir(mode=0o755)
                 expose.append((parent, child, str(stage)))
-        env = cls(root=root, hide=hide, isolate=isolate, expose=expose)
+        env = cls(root=root, hide=hide, isolate=isolate, expose=expose,
+                  groups=cgroups.Groups.create() if isolate else None)
         env.start_template()
         return env
 
@@ -189,6 +200,8 @@ class Environment:
 
     def close(self):
         self.stop_template()
+        if self.groups is not None:
+            self.groups.close()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -202,7 +215,8 @@ class Worker:
         self.limits = limits or Limits()
         self.pid = None
         self.dir = None
-        self._budget = 0.0
+        self._timer, self._timer_start = (0.0, None, 0.0, ""), 0.0  # set by recv
+        self._oom_kills = 0  # processes the kernel ended for memory, as last seen
         self.deadline = None  # monotonic time by which the whole submission must be done
         self.budget_seconds = None
 
@@ -228,6 +242,8 @@ class Worker:
                 "env": {"HOME": str(self.dir), "TMPDIR": str(self.dir), "MPLCONFIGDIR": str(self.dir / ".mpl")},
                 "limits": {"memory_bytes": self.limits.memory_bytes, "file_bytes": self.limits.file_bytes,
                            "max_processes": self.limits.max_processes}}
+        if self.env.groups is not None:
+            spec["cgroups"] = self.env.groups.add(self.dir.name, self.limits.memory_bytes, self.limits.max_processes)
         try:
             self.pid = self.env.spawn(spec, (req_r, resp_w))
         finally:
@@ -242,6 +258,8 @@ class Worker:
                 with contextlib.suppress(OSError):
                     os.close(fd)
             self.pid = None
+            if self.env.groups is not None:
+                self.env.groups.remove(self.dir.name)
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
@@ -287,13 +305,44 @@ class Worker:
         except BrokenPipeError:
             raise SandboxError(self._death("before it could be asked anything")) from None
 
-    def _read_exact(self, n, deadline, doing):
+    def cpu_used(self):
+        """CPU seconds used so far by the worker's processes, or None where that cannot be
+        measured (isolated without control groups: the grader only sees PID 1 there)."""
+        if self.env.groups is not None:
+            return self.env.groups.cpu_seconds(self.dir.name)
+        if not self.env.isolate and self.pid:  # the worker itself and the children it waited for
+            try:
+                fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+            except (OSError, ValueError, IndexError):
+                return None
+        return None
+
+    def _wait(self, doing):
+        """Wait until a reply can be read, or raise the timeout ``recv`` set up."""
+        limit, cpu_start, wall_end, note = self._timer
+        while True:
+            step = wall_end - time.monotonic()
+            used = None
+            if cpu_start is not None and step > 0:
+                now_cpu = self.cpu_used()
+                if now_cpu is not None:
+                    used = now_cpu - cpu_start
+                    if used >= limit:
+                        raise SandboxError(f"timed out after {limit:.0f} s of CPU time {doing}{note}", kind="timeout")
+                    # CPU time can run at most CPUS times faster than the wall clock.
+                    step = min(step, max(0.02, (limit - used) / CPUS))
+            if select.select([self._resp_r], [], [], max(0.0, step))[0]:
+                return
+            if time.monotonic() >= wall_end:
+                waited = wall_end - self._timer_start
+                spent = f"; it used {used:.1f} s of CPU" if used is not None else ""
+                raise SandboxError(f"timed out after {waited:.0f} s {doing}{note}{spent}", kind="timeout")
+
+    def _read_exact(self, n, doing):
         chunks = []
         while n:
-            left = deadline - time.monotonic()
-            ready, _, _ = select.select([self._resp_r], [], [], max(0.0, left))
-            if not ready:
-                raise SandboxError(f"timed out after {self._budget:.0f} s {doing}", kind="timeout")
+            self._wait(doing)
             chunk = os.read(self._resp_r, min(n, 1 << 20))
             if not chunk:
                 raise SandboxError(self._death(doing))
@@ -302,22 +351,45 @@ class Worker:
         return b"".join(chunks)
 
     def recv(self, timeout, doing):
+        """The next reply. ``timeout`` is CPU seconds of the worker's processes where those can
+        be measured (a busy grading machine then does not turn a slow but correct call into a
+        timeout), with WALL_FACTOR times as long on the wall clock for code that waits without
+        computing; elsewhere it is wall-clock seconds."""
         now = time.monotonic()
-        if self.deadline is not None and self.deadline - now < timeout:
+        cpu_start = self.cpu_used()
+        wall = timeout * (WALL_FACTOR if cpu_start is not None else 1)
+        note = ""
+        if self.deadline is not None and self.deadline - now < wall:
             # The whole submission's budget ends first: report that, not the call's limit.
-            timeout = max(0.0, self.deadline - now)
-            doing += f" (the submission's time budget of {self.budget_seconds:.0f} s is used up)"
-        self._budget = timeout
-        deadline = now + timeout
-        (n,) = HEADER.unpack(self._read_exact(HEADER.size, deadline, doing))
+            wall = max(0.0, self.deadline - now)
+            note = f" (the submission's time budget of {self.budget_seconds:.0f} s is used up)"
+        self._timer, self._timer_start = (timeout, cpu_start, now + wall, note), now
+        (n,) = HEADER.unpack(self._read_exact(HEADER.size, doing))
         if n > codec.MAX_MESSAGE_BYTES:
             raise SandboxError(f"reply of {n} bytes {doing} exceeds the limit")
+        body = self._read_exact(n, doing)
+        self._check_memory(doing)
         try:
-            return codec.loads(self._read_exact(n, deadline, doing))
+            return codec.loads(body)
         except ValueError as e:
             raise SandboxError(f"unreadable reply {doing}: {e}") from None
 
+    def _out_of_memory(self, doing):
+        return (f"the submission's process was ended {doing}: it ran out of its "
+                f"{self.limits.memory_bytes >> 20} MiB of memory")
+
+    def _check_memory(self, doing):
+        """The kernel picks which of a worker's processes dies when together they pass the
+        memory cap: whichever it was, the call fails the same way (same verdict every run)."""
+        if self.env.groups is not None:
+            kills = self.env.groups.oom_kills(self.dir.name)
+            if kills > self._oom_kills:
+                self._oom_kills = kills
+                raise SandboxError(self._out_of_memory(doing))
+
     def _death(self, doing):
+        if self.env.groups is not None and self.env.groups.oom_kills(self.dir.name) > self._oom_kills:
+            return self._out_of_memory(doing)
         return (f"the submission's process ended {doing} (it exited, crashed or ran out of its "
                 f"{self.limits.memory_bytes >> 20} MiB of memory)")
 

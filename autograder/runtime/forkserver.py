@@ -18,6 +18,9 @@ from . import jail, worker
 def become_worker(spec, fd_in, fd_out, report_fd):
     """In the forked child: confine, then serve the grader as that submission's worker.
     ``report_fd`` receives the PID the grader must kill to end everything this worker starts."""
+    for procs in spec.get("cgroups", ()):  # first: every process this one starts inherits them
+        with open(procs, "w") as f:
+            f.write(str(os.getpid()))
     os.setsid()
     os.chdir(spec["dir"])
     os.environ.update(spec["env"])
