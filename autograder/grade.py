@@ -127,6 +127,7 @@ class Grader:
         ``skip`` (a list) collects those cells across restarts of the same submission."""
         skip = [] if skip is None else skip
         files = {**{name: Path(src) for name, src in (self.assignment.support_files or {}).items()}, **sub.files}
+        retried = False
         while True:
             worker = sandbox.Worker(sub.main, self.env, self.limits, files=files)
             worker.deadline, worker.budget_seconds = deadline, self.assignment.time_budget
@@ -138,15 +139,21 @@ class Grader:
                 tail = worker.output_tail(300).strip()
                 cell = worker.loading_cell()
                 worker.close()
+                if cell is None and not retried and (deadline is None or time.monotonic() < deadline):
+                    # No cell of the submission had started: the worker itself failed or stalled
+                    # (a machine under load), so the submission gets one more try.
+                    retried = True
+                    continue
+                why = f"{e} (before any of its cells ran)" if cell is None else str(e)
                 result.status = "timeout" if e.kind == "timeout" else "error"  # even if a retry loads
                 if (cell and cell not in skip and len(skip) < MAX_SKIPPED_CELLS
                         and (deadline is None or time.monotonic() < deadline)):
                     skip.append(cell)
                     what = "ran past the load time limit" if e.kind == "timeout" else "ended the process"
-                    result.messages.append(f"While loading, cell {cell} {what} ({e}); it was skipped so "
+                    result.messages.append(f"While loading, cell {cell} {what} ({why}); it was skipped so "
                                            "the rest of the submission could be graded.")
                     continue
-                result.messages.append(f"Loading the submission failed: {e}" + (f"\nLast output:\n{tail}" if tail else ""))
+                result.messages.append(f"Loading the submission failed: {why}" + (f"\nLast output:\n{tail}" if tail else ""))
                 return None
         if loaded.get("fatal"):
             worker.close()

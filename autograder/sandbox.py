@@ -243,7 +243,9 @@ class Worker:
                 "limits": {"memory_bytes": self.limits.memory_bytes, "file_bytes": self.limits.file_bytes,
                            "max_processes": self.limits.max_processes}}
         if self.env.groups is not None:
-            spec["cgroups"] = self.env.groups.add(self.dir.name, self.limits.memory_bytes, self.limits.max_processes)
+            with contextlib.suppress(OSError):  # then without: limits fall back as documented
+                spec["cgroups"] = self.env.groups.add(self.dir.name, self.limits.memory_bytes,
+                                                      self.limits.max_processes)
         try:
             self.pid = self.env.spawn(spec, (req_r, resp_w))
         finally:
@@ -329,7 +331,7 @@ class Worker:
                 if now_cpu is not None:
                     used = now_cpu - cpu_start
                     if used >= limit:
-                        raise SandboxError(f"timed out after {limit:.0f} s of CPU time {doing}{note}", kind="timeout")
+                        raise SandboxError(f"timed out after {limit:.0f} s of CPU time {doing}", kind="timeout")
                     # CPU time can run at most CPUS times faster than the wall clock.
                     step = min(step, max(0.02, (limit - used) / CPUS))
             if select.select([self._resp_r], [], [], max(0.0, step))[0]:

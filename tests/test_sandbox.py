@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 import variants
-from autograder import grade
+from autograder import grade, sandbox
 
 CHECKS_FILE = Path(grade.__file__).parent / "assignments" / "gradient_descent" / "checks.py"
 SECRET = "grader-secret-4f1e"
@@ -42,3 +42,29 @@ def test_worker_without_root_still_hides_environment(tmp_path, gd):
         del os.environ["AUTOGRADER_TEST_SECRET"]
     out = next(c.output for c in r.checks if c.name == "test_model_values")
     assert "no-env" in out and SECRET not in out
+
+
+def test_worker_that_stalls_before_any_cell_gets_one_more_try(tmp_path, monkeypatch):
+    """A load that fails before any of the submission's cells ran is the worker's problem
+    (a stalled machine), not the student's: it is retried once; a second failure is reported
+    as such."""
+    (tmp_path / "s.py").write_text(variants.reference_text())
+    real_load, failures = sandbox.Worker.load, []
+
+    def stalls(self, *args, **kwargs):
+        if len(failures) < stalls.times:
+            failures.append(1)
+            raise sandbox.SandboxError("timed out after 4 s while loading the submission", kind="timeout")
+        return real_load(self, *args, **kwargs)
+
+    monkeypatch.setattr(sandbox.Worker, "load", stalls)
+    with grade.Grader("gradient_descent") as g:
+        stalls.times = 1
+        once = g.grade(tmp_path / "s.py")
+        failures.clear()
+        stalls.times = 2
+        twice = g.grade(tmp_path / "s.py")
+    assert once.score == once.max_score and once.status == "ok" and not once.messages, once.messages
+    assert twice.score == 0 and twice.status == "timeout"
+    assert twice.messages == ["Loading the submission failed: timed out after 4 s while loading the "
+                              "submission (before any of its cells ran)"]
