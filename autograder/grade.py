@@ -7,6 +7,7 @@ The steps for one submission (``grade_submission``):
      the worker is killed, and a fresh one is started and loaded for the checks after it;
   4. turn outcomes into a ``SubmissionResult`` (``report`` writes it out).
 """
+import contextlib
 import os
 import sys
 import time
@@ -81,7 +82,14 @@ def load_reference(assignment):
 def hidden_paths(out_dir=None):
     """What the worker must not see: the grader's code, references, tests, history, outputs."""
     pkg = Path(__file__).resolve().parent
-    paths = [pkg, assignments.SOLUTIONS, assignments.REPO / "tests", assignments.REPO / ".git"]
+    git = assignments.REPO / ".git"
+    paths = [pkg, assignments.SOLUTIONS, assignments.REPO / "tests", git]
+    if git.is_file():  # a worktree or submodule: ".git" names the folder holding the history
+        with contextlib.suppress(OSError):
+            gitdir = (git.parent / git.read_text().partition("gitdir:")[2].strip()).resolve()
+            paths.append(gitdir)
+            if (gitdir / "commondir").is_file():  # a worktree's: the main repository's .git
+                paths.append((gitdir / (gitdir / "commondir").read_text().strip()).resolve())
     if out_dir is not None:
         paths.append(Path(out_dir))
     return paths

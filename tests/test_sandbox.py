@@ -1,7 +1,11 @@
-"""Isolation that does not need root. The hostile and broken submissions (loops, exits, bombs,
+"""Isolation without root, load retries, and what is hidden from workers. The hostile and broken submissions (loops, exits, bombs,
 tampering, leaks as root, broken files, resume) are in ``test_hostile.py``."""
 import os
+import shutil
+import tempfile
 from pathlib import Path
+
+import pytest
 
 import variants
 from autograder import grade, sandbox
@@ -68,3 +72,43 @@ def test_worker_that_stalls_before_any_cell_gets_one_more_try(tmp_path, monkeypa
     assert twice.score == 0 and twice.status == "timeout"
     assert twice.messages == ["Loading the submission failed: timed out after 4 s while loading the "
                               "submission (before any of its cells ran)"]
+
+
+def test_history_of_a_worktree_or_submodule_is_hidden_too(tmp_path, monkeypatch):
+    """There ".git" is a file naming the folder that holds the history (and, for a worktree,
+    the main repository's .git); all of them are hidden."""
+    main_git = tmp_path / "main" / ".git"
+    (main_git / "worktrees" / "wt").mkdir(parents=True)
+    (main_git / "worktrees" / "wt" / "commondir").write_text("../..\n")
+    repo = tmp_path / "wt"
+    repo.mkdir()
+    (repo / ".git").write_text(f"gitdir: {main_git / 'worktrees' / 'wt'}\n")
+    monkeypatch.setattr(grade.assignments, "REPO", repo)
+    paths = grade.hidden_paths()
+    assert repo / ".git" in paths and main_git / "worktrees" / "wt" in paths and main_git in paths
+
+
+@pytest.mark.skipif(not sandbox.can_isolate(), reason="needs root: see README, Security")
+def test_hidden_file_reads_empty_and_hidden_folder_cannot_be_listed(tmp_path):
+    base = Path(tempfile.mkdtemp())  # pytest's tmp_path is not traversable by other users
+    try:
+        os.chmod(base, 0o755)
+        (base / "secrets").mkdir(mode=0o755)
+        for name in ("visible.txt", "secret.txt", "secrets/a.txt"):
+            (base / name).write_text("grader-secret")
+            os.chmod(base / name, 0o644)
+        (tmp_path / "s.py").write_text(
+            "import os\ndef f(base):\n    out = [open(base + '/visible.txt').read(), open(base + '/secret.txt').read()]\n"
+            "    try:\n        out.append(str(os.listdir(base + '/secrets')))\n"
+            "    except OSError as e:\n        out.append(type(e).__name__)\n    return out\n")
+        env = sandbox.Environment.create(hide=[base / "secret.txt", base / "secrets"])
+        try:
+            w = sandbox.Worker(tmp_path / "s.py", env, sandbox.Limits(call_timeout=10)).start()
+            w.load()
+            reply = sandbox.Session(w).call("f", str(base))
+            w.close()
+        finally:
+            env.close()
+    finally:
+        shutil.rmtree(base)
+    assert sandbox.codec.from_plain(reply.get("value")) == ["grader-secret", "", "PermissionError"], reply

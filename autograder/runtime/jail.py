@@ -20,7 +20,7 @@ import resource
 
 CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID = 0x00020000, 0x40000000, 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 # Shared scratch space the worker gets a private copy of (/tmp holds the workers' own folders,
 # so it stays shared: the grader deletes what a worker's user leaves there, see sandbox.Worker).
 SCRATCH_DIRS = ("/dev/shm", "/var/tmp")
@@ -75,8 +75,12 @@ def isolate(hide, expose, uid, max_processes, report_fd):
     for parent, child, stage in expose:
         _expose(libc, parent, child, stage)
     for path in hide:
-        _check(libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                          b"size=4k,mode=000"), f"hide {path}")
+        if os.path.isdir(path):
+            _check(libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                              b"size=4k,mode=000"), f"hide {path}")
+        else:  # a file (say the .git file of a worktree): an empty read-only one over it
+            _check(libc.mount(b"/dev/null", path.encode(), None, MS_BIND, None), f"hide {path}")
+            _check(libc.mount(None, path.encode(), None, MS_REMOUNT | MS_BIND | MS_RDONLY, None), f"hide {path}")
     for scratch in SCRATCH_DIRS:  # private, size-capped, gone with the namespace
         if os.path.isdir(scratch) and not os.path.islink(scratch):
             _check(libc.mount(b"tmpfs", scratch.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
