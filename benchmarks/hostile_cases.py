@@ -1,0 +1,52 @@
+"""The hostile-submission batch of tests/test_hostile.py, graded once, as a Markdown table.
+
+    python benchmarks/hostile_cases.py
+
+One row per case: score out of 27, the submission's execution time, and the first failing
+check's message (or the submission's own message). Then the batch's wall time, the number of
+gradebook rows, and any background child that outlived grading (there should be none).
+"""
+import csv
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+import test_hostile as th  # noqa: E402  (the cases, exactly as the tests build them)
+from autograder import cli  # noqa: E402
+
+
+def main():
+    subs, out = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())
+    th.variants.write(subs, "reference", th.REF)
+    for name, (suffix, content) in th.cases(out, os.getpid()).items():
+        th.write_case(subs, name, suffix, content)
+    (subs / "huge.py").write_bytes(th.REF.encode() + b"#" * (100 << 20))
+    th.zip_with(subs / "zip_dotdot.zip", "../escaped.py")
+    th.zip_with(subs / "zip_absolute.zip", "/tmp/escaped-absolute.py")
+    th.zip_with(subs / "zip_symlink.zip", "link.py", b"/etc/passwd", link=True)
+    os.environ["AUTOGRADER_TEST_SECRET"] = th.SECRET
+    start = time.monotonic()
+    cli.main(["grade", "gradient_descent", str(subs), "--out", str(out),
+              "--timeout", str(th.CALL_TIMEOUT), "--load-timeout", "4", "-q"])
+    seconds = time.monotonic() - start
+    rows = {r["submission"]: r for r in csv.DictReader(open(out / "grades.csv"))}
+    print("| case | score | time | first message |\n| --- | --- | --- | --- |")
+    for name in sorted(rows):
+        r = json.loads((out / name / "results.json").read_text())
+        failed = [t["output"] for t in r["tests"] if t["score"] < t["max_score"]]
+        msg = failed[0] if failed else ("all checks pass" if r["tests"] else r.get("output", ""))
+        msg = " ".join(msg.split())[:110].replace("|", "\\|")
+        print(f"| {name} | {float(rows[name]['score']):g}/27 | {r['execution_time']:.1f} s | {msg} |")
+    print(f"\nbatch of {len(rows)} submissions (gradebook rows) in {seconds:.1f} s; "
+          f"background children left: {len(th.sleepers())}")
+
+
+if __name__ == "__main__":
+    main()
