@@ -476,7 +476,7 @@ def test_non_utf8_bytes_are_replaced_not_fatal(batch):
 def test_missing_wrong_signature_and_non_callable(batch):
     assert_costs_only_model(batch, "missing_function", "the submission does not define model")
     assert_costs_only_model(batch, "wrong_signature", "takes 2 positional arguments but 3 were given")
-    assert_costs_only_model(batch, "non_callable", "model is a int, not a function")
+    assert_costs_only_model(batch, "non_callable", "model is an int, not a function")
 
 
 # -- batch robustness ----------------------------------------------------------------------------

@@ -149,8 +149,10 @@ class Submission:
         except Exception as exc:  # noqa: BLE001
             return {"ok": False, "error": _describe(exc, label)}
         if not callable(fn):
+            kind = type(fn).__name__
+            article = "an" if kind[:1].lower() in "aeiou" else "a"
             return {"ok": False, "error": {"type": "Missing", "traceback": "",
-                                           "message": f"{label} is a {type(fn).__name__}, not a function"}}
+                                           "message": f"{label} is {article} {kind}, not a function"}}
         seed_everything(msg.get("seed", 0))
         hits = []
         saved = dict(sys.modules), dict(self.ns)
