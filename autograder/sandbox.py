@@ -48,7 +48,7 @@ PASSED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # correctness settings o
 # I/O) up to this many times its limit on the wall clock before it is stopped.
 WALL_FACTOR = 2
 CPUS = os.cpu_count() or 1
-FAST_REPLY = 0.05  # seconds: replies within this are not measured (no cgroup reads per call)
+FAST_REPLY = 0.05  # seconds of a call before its CPU time is read (most replies come sooner)
 
 
 @dataclass
@@ -66,7 +66,6 @@ class Limits:
 class _Timer:
     """One wait for a reply (see ``Worker.recv``)."""
     limit: float  # seconds: CPU where measured, else wall
-    measure: bool  # whether the worker's CPU time can be measured
     start: float  # monotonic
     wall_end: float
     note: str = ""
@@ -319,9 +318,15 @@ class Worker:
         except BrokenPipeError:
             raise SandboxError(self._death("before it could be asked anything")) from None
 
+    @property
+    def measures_cpu(self):
+        """Whether ``cpu_used`` can count the worker's CPU time (not when isolated without
+        control groups: the grader only sees PID 1 of the worker's namespace there)."""
+        return self.env.groups is not None or not self.env.isolate
+
     def cpu_used(self):
         """CPU seconds used so far by the worker's processes, or None where that cannot be
-        measured (isolated without control groups: the grader only sees PID 1 there)."""
+        measured (see ``measures_cpu``)."""
         if self.env.groups is not None:
             return self.env.groups.cpu_seconds(self.dir.name)
         if not self.env.isolate and self.pid:  # the worker itself and the children it waited for
@@ -338,7 +343,7 @@ class Worker:
         while True:
             now = time.monotonic()
             step, used = t.wall_end - now, None
-            if t.measure and step > 0:
+            if self.measures_cpu and step > 0:
                 if now - t.start < FAST_REPLY:  # most replies come before anything is measured
                     step = min(step, t.start + FAST_REPLY - now)
                 elif (cpu := self.cpu_used()) is not None:
@@ -373,19 +378,21 @@ class Worker:
         timeout), with WALL_FACTOR times as long on the wall clock for code that waits without
         computing; elsewhere it is wall-clock seconds."""
         now = time.monotonic()
-        measure = self.env.groups is not None or not self.env.isolate
-        wall = timeout * (WALL_FACTOR if measure else 1)
+        wall = timeout * (WALL_FACTOR if self.measures_cpu else 1)
         note = ""
         if self.deadline is not None and self.deadline - now < wall:
             # The whole submission's budget ends first: report that, not the call's limit.
             wall = max(0.0, self.deadline - now)
             note = f" (the submission's time budget of {self.budget_seconds:.0f} s is used up)"
-        self._timer = _Timer(timeout, measure, now, now + wall, note)
+        self._timer = _Timer(timeout, now, now + wall, note)
         (n,) = HEADER.unpack(self._read_exact(HEADER.size, doing))
         if n > codec.MAX_MESSAGE_BYTES:
             raise SandboxError(f"reply of {n} bytes {doing} exceeds the limit")
         body = self._read_exact(n, doing)
-        if time.monotonic() - now >= FAST_REPLY:  # filling the memory cap takes longer than that
+        # A reply within FAST_REPLY is not checked (reading the memory group on every reply cost
+        # about 2.5% of a gradient_descent batch): filling the cap takes longer, and a kill missed
+        # here is reported by the next longer call or by the worker's death.
+        if time.monotonic() - now >= FAST_REPLY:
             self._check_memory(doing)
         try:
             return codec.loads(body)
@@ -396,17 +403,21 @@ class Worker:
         return (f"the submission's process was ended {doing}: it ran out of its "
                 f"{self.limits.memory_bytes >> 20} MiB of memory")
 
+    def _oom_killed(self):
+        """Whether the kernel ended one of the worker's processes for memory since last asked."""
+        if self.env.groups is None:
+            return False
+        seen, self._oom_kills = self._oom_kills, self.env.groups.oom_kills(self.dir.name)
+        return self._oom_kills > seen
+
     def _check_memory(self, doing):
         """The kernel picks which of a worker's processes dies when together they pass the
         memory cap: whichever it was, the call fails the same way (same verdict every run)."""
-        if self.env.groups is not None:
-            kills = self.env.groups.oom_kills(self.dir.name)
-            if kills > self._oom_kills:
-                self._oom_kills = kills
-                raise SandboxError(self._out_of_memory(doing))
+        if self._oom_killed():
+            raise SandboxError(self._out_of_memory(doing))
 
     def _death(self, doing):
-        if self.env.groups is not None and self.env.groups.oom_kills(self.dir.name) > self._oom_kills:
+        if self._oom_killed():
             return self._out_of_memory(doing)
         return (f"the submission's process ended {doing} (it exited, crashed or ran out of its "
                 f"{self.limits.memory_bytes >> 20} MiB of memory)")

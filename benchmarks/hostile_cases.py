@@ -8,7 +8,6 @@ gradebook rows, and any background child that outlived grading (there should be 
 """
 import csv
 import json
-import os
 import sys
 import tempfile
 import time
@@ -19,22 +18,13 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 import test_hostile as th  # noqa: E402  (the cases, exactly as the tests build them)
-from autograder import cli  # noqa: E402
 
 
 def main():
     subs, out = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())
-    th.variants.write(subs, "reference", th.REF)
-    for name, (suffix, content) in th.cases(out, os.getpid()).items():
-        th.write_case(subs, name, suffix, content)
-    (subs / "huge.py").write_bytes(th.REF.encode() + b"#" * (100 << 20))
-    th.zip_with(subs / "zip_dotdot.zip", "../escaped.py")
-    th.zip_with(subs / "zip_absolute.zip", "/tmp/escaped-absolute.py")
-    th.zip_with(subs / "zip_symlink.zip", "link.py", b"/etc/passwd", link=True)
-    os.environ["AUTOGRADER_TEST_SECRET"] = th.SECRET
+    th.write_batch(subs, out)
     start = time.monotonic()
-    cli.main(["grade", "gradient_descent", str(subs), "--out", str(out),
-              "--timeout", str(th.CALL_TIMEOUT), "--load-timeout", "4", "-q"])
+    th.grade_batch(subs, out)
     seconds = time.monotonic() - start
     rows = {r["submission"]: r for r in csv.DictReader(open(out / "grades.csv"))}
     print("| case | score | time | first message |\n| --- | --- | --- | --- |")

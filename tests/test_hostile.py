@@ -208,9 +208,8 @@ def sleepers():
     return found
 
 
-@pytest.fixture(scope="module")
-def batch(tmp_path_factory):
-    subs, out = tmp_path_factory.mktemp("hostile"), tmp_path_factory.mktemp("hostile-out")
+def write_batch(subs, out):
+    """Every case (and the reference) as a submission in ``subs``, to be graded into ``out``."""
     variants.write(subs, "reference", REF)
     for name, (suffix, content) in cases(out, os.getpid()).items():
         write_case(subs, name, suffix, content)
@@ -218,13 +217,24 @@ def batch(tmp_path_factory):
     zip_with(subs / "zip_dotdot.zip", "../escaped.py")
     zip_with(subs / "zip_absolute.zip", "/tmp/escaped-absolute.py")
     zip_with(subs / "zip_symlink.zip", "link.py", b"/etc/passwd", link=True)
+
+
+def grade_batch(subs, out):
+    """``autograder grade`` on the batch, with the secret a submission tries to read set."""
     os.environ["AUTOGRADER_TEST_SECRET"] = SECRET
-    start = time.monotonic()
     try:
-        code = cli.main(["grade", "gradient_descent", str(subs), "--out", str(out), "--timeout", str(CALL_TIMEOUT),
+        return cli.main(["grade", "gradient_descent", str(subs), "--out", str(out), "--timeout", str(CALL_TIMEOUT),
                          "--load-timeout", "4", "-q"])
     finally:
         del os.environ["AUTOGRADER_TEST_SECRET"]
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    subs, out = tmp_path_factory.mktemp("hostile"), tmp_path_factory.mktemp("hostile-out")
+    write_batch(subs, out)
+    start = time.monotonic()
+    code = grade_batch(subs, out)
     seconds = time.monotonic() - start
     assert code == 0
     names = sorted(submission.name_of(p) for p in subs.iterdir())
