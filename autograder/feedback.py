@@ -21,7 +21,7 @@ import html
 import io
 from pathlib import Path
 
-from .report import atomic_write
+from .report import NO_SANDBOX_NOTE, atomic_write
 
 PAGE = "feedback.html"
 SUMMARY = "summary.html"
@@ -348,6 +348,8 @@ def write_class_summary(results, out_dir, assignment, stub_signature=""):
              f"<p>{n} submissions; mean {mean:.2f}, median {median:g} of {max_score:g}; "
              f"{sum(r.status == 'error' for r in results)} errors, "
              f"{sum(r.status == 'timeout' for r in results)} timeouts.</p>",
+             *([f"<p><strong>{html.escape(NO_SANDBOX_NOTE)}</strong></p>"] if any(r.sandbox == "none" for r in results)
+               else []),
              "<h2>Score distribution</h2>", _img(charts["score_distribution.png"], "score distribution"),
              "<h2>Pass rate of every check</h2>", _img(charts["check_pass_rates.png"], "check pass rates"),
              "<table><tr><th>task</th><th>check</th><th>visibility</th><th>passed</th></tr>"]

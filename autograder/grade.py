@@ -6,10 +6,16 @@ The steps for one submission (``grade_submission``):
   3. run each check against the loaded worker; a timeout or crash costs that check only:
      the worker is killed, and a fresh one is started and loaded for the checks after it;
   4. turn outcomes into a ``SubmissionResult`` (``report`` writes it out).
+
+A batch (``grade_all``) runs those steps for many submissions at once and can be stopped
+with SIGINT, SIGTERM or SIGHUP: every worker is killed at once, what finished stays on disk,
+and ``sandbox.Stopped`` reaches the caller (the CLI prints one line and exits 128 + signal).
 """
 import contextlib
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -45,6 +51,8 @@ class SubmissionResult:
     seconds: float = 0.0
     fingerprint: str = ""  # what was graded, by which grader (see ``grader_version``)
     signature: str = ""  # the code, normalised (see ``feedback.code_signature``)
+    graded: bool = False  # whether any check ran against the loaded submission
+    sandbox: str = ""  # the isolation it was graded under: "root", "user" or "none"
 
     @property
     def score(self):
@@ -98,8 +106,15 @@ def hidden_paths(out_dir=None):
 MAX_SKIPPED_CELLS = 3
 
 
+class NoSubmissions(ValueError):
+    """Nothing gradable was found where the grader was pointed (the message says what was
+    looked for)."""
+
+
 class Grader:
-    """Grades submissions of one assignment; holds what all submissions share."""
+    """Grades submissions of one assignment; holds what all submissions share.
+    ``isolate``: see ``sandbox.resolve_mode`` (raises NoIsolation rather than grade
+    unconfined, unless given "none")."""
 
     def __init__(self, assignment, limits=None, out_dir=None, isolate=None, hide=()):
         import torch
@@ -139,8 +154,8 @@ class Grader:
         while True:
             worker = sandbox.Worker(sub.main, self.env, self.limits, files=files)
             worker.deadline, worker.budget_seconds = deadline, self.assignment.time_budget
-            worker.start()
             try:
+                worker.start()
                 loaded = worker.load(self.assignment.load_mode, skip)
                 break
             except sandbox.SandboxError as e:
@@ -191,6 +206,8 @@ class Grader:
             res.status = "timeout" if e.kind == "timeout" else "crashed"
             res.output = f"{check.function}: {e}"
         except Exception as e:  # noqa: BLE001 - a grader bug must not lose the other checks
+            if self.env.stopped:  # the worker was killed under the check: not a verdict
+                raise sandbox.Stopped() from None
             res.status = "crashed"
             res.output = f"Internal grader error in {check.name} ({type(e).__name__}: {e}); please report it."
             traceback.print_exc()
@@ -198,11 +215,14 @@ class Grader:
         return res
 
     def grade(self, path, fingerprint=""):
-        """Grade one submission (file, folder or zip); never raises for anything it does."""
+        """Grade one submission (file, folder or zip); never raises for anything it does.
+        Raises ``sandbox.Stopped`` when grading was stopped meanwhile: then the result is not
+        one (its workers were killed under it)."""
         start = time.monotonic()
         deadline = start + self.assignment.time_budget  # local: grade() runs in several threads
-        sub = submission.open_submission(path, self.assignment.submission_files)
-        result = SubmissionResult(sub.name, str(path), fingerprint=fingerprint)
+        # Unpacked zips go in the batch's scratch folder, which goes whatever happens.
+        sub = submission.open_submission(path, self.assignment.submission_files, scratch=self.env.root)
+        result = SubmissionResult(sub.name, str(path), fingerprint=fingerprint, sandbox=self.env.mode)
         if sub.main is not None:
             result.signature = feedback.code_signature(sub.main)
         skip = []  # cells that cannot be loaded, kept across worker restarts
@@ -212,8 +232,11 @@ class Grader:
             worker = None
         else:
             worker = self.start_worker(sub, result, deadline, skip)
+        result.graded = worker is not None
         try:
             for check in self.assignment.checks:
+                if self.env.stopped:
+                    raise sandbox.Stopped()
                 if worker is not None and time.monotonic() >= deadline:
                     worker.close()
                     worker = None
@@ -238,15 +261,17 @@ class Grader:
             if worker is not None:
                 worker.close()
             sub.close()
+        if self.env.stopped:
+            raise sandbox.Stopped()
         if any(c.status == "timeout" for c in result.checks) and result.status == "ok":
             result.status = "timeout"
         result.seconds = time.monotonic() - start
         return result
 
 
-def grader_version(assignment, limits):
+def grader_version(assignment, limits, mode=""):
     """A digest of what decides a grade besides the submission: the toolkit's code (checks
-    included), the reference, the limits and the data set."""
+    included), the reference, the limits, the data set and the isolation mode."""
     import hashlib
 
     from . import data
@@ -254,7 +279,7 @@ def grader_version(assignment, limits):
     pkg = Path(__file__).resolve().parent
     for f in sorted([*pkg.rglob("*.py"), assignment.solution]):
         h.update(f.read_bytes())
-    h.update(repr((limits, os.environ.get(data.ENV_VAR))).encode())
+    h.update(repr((limits, os.environ.get(data.ENV_VAR), mode)).encode())
     return h.hexdigest()
 
 
@@ -271,51 +296,138 @@ def default_jobs():
     return max(1, len(os.sched_getaffinity(0)))
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class StopSignals:
+    """While a batch runs: SIGINT, SIGTERM and SIGHUP raise ``sandbox.Stopped`` in the main
+    thread, at once, except inside ``critical()`` (writing a result), which they end instead.
+    A second signal while the batch stops is ignored. In another thread: nothing changes."""
+
+    def __init__(self):
+        self.active = threading.current_thread() is threading.main_thread()
+        self.pending = None
+        self.in_critical = False
+        self.old = {}
+
+    def _handle(self, signum, _frame):
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        if self.in_critical:
+            self.pending = signum
+        else:
+            raise sandbox.Stopped(signum)
+
+    @contextlib.contextmanager
+    def critical(self):
+        self.in_critical = True
+        try:
+            yield
+        finally:
+            self.in_critical = False
+            if self.pending is not None:
+                signum, self.pending = self.pending, None
+                raise sandbox.Stopped(signum)
+
+    def __enter__(self):
+        if self.active:
+            self.old = {sig: signal.signal(sig, self._handle) for sig in STOP_SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self.old.items():
+            signal.signal(sig, handler)
+
+
+def _looked_for(assignment):
+    return ("folders (or .zip files) each holding one notebook" if assignment.submission_files
+            else ".ipynb, .py and .zip files")
+
+
 def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=None, jobs=None, resume=True):
     """Grade every submission under ``paths`` with ``jobs`` workers at a time; write each
     results.json as soon as it is known, then grades.csv.
 
+    Raises, before writing anything: NoSubmissions when nothing gradable is there,
+    ``sandbox.NoIsolation`` when student code cannot be isolated and ``isolate`` is not
+    "none". Raises ``sandbox.Stopped`` (with ``graded`` and ``total`` set) when a signal
+    stops the batch: every worker is killed at once and the results finished so far stay.
+
     With ``resume``, a submission whose results.json in ``out_dir`` was written by the same
-    grader for the same files is not graded again: a batch that was killed picks up where it
-    stopped. Results files are replaced atomically, so a killed batch leaves none half-written.
+    grader for the same files is not graded again: a batch that was stopped or killed picks
+    up where it ended. Results files are replaced atomically, so none is ever half-written.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     assignment = assignments.get(assignment) if isinstance(assignment, str) else assignment
     limits = limits or sandbox.Limits()
-    subs = submission.find(paths, folders=bool(assignment.submission_files))
-    version = grader_version(assignment, limits)
-    results, todo = [], []
-    for path in subs:
-        fp = submission.fingerprint(path, version)
-        kept = report.read_results(out_dir, submission.name_of(path), fp) if resume else None
-        if kept is not None:
-            kept.path = str(path)
-            results.append(kept)
-        else:
-            todo.append((path, fp))
-    resumed = len(results)
-    if resumed and progress:
-        print(f"Resuming: {resumed} of {len(subs)} submission(s) already graded in {out_dir}", file=sys.stderr)
-    if todo:  # starting the grader (torch, the reference) is the expensive part
-        with Grader(assignment, limits, out_dir, isolate) as grader:
-            bar = report.progress(len(todo), enabled=progress)
-            # Threads only wait on worker pipes; student code runs in the worker processes.
-            with ThreadPoolExecutor(max_workers=jobs or default_jobs()) as pool:
-                futures = [pool.submit(grader.grade, *item) for item in todo]
-                for future in as_completed(futures):  # written as each finishes, whatever the order
-                    res = future.result()
-                    report.write_results(res, out_dir, assignment)
-                    write_page(res, out_dir, assignment)
-                    results.append(res)
-                    bar.update(res)
-            bar.close()
+    with StopSignals() as signals:
+        subs = submission.find(paths, folders=bool(assignment.submission_files))
+        if not subs:
+            raise NoSubmissions(f"no submissions found in {', '.join(map(str, paths))}: "
+                                f"looked for {_looked_for(assignment)}")
+        mode = sandbox.resolve_mode(isolate)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        version = grader_version(assignment, limits, mode)
+        results, todo = [], []
+        for path in subs:
+            fp = submission.fingerprint(path, version)
+            kept = report.read_results(out_dir, submission.name_of(path), fp) if resume else None
+            if kept is not None:
+                kept.path = str(path)
+                results.append(kept)
+            else:
+                todo.append((path, fp))
+        resumed = len(results)
+        if resumed and progress:
+            print(f"Resuming: {resumed} of {len(subs)} submission(s) already graded in {out_dir}", file=sys.stderr)
+        try:
+            if todo:  # starting the grader (torch, the reference) is the expensive part
+                with Grader(assignment, limits, out_dir, mode) as grader:
+                    _grade_batch(grader, todo, out_dir, results, progress, jobs, signals)
+        except sandbox.Stopped as stop:
+            stop.graded, stop.total = len(results), len(subs)
+            raise
     report.write_gradebook(results, out_dir, assignment)
     try:
         feedback.write_class_summary(results, out_dir, assignment, feedback.code_signature(assignment.stub))
     except Exception:  # noqa: BLE001 - the gradebook is written; a summary bug must not hide it
         traceback.print_exc()
-    if progress:
-        report.print_summary(results, time.monotonic() - start, resumed=resumed)
+    report.print_summary(results, time.monotonic() - start, resumed=resumed, mode=mode, full=progress)
     return results
+
+
+def _grade_batch(grader, todo, out_dir, results, progress, jobs, signals):
+    """Grade ``todo`` on a thread pool (threads only wait on worker pipes: student code runs
+    in the worker processes), recording each result as it finishes, whatever the order."""
+    bar = report.progress(len(todo), enabled=progress)
+    pool = ThreadPoolExecutor(max_workers=jobs or default_jobs())
+    futures = [pool.submit(grader.grade, *item) for item in todo]
+    recorded = set()
+
+    def record(future):
+        res = future.result()
+        with signals.critical():  # a result on disk is whole: results.json, then its page
+            report.write_results(res, out_dir, grader.assignment)
+            write_page(res, out_dir, grader.assignment)
+            results.append(res)
+            recorded.add(future)
+        bar.update(res)
+
+    try:
+        for future in as_completed(futures):
+            record(future)
+    except sandbox.Stopped:
+        # Order matters: kill the workers first (their threads then end by themselves), then
+        # keep what finished before the stop; a thread still computing is not waited for.
+        grader.env.stop()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for future in futures:
+            if future not in recorded and future.done() and not future.cancelled() and future.exception() is None:
+                with contextlib.suppress(sandbox.Stopped):
+                    record(future)
+        raise
+    else:
+        pool.shutdown()
+    finally:
+        bar.close()

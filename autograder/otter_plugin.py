@@ -8,8 +8,10 @@ kernel. This plugin:
     zip's files or kill the kernel);
   * ``after_grading``: replaces otter's results with ours, and makes otter write our
     Gradescope results.json (per-check entries, per-check visibility, top-level score).
-Registered in otter_config.json as
-{"autograder.otter_plugin.EnginePlugin": {"assignment": NAME, "call_timeout": SECONDS (optional)}}.
+Registered in otter_config.json as {"autograder.otter_plugin.EnginePlugin": {"assignment": NAME,
+"call_timeout": SECONDS (optional), "no_sandbox": true (optional, ``autograder build --no-sandbox``)}}.
+Where the machine cannot isolate student code and ``no_sandbox`` is not set, no student code
+runs: the submission gets 0 and a message saying why.
 """
 from pathlib import Path
 
@@ -36,7 +38,13 @@ class EnginePlugin(AbstractOtterPlugin):
         notebook = Path(self.submission_path).resolve()
         ag_dir = notebook.parent.parent  # otter's autograder/{source,submission,results}
         limits = sandbox.Limits(call_timeout=float(self.plugin_config.get("call_timeout", sandbox.Limits.call_timeout)))
-        with grade.Grader(name, limits=limits, hide=[ag_dir]) as grader:
+        isolate = "none" if self.plugin_config.get("no_sandbox") else None
+        try:
+            grader = grade.Grader(name, limits=limits, hide=[ag_dir], isolate=isolate)
+        except sandbox.NoIsolation as e:
+            return {"score": 0, "output": f"The autograder refused to run this submission: {e} (for the zip: "
+                    "`autograder build --no-sandbox`)", "tests": []}
+        with grader:
             target = notebook.parent if grader.assignment.submission_files else notebook
             result = grader.grade(target)
             result.submission = notebook.stem

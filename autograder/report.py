@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 
 GRADEBOOK = "grades.csv"
+NO_SANDBOX_NOTE = ("Graded without isolation (--no-sandbox): the submission's code ran as the grader's user, "
+                   "able to read and change what that user can.")
 
 
 def atomic_write(path, text):
@@ -49,7 +51,7 @@ def results_json(result, assignment=None):
             "output_format": "md",
             "tags": [f"task {c.task}", c.function] + (["timeout"] if c.status == "timeout" else []),
         })
-    output = "\n".join(result.messages)
+    output = "\n".join(result.messages + ([NO_SANDBOX_NOTE] if result.sandbox == "none" else []))
     if assignment is not None and assignment.manual:
         manual = ", ".join(f"{q} ({text})" for q, text in assignment.manual.items())
         output = (output + "\n" if output else "") + f"Written answers are graded by hand: {manual}."
@@ -62,7 +64,8 @@ def results_json(result, assignment=None):
         "stdout_visibility": "hidden",
         "tests": tests,
         # Enough to rebuild the result when a batch is resumed (see ``read_results``).
-        "extra_data": {"status": result.status, "max_score": result.max_score,
+        "extra_data": {"status": result.status, "max_score": result.max_score, "graded": result.graded,
+                       "sandbox": result.sandbox,
                        "fingerprint": result.fingerprint, "messages": result.messages,
                        "student_cpu_seconds": round(result.cpu, 3), "code_signature": result.signature,
                        "checks": [[c.name, c.task, c.function, c.status, round(c.seconds, 3), round(c.cpu, 4)]
@@ -88,7 +91,8 @@ def read_results(out_dir, name, fingerprint):
             return None
         result = SubmissionResult(name, "", status=extra["status"], messages=list(extra["messages"]),
                                   seconds=float(data["execution_time"]), fingerprint=fingerprint,
-                                  signature=extra.get("code_signature", ""))
+                                  signature=extra.get("code_signature", ""), graded=bool(extra["graded"]),
+                                  sandbox=extra["sandbox"])
         for test, (check, task, function, status, seconds, cpu) in zip(data["tests"], extra["checks"], strict=True):
             result.checks.append(CheckResult(check, task, function, test["max_score"], test["score"],
                                              test["visibility"] != "visible", test["output"], status, seconds, cpu))
@@ -135,33 +139,48 @@ class progress:
             self.bar.close()
 
 
-def print_summary(results, seconds, file=sys.stderr, resumed=0, listed=20):
+def reason(result):
+    """Why a submission could not be graded, in the words of its results.json."""
+    return result.messages[0].split("\n")[0] if result.messages else "it did not load"
+
+
+def print_summary(results, seconds, file=None, resumed=0, listed=20, mode="", full=True):
     """Counts and wall time; every submission when there are few, otherwise the slowest ones
-    and those that did not grade cleanly."""
-    counts = {s: sum(r.status == s for r in results) for s in ("ok", "error", "timeout")}
-    graded = len(results) - resumed
-    print(f"Graded {graded} submission(s) in {seconds:.1f} s"
-          + (f" ({seconds / graded:.3f} s each)" if graded else "")
-          + (f", {resumed} kept from an earlier run" if resumed else "")
-          + f": {counts['ok']} ok, {counts['error']} error, {counts['timeout']} timeout", file=file)
+    and those that did not grade cleanly; then, always (even when not ``full``), every
+    submission that could not be graded, with the reason its results.json gives."""
+    file = file or sys.stderr  # looked up now: the caller may have redirected it
+    if full:
+        counts = {s: sum(r.status == s for r in results) for s in ("ok", "error", "timeout")}
+        fresh = len(results) - resumed
+        print(f"Graded {fresh} submission(s) in {seconds:.1f} s"
+              + (f" ({seconds / fresh:.3f} s each)" if fresh else "")
+              + (f", {resumed} kept from an earlier run" if resumed else "")
+              + f": {counts['ok']} ok, {counts['error']} error, {counts['timeout']} timeout", file=file)
+        if mode == "none":
+            print(NO_SANDBOX_NOTE, file=file)
 
-    def line(r):
-        print(f"  {r.submission:30s} {r.score:6g} / {r.max_score:g}  {r.status}  ({r.seconds:.1f} s)", file=file)
+        def line(r):
+            print(f"  {r.submission:30s} {r.score:6g} / {r.max_score:g}  {r.status}  ({r.seconds:.1f} s)", file=file)
 
-    if len(results) <= listed:
-        for r in results:
-            line(r)
-        return
-    print("Slowest:", file=file)
-    for r in sorted(results, key=lambda r: -r.seconds)[:5]:
-        line(r)
-    trouble = [r for r in results if r.status != "ok"]
-    if trouble:
-        print(f"Errors and timeouts ({len(trouble)}):", file=file)
-        for r in trouble[:listed]:
-            line(r)
-        if len(trouble) > listed:
-            print(f"  ... and {len(trouble) - listed} more (see grades.csv)", file=file)
+        if len(results) <= listed:
+            for r in results:
+                line(r)
+        else:
+            print("Slowest:", file=file)
+            for r in sorted(results, key=lambda r: -r.seconds)[:5]:
+                line(r)
+            trouble = [r for r in results if r.status != "ok"]
+            if trouble:
+                print(f"Errors and timeouts ({len(trouble)}):", file=file)
+                for r in trouble[:listed]:
+                    line(r)
+                if len(trouble) > listed:
+                    print(f"  ... and {len(trouble) - listed} more (see grades.csv)", file=file)
+    ungraded = sorted((r for r in results if not r.graded), key=lambda r: r.submission)
+    if ungraded:
+        print(f"Could not be graded ({len(ungraded)}):", file=file)
+        for r in ungraded:
+            print(f"  {r.submission}: {reason(r)}", file=file)
 
 
 # -- manually graded parts, for TAs -------------------------------------------------------------------

@@ -4,25 +4,26 @@ The grader talks to the worker over two private pipes (see ``runtime/worker.py``
 data crosses (``runtime/codec.py``). Workers are forked from a template process that has
 already imported torch (``runtime/forkserver.py``) and confine themselves before loading any
 student code (``runtime/jail.py``). Each worker:
-  * runs in a fresh directory holding only a copy of the submission, with a scrubbed
-    environment and ``python -I`` (the grader's package is not importable from there);
+  * runs in a fresh folder holding only a copy of the submission, with a scrubbed environment
+    and ``python -I`` (the grader's package is not importable from there);
   * has limits on address space, file size and core dumps, and a time limit per call enforced
-    from the grader side, in CPU time where measurable (see ``Worker.recv``); a stuck worker is
-    killed with everything it started;
-  * when the grader runs as root: gets its own mount, network and PID namespaces (no network;
-    the checks, the references, the tests, .git and the output folder are covered by empty
-    mounts), its own control groups where the kernel allows (``cgroups.py``: one CPU share, one
-    process cap and one memory cap for everything it starts) and then drops to an
-    unprivileged user of its own.
+    from the grader side (``Worker.recv``): CPU time, and time spent waiting, but not time
+    spent queued for a CPU on a busy machine; a stuck worker is killed with all it started;
+  * is isolated (``isolation``): as root, or as an ordinary user where the kernel allows
+    unprivileged user namespaces, it gets its own mount, PID, network and IPC namespaces and a
+    root file system of its own (``root_plan``): the system and Python read-only, the checks,
+    references, tests, .git, output folder and home directories absent; as root also its own
+    control groups where the kernel allows (``cgroups.py``) and its own unprivileged user.
+    Without isolation (``--no-sandbox``, explicit) only the limits hold.
 """
 import contextlib
-import ctypes.util
+import functools
 import itertools
 import json
 import os
+import platform
 import select
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -34,27 +35,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import cgroups
-from .runtime import codec
+from .runtime import codec, processes, scratch
 from .runtime.worker import LOADING_FILE
 
 HEADER = struct.Struct(">I")
 RUNTIME_SRC = Path(__file__).parent / "runtime"
-# Each worker runs as its own unprivileged user, taken in turn from this range (no passwd entry
-# needed): concurrent submissions cannot signal, trace or read each other, and one's fork bomb
-# cannot use up another's process limit. Reused only after UID_COUNT workers.
+# As root, each worker runs as its own unprivileged user, taken in turn from this range (no
+# passwd entry needed): concurrent submissions cannot signal, trace or read each other, and one's
+# fork bomb cannot use up another's process limit. Reused only after UID_COUNT workers.
 UID_BASE, UID_COUNT = 200_000, 10_000
 PASSED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # correctness settings on some CPUs
-# Where a worker's CPU time is measured, time limits count it, and a call may also wait (sleep,
-# I/O) up to this many times its limit on the wall clock before it is stopped.
-WALL_FACTOR = 2
 CPUS = os.cpu_count() or 1
 FAST_REPLY = 0.05  # seconds of a call before its CPU time is read (most replies come sooner)
+# What a worker's root file system shows of the machine, read-only (``root_plan``).
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys")
+DEVICES = ("null", "zero", "full", "random", "urandom")
+SCRATCH_BYTES = 256 << 20  # each of the worker's private /tmp, /var/tmp and /dev/shm
+MODES = ("root", "user", "none")
+MODE_NAMES = {"root": "root namespaces", "user": "user namespaces", "none": "none (--no-sandbox)"}
 
 
 @dataclass
 class Limits:
-    """Resource limits for one submission's worker. Seconds are CPU seconds of the worker's
-    processes where the grader can measure them, else wall-clock (see ``Worker.recv``)."""
+    """Resource limits for one submission's worker. Call and load limits are seconds of CPU
+    time, and (separately) seconds spent waiting (see ``Worker.recv``)."""
     call_timeout: float = 30.0
     load_timeout: float = 60.0
     memory_bytes: int = 6 << 30
@@ -62,39 +66,148 @@ class Limits:
     max_processes: int = 512
 
 
-@dataclass
-class _Timer:
-    """One wait for a reply (see ``Worker.recv``)."""
-    limit: float  # seconds: CPU where measured, else wall
-    start: float  # monotonic
-    wall_end: float
-    note: str = ""
-    cpu_start: float = None  # the worker's CPU clock FAST_REPLY seconds into the call
-
-
 class SandboxError(Exception):
-    """The worker did something that ends the current check (timeout, crash, bad reply)."""
+    """The worker did something that ends the current check (timeout, crash, bad reply), or
+    could not be started ("setup")."""
 
     def __init__(self, message, kind="crashed"):
         super().__init__(message)
-        self.kind = kind  # "timeout" or "crashed"
+        self.kind = kind  # "timeout", "crashed" or "setup"
 
 
-def can_isolate():
-    """Namespaces and privilege dropping need root (Gradescope runs autograders as root)."""
-    return os.geteuid() == 0 and ctypes.util.find_library("c") is not None
+class Stopped(BaseException):
+    """Grading was stopped (a signal to the grader): what was running is not a result.
+    A BaseException, like KeyboardInterrupt, so that no check's error handling keeps it."""
+
+    def __init__(self, signum=None):
+        super().__init__(signum)
+        self.signum = signum
 
 
-def blocked_ancestors(path):
-    """(ancestor, next component) for ancestors of ``path`` that other users cannot traverse,
-    e.g. /root holding a pyenv interpreter."""
-    out = []
-    p = Path(path).resolve()
-    for parent in reversed(p.parents):
+class NoIsolation(RuntimeError):
+    """Student code cannot be isolated on this machine (the message says why)."""
+
+
+# -- which isolation this machine allows ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Isolation:
+    mode: str = None  # "root" or "user"; None when neither works here
+    reason: str = ""  # why not, when mode is None
+
+    @property
+    def advice(self):
+        return ("Student code would run as you, able to read the hidden checks and change your files. "
+                "Run the grader as root (as Gradescope does) or inside a container, or enable unprivileged "
+                "user namespaces (sysctl kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0; "
+                "on Ubuntu 24.04 and later kernel.apparmor_restrict_unprivileged_userns=0), or pass "
+                "--no-sandbox to grade without isolation (every results.json will say so).")
+
+
+def _sysctl_hints():
+    hints = []
+    for path, bad, text in (("/proc/sys/kernel/unprivileged_userns_clone", "0", "kernel.unprivileged_userns_clone = 0"),
+                            ("/proc/sys/user/max_user_namespaces", "0", "user.max_user_namespaces = 0"),
+                            ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1",
+                             "AppArmor restricts them: kernel.apparmor_restrict_unprivileged_userns = 1")):
         with contextlib.suppress(OSError):
-            if not parent.stat().st_mode & 0o001:
-                out.append((str(parent), p.relative_to(parent).parts[0]))
-    return out
+            if Path(path).read_text().strip() == bad:
+                hints.append(text)
+    return hints
+
+
+def probe(mode):
+    """"" if a worker can be confined in ``mode`` here, else why not. Runs the real confinement
+    (``jail.probe``) in a fresh interpreter, as the template would."""
+    if platform.system() != "Linux":
+        return f"this is {platform.system()}: isolation needs Linux namespaces"
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from autograder.runtime.jail import probe; "
+            "why = probe(sys.argv[2]); print(why); sys.exit(1 if why else 0)")
+    try:
+        proc = subprocess.run([sys.executable, "-I", "-c", code, str(RUNTIME_SRC.parents[1]), mode],
+                              capture_output=True, text=True, timeout=60, env=_base_env())
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"the isolation probe failed ({e})"
+    if proc.returncode == 0:
+        return ""
+    lines = (proc.stdout.strip() or proc.stderr.strip()).splitlines()
+    return lines[-1] if lines else f"the isolation probe exited with status {proc.returncode}"
+
+
+@functools.cache
+def isolation():
+    """The strongest isolation this machine allows: "root" as root, else "user" where
+    unprivileged user namespaces work; otherwise mode None and the reason."""
+    reasons = []
+    for mode in (("root", "user") if os.geteuid() == 0 else ("user",)):
+        why = probe(mode)
+        if not why:
+            return Isolation(mode)
+        reasons.append(f"{mode} namespaces: {why}" if mode == "root" else why)
+    if os.geteuid() != 0:
+        reasons = [f"unprivileged user namespaces do not work here ({reasons[0]})"] + _sysctl_hints()
+    return Isolation(None, "; ".join(reasons))
+
+
+def resolve_mode(isolate):
+    """``isolate``: None (the strongest available, or NoIsolation), a mode name, or False
+    (the same as "none")."""
+    if isolate is False:
+        return "none"
+    if isolate in MODES:
+        return isolate
+    if isolate not in (None, True):
+        raise ValueError(f"isolate must be one of {MODES}, None or False, got {isolate!r}")
+    found = isolation()
+    if found.mode is None:
+        raise NoIsolation(f"cannot isolate student code on this machine: {found.reason}. {found.advice}")
+    return found.mode
+
+
+# -- the worker's root file system ----------------------------------------------------------------
+
+def _within(path, parent):
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def root_plan(python_paths, hide, runtime_dir, worker_dir):
+    """The steps ``jail.build_root`` follows to make a worker's root file system (see its
+    docstring for the ops). Only what is listed exists for the worker."""
+    plan, bound = [], []
+
+    def bind(source, target, writable=False):
+        if not any(_within(target, b) for b in bound):  # binds are recursive: already there
+            plan.append(["bind", source, target, writable])
+            bound.append(target)
+
+    # Order matters: the fresh mounts first, so that what is bound inside them (a Python in
+    # /tmp, the worker's folder) is not covered by them.
+    plan.append(["tmpfs", "/dev", "64k", False])
+    for name in DEVICES:
+        if os.path.exists(f"/dev/{name}"):
+            plan.append(["bind", f"/dev/{name}", f"/dev/{name}", False])
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2")):
+        plan.append(["symlink", target, f"/dev/{name}"])
+    for path in ("/dev/shm", "/tmp", "/var/tmp"):  # private, size-capped, gone with the worker
+        plan.append(["tmpfs", path, str(SCRATCH_BYTES), True])
+    for path in SYSTEM_PATHS:
+        if os.path.islink(path):  # /bin -> usr/bin where /usr is merged
+            plan.append(["symlink", os.readlink(path), path])
+        elif os.path.isdir(path):
+            bind(path, path)
+    wanted = set()
+    for path in python_paths:  # the interpreter, the standard library, site-packages
+        if os.path.exists(path):
+            wanted.add((os.path.realpath(path), os.path.abspath(path)))
+            wanted.add((os.path.realpath(path), os.path.realpath(path)))
+    for source, target in sorted(wanted, key=lambda st: (st[1].count("/"), st[1])):
+        bind(source, target)
+    plan.append(["dir", "/proc"])
+    plan.append(["bind", str(runtime_dir), str(runtime_dir), False])
+    plan.append(["bind", str(worker_dir), str(worker_dir), True])
+    plan += [["hide", str(p)] for p in hide]  # where they fall inside what is bound
+    return plan
 
 
 def _base_env(**extra):
@@ -106,38 +219,30 @@ def _base_env(**extra):
     return env
 
 
-def remove_files_of(uid, folder):
-    """Delete what user ``uid`` (a worker's own) left at the top of a shared folder like /tmp."""
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    for entry in entries:
-        with contextlib.suppress(OSError):
-            if entry.stat(follow_symlinks=False).st_uid == uid:
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                else:
-                    os.unlink(entry.path)
-
-
 @dataclass
 class Environment:
-    """What all workers of a batch share: the runtime copy, the paths to hide, and the
-    template process that forks workers (see ``runtime/forkserver.py``)."""
+    """What all workers of a batch share: the runtime copy, the isolation mode, the paths to
+    hide, the template process that forks workers (``runtime/forkserver.py``) and the live
+    workers, which ``stop`` kills at once."""
     root: Path
+    mode: str = "none"  # "root", "user" or "none"
     hide: list = field(default_factory=list)
-    isolate: bool = False
-    expose: list = field(default_factory=list)  # (parent, child, staging dir), see jail._expose
     template: object = None
     sock: object = None
-    ready: bool = False
+    ready: dict = None  # the template's first message: where its Python lives
     lock: object = field(default_factory=threading.Lock)
     uids: object = field(default_factory=itertools.count)
     groups: object = None  # cgroups.Groups: a CPU share, process and memory cap per worker
+    live: set = field(default_factory=set)
+    live_lock: object = field(default_factory=threading.Lock)
+    stopped: bool = False
+    mount_setattr: bool = True  # False: the remount per mount that kernels before 5.12 need (tests)
 
     @classmethod
     def create(cls, hide=(), isolate=None):
+        """``isolate``: see ``resolve_mode``; raises NoIsolation rather than run unconfined
+        unless asked to ("none" or False)."""
+        mode = resolve_mode(isolate)
         root = Path(tempfile.mkdtemp(prefix="autograder-"))
         os.chmod(root, 0o711)  # workers may traverse but not list: sandbox names are random
         rt = root / "rt" / "agr_runtime"
@@ -146,20 +251,15 @@ class Environment:
             shutil.copy(src, rt / src.name)
         for p in (root / "rt", rt, *rt.iterdir()):
             os.chmod(p, 0o755 if p.is_dir() else 0o644)
-        isolate = can_isolate() if isolate is None else isolate
+        (root / "newroot").mkdir(mode=0o755)  # where each worker builds its root (own mount ns)
         hide = [str(Path(p).resolve()) for p in hide if Path(p).exists()]
-        expose = []
-        if isolate:  # the interpreter and its libraries must stay reachable after dropping root
-            needed = {pair for prefix in (sys.prefix, sys.base_prefix, sys.executable)
-                      for pair in blocked_ancestors(prefix)}
-            for i, (parent, child) in enumerate(sorted(needed)):
-                stage = root / f"expose-{i}"
-                stage.mkdir(mode=0o755)
-                expose.append((parent, child, str(stage)))
-        env = cls(root=root, hide=hide, isolate=isolate, expose=expose,
-                  groups=cgroups.Groups.create() if isolate else None)
+        env = cls(root=root, mode=mode, hide=hide, groups=cgroups.Groups.create() if mode == "root" else None)
         env.start_template()
         return env
+
+    @property
+    def isolated(self):
+        return self.mode != "none"
 
     def start_template(self):
         """Start the process that imports torch once and forks a worker per submission."""
@@ -176,44 +276,86 @@ class Environment:
         theirs.close()
         self.sock = ours
         self.sock.settimeout(120)
-        self.ready = False  # confirmed by the first spawn: the template imports while we work
+        self.ready = None  # confirmed by the first spawn: the template imports while we work
 
     def _wait_ready(self):
-        if not self.ready:
-            if json.loads(self.sock.recv(1 << 16) or b"{}").get("op") != "ready":
+        if self.ready is None:
+            msg = json.loads(self.sock.recv(1 << 16) or b"{}")
+            if msg.get("op") != "ready":
                 raise RuntimeError("the worker template did not start (see stderr)")
-            self.ready = True
+            self.ready = msg
+
+    def plan(self, worker_dir):
+        python = [*self.ready["path"], *self.ready["prefixes"], os.path.dirname(self.ready["executable"])]
+        return root_plan(python, self.hide, self.root / "rt", worker_dir)
 
     def spawn(self, spec, fds):
-        """Fork a worker from the template; restarts the template once if it died."""
+        """Fork a worker from the template; its keeper's PID. Restarts the template once if
+        it died; raises SandboxError("setup") when the worker could not be confined."""
         with self.lock:  # one request at a time on the template's socket
             for attempt in (0, 1):
+                if self.stopped:
+                    raise Stopped()
                 try:
                     self._wait_ready()
+                    if self.isolated:
+                        spec = {**spec, "plan": self.plan(spec["dir"])}
                     socket.send_fds(self.sock, [json.dumps(spec).encode()], list(fds))
-                    return int(json.loads(self.sock.recv(1 << 16))["pid"])
+                    reply = json.loads(self.sock.recv(1 << 16))
+                    break
                 except (OSError, ValueError, KeyError):
-                    if attempt:
+                    if attempt or self.stopped:
                         raise
                     self.stop_template()
                     self.start_template()
+        if "error" in reply:
+            raise SandboxError(f"the worker could not be isolated: {reply['error']}", kind="setup")
+        return int(reply["pid"])
 
     def next_uid(self):
         return UID_BASE + next(self.uids) % UID_COUNT
 
+    def stop(self):
+        """Kill every live worker now and refuse new ones (a signal stopped grading)."""
+        self.stopped = True  # before the snapshot: a worker registered later sees it
+        with self.live_lock:
+            workers = list(self.live)
+        for w in workers:
+            w.kill()
+
     def stop_template(self):
         if self.template is not None:
-            with contextlib.suppress(OSError):
-                self.sock.close()
+            # Kill before closing our end: on a closed socket the template cleans up after a
+            # dead grader, which would take the live batch's workers and folders with it.
             self.template.kill()
             self.template.wait()
             self.template = None
+            with contextlib.suppress(OSError):
+                self.sock.close()
 
     def close(self):
+        """End the batch: kill what still runs (a worker's own thread closes its pipes: from
+        here they could be closed under a read), remove every group and the scratch folder."""
+        self.stop()
+        with self.live_lock:
+            names = [w.dir.name for w in self.live if w.dir is not None]
+        if self.groups is not None:
+            for name in names:
+                self.groups.remove(name)
         self.stop_template()
         if self.groups is not None:
             self.groups.close()
-        shutil.rmtree(self.root, ignore_errors=True)
+        scratch.remove_tree(self.root)
+
+
+@dataclass
+class _Timer:
+    """One wait for a reply (see ``Worker.recv``)."""
+    limit: float  # seconds of CPU time; and, separately, seconds of waiting
+    start: float  # monotonic
+    deadline: float = None  # the submission's time budget ends (monotonic), if sooner
+    budget: float = None
+    base: tuple = None  # (monotonic, CPU, queued) when first measured, FAST_REPLY into the call
 
 
 class Worker:
@@ -224,8 +366,9 @@ class Worker:
         self.files = files or {}  # name in the sandbox -> source: handed-in and support files
         self.env = env
         self.limits = limits or Limits()
-        self.pid = None
+        self.pid = None  # the keeper: what ``kill`` ends
         self.dir = None
+        self._req_w = self._resp_r = None
         self._timer = None  # set by recv
         self._oom_kills = 0  # processes the kernel ended for memory, as last seen
         self.deadline = None  # monotonic time by which the whole submission must be done
@@ -233,23 +376,37 @@ class Worker:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self):
+        """Copy the submission into a fresh folder and start the worker there. On failure
+        (SandboxError "setup", Stopped) nothing of it is left."""
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        with self.env.live_lock:
+            self.env.live.add(self)
+        if self.env.stopped:  # stop() took its snapshot before we were added
+            raise Stopped()
+        return self
+
+    def _start(self):
         self.dir = Path(tempfile.mkdtemp(prefix="s-", dir=self.env.root))
         target = self.dir / ("submission" + "".join(self.submission.suffixes[-1:]))
-        shutil.copyfile(self.submission, target)
+        shutil.copy(self.submission, target)
         copies = [target]
         for name, src in self.files.items():
             copies.append(self.dir / Path(name).name)
-            shutil.copyfile(src, copies[-1])
+            shutil.copy(src, copies[-1])
         uid = self.uid = self.env.next_uid()
-        if self.env.isolate:
+        if self.env.mode == "root":  # the worker's own uid (see jail.confine)
             for p in (self.dir, *copies):
                 os.chown(p, uid, uid)
         os.chmod(self.dir, 0o700)
         self.path_in_sandbox = target.name
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
-        spec = {"dir": str(self.dir), "isolate": self.env.isolate, "hide": self.env.hide,
-                "expose": self.env.expose, "uid": uid,
+        spec = {"dir": str(self.dir), "isolate": self.env.mode, "uid": uid, "new_root": str(self.env.root / "newroot"),
+                "mount_setattr": self.env.mount_setattr,
                 "env": {"HOME": str(self.dir), "TMPDIR": str(self.dir), "MPLCONFIGDIR": str(self.dir / ".mpl")},
                 "limits": {"memory_bytes": self.limits.memory_bytes, "file_bytes": self.limits.file_bytes,
                            "max_processes": self.limits.max_processes}}
@@ -262,31 +419,36 @@ class Worker:
         finally:
             os.close(req_r)
             os.close(resp_w)
-        return self
 
     def close(self):
         if self.pid is not None:
             self.kill()
-            for fd in (self._req_w, self._resp_r):
+            self.pid = None
+        for fd in (self._req_w, self._resp_r):  # the keeper's lifeline closes with _req_w
+            if fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-            self.pid = None
+        self._req_w = self._resp_r = None
+        if self.dir is not None:
             if self.env.groups is not None:
                 self.env.groups.remove(self.dir.name)
-        if self.dir is not None:
-            shutil.rmtree(self.dir, ignore_errors=True)
+            scratch.remove_tree(self.dir)
             self.dir = None
-            if self.env.isolate:
-                remove_files_of(self.uid, Path(tempfile.gettempdir()))
+        with self.env.live_lock:
+            self.env.live.discard(self)
 
     def kill(self):
-        """Kill the worker and everything it started: when isolated, ``pid`` is PID 1 of the
+        """Kill the worker and everything it started. Isolated, ``pid`` is PID 1 of the
         worker's PID namespace, whose death makes the kernel kill every process in it;
-        otherwise the worker's process group (a child that calls ``setsid`` escapes that)."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(self.pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
+        otherwise it is a child subreaper, whose descendants are killed first."""
+        pid = self.pid
+        if pid is None:
+            return
+        if self.env.isolated:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, 9)
+        else:
+            processes.kill_tree(pid)
 
     @property
     def alive(self):
@@ -300,6 +462,8 @@ class Worker:
 
     def output_tail(self, limit=2000):
         """The end of what the student's code printed (for crash messages)."""
+        if self.dir is None:
+            return ""
         try:
             with open(self.dir / "output.txt", "rb") as f:
                 f.seek(0, os.SEEK_END)
@@ -318,48 +482,48 @@ class Worker:
         except BrokenPipeError:
             raise SandboxError(self._death("before it could be asked anything")) from None
 
-    @property
-    def measures_cpu(self):
-        """Whether ``cpu_used`` can count the worker's CPU time (not when isolated without
-        control groups: the grader only sees PID 1 of the worker's namespace there)."""
-        return self.env.groups is not None or not self.env.isolate
-
-    def cpu_used(self):
-        """CPU seconds used so far by the worker's processes, or None where that cannot be
-        measured (see ``measures_cpu``)."""
+    def usage(self):
+        """(CPU seconds, seconds queued for a CPU) of the worker's processes so far, or None
+        when its keeper is gone. The control groups' CPU clock, where there are groups, also
+        counts processes that ended unwaited-for."""
+        found = processes.usage(self.pid)
+        if found is None:
+            return None
+        cpu, queued = found
         if self.env.groups is not None:
-            return self.env.groups.cpu_seconds(self.dir.name)
-        if not self.env.isolate and self.pid:  # the worker itself and the children it waited for
-            try:
-                fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-                return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-            except (OSError, ValueError, IndexError):
-                return None
-        return None
+            cpu = self.env.groups.cpu_seconds(self.dir.name) or cpu
+        return cpu, queued
 
     def _wait(self, doing):
         """Wait until a reply can be read, or raise the timeout ``recv`` set up."""
         t = self._timer
         while True:
             now = time.monotonic()
-            step, used = t.wall_end - now, None
-            if self.measures_cpu and step > 0:
-                if now - t.start < FAST_REPLY:  # most replies come before anything is measured
-                    step = min(step, t.start + FAST_REPLY - now)
-                elif (cpu := self.cpu_used()) is not None:
-                    if t.cpu_start is None:
-                        t.cpu_start = cpu  # the call's first FAST_REPLY seconds are not counted
-                    used = cpu - t.cpu_start
-                    if used >= t.limit:
-                        raise SandboxError(f"timed out after {t.limit:.0f} s of CPU time {doing}", kind="timeout")
-                    # CPU time can run at most CPUS times faster than the wall clock.
-                    step = min(step, max(0.02, (t.limit - used) / CPUS))
+            if t.deadline is not None and now >= t.deadline:
+                raise SandboxError(f"timed out {doing}: the submission's time budget of {t.budget:g} s "
+                                   "(wall clock) is used up", kind="timeout")
+            if now - t.start < FAST_REPLY:  # most replies come before anything is measured
+                step = t.start + FAST_REPLY - now
+            elif (found := self.usage()) is None:  # the keeper is gone: the read below sees the end
+                if now - t.start >= 2 * t.limit:  # or /proc cannot be read: the wall clock, then
+                    raise SandboxError(f"timed out after {2 * t.limit:g} s (wall clock) {doing}", kind="timeout")
+                step = 0.05
+            else:
+                if t.base is None:
+                    t.base = (now, *found)  # the call's first FAST_REPLY seconds are not counted
+                cpu = found[0] - t.base[1]
+                waited = (now - t.base[0]) - cpu - (found[1] - t.base[2])
+                if not cpu < t.limit:
+                    raise SandboxError(f"timed out after {t.limit:g} s of CPU time {doing}", kind="timeout")
+                if not waited < t.limit:
+                    raise SandboxError(f"timed out after {t.limit:g} s of waiting {doing} (sleeping or blocked, "
+                                       f"not computing; it computed for {cpu:.1f} s)", kind="timeout")
+                # CPU time runs at most CPUS times as fast as the clock, waiting as fast.
+                step = max(0.02, min((t.limit - cpu) / CPUS, t.limit - waited))
+            if t.deadline is not None:
+                step = min(step, t.deadline - now)
             if select.select([self._resp_r], [], [], max(0.0, step))[0]:
                 return
-            if time.monotonic() >= t.wall_end:
-                spent = f"; it used {used:.1f} s of CPU" if used is not None else ""
-                raise SandboxError(f"timed out after {t.wall_end - t.start:.0f} s {doing}{t.note}{spent}",
-                                   kind="timeout")
 
     def _read_exact(self, n, doing):
         chunks = []
@@ -373,18 +537,13 @@ class Worker:
         return b"".join(chunks)
 
     def recv(self, timeout, doing):
-        """The next reply. ``timeout`` is CPU seconds of the worker's processes where those can
-        be measured (a busy grading machine then does not turn a slow but correct call into a
-        timeout), with WALL_FACTOR times as long on the wall clock for code that waits without
-        computing; elsewhere it is wall-clock seconds."""
-        now = time.monotonic()
-        wall = timeout * (WALL_FACTOR if self.measures_cpu else 1)
-        note = ""
-        if self.deadline is not None and self.deadline - now < wall:
-            # The whole submission's budget ends first: report that, not the call's limit.
-            wall = max(0.0, self.deadline - now)
-            note = f" (the submission's time budget of {self.budget_seconds:.0f} s is used up)"
-        self._timer = _Timer(timeout, now, now + wall, note)
+        """The next reply. ``timeout`` counts two things separately: CPU seconds of all the
+        worker's processes, and seconds it spent waiting (sleeping, blocked: neither
+        computing nor queued for a CPU). Time queued behind other work on a busy machine
+        counts as neither, so a correct call times out the same way on a busy machine as on an
+        idle one. The submission's time budget, if it ends sooner, is wall-clock."""
+        self._timer = _Timer(timeout, time.monotonic(), self.deadline, self.budget_seconds)
+        now = self._timer.start
         (n,) = HEADER.unpack(self._read_exact(HEADER.size, doing))
         if n > codec.MAX_MESSAGE_BYTES:
             raise SandboxError(f"reply of {n} bytes {doing} exceeds the limit")
@@ -417,6 +576,8 @@ class Worker:
             raise SandboxError(self._out_of_memory(doing))
 
     def _death(self, doing):
+        if self.env.stopped:
+            raise Stopped()
         if self._oom_killed():
             return self._out_of_memory(doing)
         return (f"the submission's process ended {doing} (it exited, crashed or ran out of its "
@@ -425,6 +586,8 @@ class Worker:
     # -- operations ------------------------------------------------------------------------
     def loading_cell(self):
         """The cell the worker was loading when it died or hung (None if unknown)."""
+        if self.dir is None:
+            return None
         try:
             return int((self.dir / LOADING_FILE).read_text().strip() or 0) or None
         except (OSError, ValueError):
@@ -436,6 +599,7 @@ class Worker:
         if reply.get("op") != "loaded":
             raise SandboxError("unexpected reply while loading the submission")
         return reply
+
 
 class Session:
     """Calls into the loaded submission for one check. After a SandboxError the channel is

@@ -120,8 +120,9 @@ def fingerprint(path, *extra):
     return h.hexdigest()
 
 
-def open_submission(path, wanted_files=()):
-    """A ``Submission`` ready to grade; ``problem`` is set instead of raising."""
+def open_submission(path, wanted_files=(), scratch=None):
+    """A ``Submission`` ready to grade; ``problem`` is set instead of raising. A zip is
+    unpacked in a new folder inside ``scratch`` (default: the system's temporary folder)."""
     path = Path(path)
     sub = Submission(name=name_of(path), path=path)
     try:
@@ -129,7 +130,7 @@ def open_submission(path, wanted_files=()):
             sub.main = _within_size(path)
             return sub
         if path.is_file() and path.suffix == ".zip":
-            sub._tmp = tempfile.mkdtemp(prefix="autograder-unzip-")
+            sub._tmp = tempfile.mkdtemp(prefix="unzip-" if scratch else "autograder-unzip-", dir=scratch)
             safe_unzip(path, sub._tmp)
             root = Path(sub._tmp)
         elif path.is_dir():

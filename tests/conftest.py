@@ -1,15 +1,93 @@
+import functools
+import os
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from autograder import assignments, build, grade  # noqa: E402
+from autograder import assignments, build, grade, sandbox  # noqa: E402
+from autograder.runtime import processes, scratch  # noqa: E402
 from autograder.checks import Ref  # noqa: E402
 from autograder.assignments.gradient_descent import checks as gd_checks  # noqa: E402
 
 import variants  # noqa: E402
+
+
+@functools.cache
+def isolated_modes():
+    """The isolated modes this machine offers: as root "root" and "user" (a user namespace
+    entered as root), as an ordinary user "user" where the kernel allows it."""
+    return [m for m in (("root", "user") if os.geteuid() == 0 else ("user",)) if not sandbox.probe(m)]
+
+
+def worker_processes():
+    """PIDs of processes that belong to a grader: templates and workers (forked from a
+    template, so the same command line) and anything running as a worker's own uid."""
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            uid = os.stat(f"/proc/{pid}").st_uid
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"agr_runtime" in cmdline or sandbox.UID_BASE <= uid < sandbox.UID_BASE + sandbox.UID_COUNT:
+            found.add(int(pid))
+    return found
+
+
+def scratch_folders():
+    return set(Path(tempfile.gettempdir()).glob("autograder-*"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_behind():
+    """The suite fails if a worker process or a scratch folder outlives it (given a few
+    seconds: the kernel ends a namespace's processes asynchronously); they are removed then,
+    so a failure does not slow down what runs next."""
+    workers_before, scratch_before = worker_processes(), scratch_folders()
+    yield
+    deadline = time.monotonic() + 10
+    while True:
+        procs = processes.table()
+        workers = {p for p in worker_processes() - workers_before if p in procs and procs[p][2] not in "ZX"}
+        folders = scratch_folders() - scratch_before
+        if (not workers and not folders) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    described = [f"{p}: {Path(f'/proc/{p}/cmdline').read_bytes()[:100]!r}" for p in workers
+                 if os.path.exists(f"/proc/{p}")]
+    for pid in workers:
+        processes.kill_tree(pid)
+    for folder in folders:
+        scratch.remove_tree(folder)
+    assert not workers and not folders, f"left behind: processes {described}, folders {sorted(map(str, folders))}"
+
+
+class Workers:
+    """Starts workers for a test (``start``) and closes every one at teardown."""
+
+    def __init__(self):
+        self.started = []
+
+    def start(self, env, code_or_path, tmp_path, **limits):
+        path = Path(code_or_path) if isinstance(code_or_path, Path) else tmp_path / f"s{time.monotonic_ns()}.py"
+        if not isinstance(code_or_path, Path):
+            path.write_text(code_or_path)
+        w = sandbox.Worker(path, env, sandbox.Limits(**{"call_timeout": 10, "load_timeout": 20, **limits}))
+        self.started.append(w)
+        return w.start()
+
+
+@pytest.fixture
+def workers():
+    made = Workers()
+    yield made
+    for w in made.started:
+        w.close()
 
 
 @pytest.fixture(scope="session")

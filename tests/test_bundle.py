@@ -216,7 +216,7 @@ def test_attack_bombs_and_background_children_through_otter(tmp_path, dist):
     scores = _scores(results)
     assert scores["test_model_values"] == 0 and scores["test_model_gradients"] == 0
     assert results["score"] == 27 - 2 and seconds < 180
-    if grade.sandbox.can_isolate():
+    if grade.sandbox.isolation().mode:
         assert test_hostile.sleepers() == []
 
 

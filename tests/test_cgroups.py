@@ -1,5 +1,5 @@
-"""Control groups per worker (``autograder/cgroups.py``) and time limits counted in CPU time
-(``sandbox.Worker.recv``). The group tests need root and a writable cgroup hierarchy."""
+"""Control groups per worker (``autograder/cgroups.py``). The group tests need root and a
+writable cgroup hierarchy; time limits without groups are in test_sandbox.py."""
 import os
 import textwrap
 import threading
@@ -43,7 +43,9 @@ def test_reads_v2_mount_with_its_controllers(tmp_path):
 
 @pytest.fixture(scope="module")
 def env():
-    e = sandbox.Environment.create()
+    if os.geteuid() != 0:
+        pytest.skip("needs root and a writable cgroup hierarchy (see README, Security)")
+    e = sandbox.Environment.create(isolate="root")
     if e.groups is None:
         e.close()
         pytest.skip("needs root and a writable cgroup hierarchy (see README, Security)")
@@ -51,19 +53,12 @@ def env():
     e.close()
 
 
-def worker(env, tmp_path, code, **limits):
-    path = tmp_path / f"s{time.monotonic_ns()}.py"
-    path.write_text(textwrap.dedent(code))
-    w = sandbox.Worker(path, env, sandbox.Limits(**{"call_timeout": 10, "load_timeout": 20, **limits})).start()
-    return w
-
-
 def group_dirs(env, w):
     return [base / w.dir.name for base, _, _ in env.groups.bases]
 
 
-def test_worker_processes_join_its_groups_which_go_with_it(env, tmp_path):
-    w = worker(env, tmp_path, "def f():\n    return open('/proc/self/cgroup').read()\n")
+def test_worker_processes_join_its_groups_which_go_with_it(env, tmp_path, workers):
+    w = workers.start(env, "def f():\n    return open('/proc/self/cgroup').read()\n", tmp_path)
     w.load()
     reply = sandbox.Session(w).call("f")
     dirs = group_dirs(env, w)
@@ -75,8 +70,8 @@ def test_worker_processes_join_its_groups_which_go_with_it(env, tmp_path):
     assert not any(d.exists() for d in dirs)
 
 
-def test_process_cap_holds_for_the_whole_submission(env, tmp_path):
-    w = worker(env, tmp_path, """
+def test_process_cap_holds_for_the_whole_submission(env, tmp_path, workers):
+    w = workers.start(env, textwrap.dedent("""
         import os, time
         def f():
             made = 0
@@ -89,7 +84,7 @@ def test_process_cap_holds_for_the_whole_submission(env, tmp_path):
                 except OSError:
                     break
             return made
-        """, max_processes=20)
+        """), tmp_path, max_processes=20)
     w.load()
     made = sandbox.Session(w).call("f")["value"]
     pids = next(d for d in group_dirs(env, w) if (d / "pids.max").exists())
@@ -98,11 +93,11 @@ def test_process_cap_holds_for_the_whole_submission(env, tmp_path):
     assert cap == "20" and current <= 20 and 10 <= made < 20, (cap, current, made)
 
 
-def test_memory_cap_covers_all_processes_and_says_so(env, tmp_path):
+def test_memory_cap_covers_all_processes_and_says_so(env, tmp_path, workers):
     """Three children of 900 MiB each stay under a 2 GiB per-process address-space limit;
     together they pass the group's 2 GiB. The kernel kills one of the processes (which one
     varies); the call fails the same way whichever it was."""
-    w = worker(env, tmp_path, """
+    w = workers.start(env, textwrap.dedent("""
         import os
         def f():
             kids = []
@@ -115,11 +110,10 @@ def test_memory_cap_covers_all_processes_and_says_so(env, tmp_path):
                     os._exit(0)
                 kids.append(pid)
             return [os.waitpid(p, 0)[1] for p in kids]
-        """, memory_bytes=2 << 30)
+        """), tmp_path, memory_bytes=2 << 30)
     w.load()
     with pytest.raises(sandbox.SandboxError, match="ran out of its 2048 MiB of memory"):
         sandbox.Session(w).call("f")
-    w.close()
 
 
 SESSION_FORK_BOMB = """
@@ -133,17 +127,18 @@ while True:
 """
 
 
-def test_fork_bomb_does_not_starve_a_submission_graded_beside_it(env, tmp_path):
+def test_fork_bomb_does_not_starve_a_submission_graded_beside_it(env, tmp_path, workers):
     """Without a CPU group per worker the victim's load waits for the bomb to be killed
-    (measured: 0.34 s alone, 2.75 s beside a bomb killed after 4 s)."""
+    (measured: 0.34 s alone, 2.75 s beside a bomb killed after 4 s). Compared in CPU-share
+    terms: the victim must finish while the bomb still runs."""
     victim_code = "x = sum(range(20_000_000))\ndef f():\n    return x\n"
-    alone = worker(env, tmp_path, victim_code)
+    alone = workers.start(env, victim_code, tmp_path)
     start = time.monotonic()
     alone.load()
     alone_seconds = time.monotonic() - start
     alone.close()
 
-    bomb = worker(env, tmp_path, SESSION_FORK_BOMB, load_timeout=8, max_processes=200)
+    bomb = workers.start(env, SESSION_FORK_BOMB, tmp_path, load_timeout=8, max_processes=200)
     bomb_done = threading.Event()
 
     def run_bomb():
@@ -155,41 +150,18 @@ def test_fork_bomb_does_not_starve_a_submission_graded_beside_it(env, tmp_path):
 
     thread = threading.Thread(target=run_bomb)
     thread.start()
-    time.sleep(1.0)  # the bomb is at its process cap by now
-    victim = worker(env, tmp_path, victim_code)
-    start = time.monotonic()
-    victim.load()
-    beside_seconds = time.monotonic() - start
-    finished_while_bomb_ran = not bomb_done.is_set()
-    victim.close()
-    thread.join()
-    bomb.close()
+    try:
+        time.sleep(1.0)  # the bomb is at its process cap by now
+        victim = workers.start(env, victim_code, tmp_path)
+        start = time.monotonic()
+        victim.load()
+        beside_seconds = time.monotonic() - start
+        finished_while_bomb_ran = not bomb_done.is_set()
+    finally:
+        bomb.kill()
+        thread.join()
     assert finished_while_bomb_ran, (alone_seconds, beside_seconds)
     assert beside_seconds < max(1.0, 5 * alone_seconds), (alone_seconds, beside_seconds)
-
-
-def test_time_limit_counts_cpu_time_and_waiting_gets_twice_as_long(env, tmp_path):
-    w = worker(env, tmp_path, """
-        import time
-        def spin():
-            while True:
-                pass
-        def wait():
-            time.sleep(100)
-        """, call_timeout=1)
-    w.load()
-    start = time.monotonic()
-    with pytest.raises(sandbox.SandboxError, match=r"timed out after 1 s of CPU time in spin"):
-        sandbox.Session(w).call("spin")
-    assert time.monotonic() - start < 1.8
-    w.close()
-    w = worker(env, tmp_path, "import time\ndef wait():\n    time.sleep(100)\n", call_timeout=1)
-    w.load()
-    start = time.monotonic()
-    with pytest.raises(sandbox.SandboxError, match=r"timed out after 2 s in wait; it used 0.0 s of CPU"):
-        sandbox.Session(w).call("wait")
-    assert 1.9 < time.monotonic() - start < 3.5
-    w.close()
 
 
 def test_groups_of_a_killed_grader_are_removed_by_the_next(env):

@@ -7,7 +7,9 @@ must cost: most cases are planted in ``model`` (task 1.1: two checks, 2 points),
 must lose exactly those 2 points, with a message saying what happened, and every other check
 must score as it does for the reference. Kill-and-resume runs a batch of its own.
 """
+import contextlib
 import csv
+import io
 import json
 import os
 import signal
@@ -21,7 +23,8 @@ from pathlib import Path
 import pytest
 
 import variants
-from autograder import cli, grade, report, sandbox, submission
+from autograder import cli, grade, report, submission
+from conftest import isolated_modes
 
 REF = variants.reference_text()
 MODEL_BODY = "    return weight * data + bias\n"
@@ -30,7 +33,7 @@ HIDDEN_CHECK = "test_fit_GD_hidden_trajectory"
 SLEEP_MARK = "4321.5"  # argument of a background `sleep` that must not outlive grading
 CALL_TIMEOUT = 2
 LEFTOVER = f"agr-leftover-{os.getpid()}"  # a file a submission leaves in shared scratch folders
-ROOT_ONLY = pytest.mark.skipif(not sandbox.can_isolate(), reason="needs root: see README, Security")
+ISOLATED = pytest.mark.skipif(not isolated_modes(), reason="needs root or user namespaces: see README, Security")
 
 
 def in_model(code):
@@ -220,7 +223,8 @@ def write_batch(subs, out):
 
 
 def grade_batch(subs, out):
-    """``autograder grade`` on the batch, with the secret a submission tries to read set."""
+    """``autograder grade`` on the batch, with the secret a submission tries to read set.
+    Exits 1: some submissions cannot be graded (unreadable files, unsafe zips)."""
     os.environ["AUTOGRADER_TEST_SECRET"] = SECRET
     try:
         return cli.main(["grade", "gradient_descent", str(subs), "--out", str(out), "--timeout", str(CALL_TIMEOUT),
@@ -234,11 +238,12 @@ def batch(tmp_path_factory):
     subs, out = tmp_path_factory.mktemp("hostile"), tmp_path_factory.mktemp("hostile-out")
     write_batch(subs, out)
     start = time.monotonic()
-    code = grade_batch(subs, out)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = grade_batch(subs, out)
     seconds = time.monotonic() - start
-    assert code == 0
     names = sorted(submission.name_of(p) for p in subs.iterdir())
-    return {"out": out, "subs": subs, "names": names, "seconds": seconds}
+    return {"out": out, "subs": subs, "names": names, "seconds": seconds, "code": code, "stderr": err.getvalue()}
 
 
 def results(batch, name):
@@ -283,6 +288,21 @@ def assert_full_marks(batch, name):
 
 
 # -- the batch as a whole ------------------------------------------------------------------------
+
+def test_batch_exits_1_and_names_each_submission_it_could_not_grade(batch):
+    """Exit status 1; every submission that could not be graded is listed on the terminal
+    with the words its results.json gives."""
+    assert batch["code"] == 1
+    listed = batch["stderr"].split("Could not be graded", 1)[1]
+    for name in batch["names"]:
+        r = results(batch, name)
+        if not r["extra_data"]["graded"]:
+            assert f"  {name}: {r['output'].splitlines()[0]}" in listed, name
+        else:
+            assert f"  {name}: " not in listed, name
+    for name in ("invalid_json", "binary_py", "huge", "zip_dotdot"):
+        assert f"  {name}: " in listed
+
 
 def test_every_submission_has_its_row_and_results(batch):
     rows = gradebook(batch)
@@ -383,13 +403,13 @@ def test_fork_bomb(batch):
     assert_costs_only_model(batch, "fork_bomb")
 
 
-@ROOT_ONLY
+@ISOLATED
 def test_background_child_does_not_outlive_grading(batch):
     assert_full_marks(batch, "background_child")
     assert sleepers() == []
 
 
-@ROOT_ONLY
+@ISOLATED
 def test_files_left_in_scratch_folders_are_gone_after_grading(batch):
     """/dev/shm and /var/tmp are private to the worker; what it leaves in /tmp is deleted."""
     assert_full_marks(batch, "leaves_scratch_files")
@@ -437,7 +457,7 @@ def test_tensor_that_requires_grad_is_graded_by_value(batch):
     assert "not differentiable" in got["test_model_gradients"]["output"]
 
 
-@ROOT_ONLY
+@ISOLATED
 def test_cannot_write_results_gradebook_or_toolkit(batch):
     out = next(t["output"] for t in model_tests(batch, "writes_results_and_toolkit"))
     found = out.split("WRITES ", 1)[1].split("\n")[0].split(" | ")
@@ -446,7 +466,7 @@ def test_cannot_write_results_gradebook_or_toolkit(batch):
     assert "tampered" not in Path(grade.__file__).read_text()
 
 
-@ROOT_ONLY
+@ISOLATED
 def test_cannot_read_checks_references_environment_memory_or_network(batch):
     out = next(t["output"] for t in model_tests(batch, "reads_secrets"))
     found = out.split("READS ", 1)[1].split("\n")[0].split(" | ")

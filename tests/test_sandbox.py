@@ -1,42 +1,288 @@
-"""Isolation without root, load retries, and what is hidden from workers. The hostile and broken submissions (loops, exits, bombs,
-tampering, leaks as root, broken files, resume) are in ``test_hostile.py``."""
+"""The worker's isolation in every mode this machine offers ("root" as root; "user", a user
+namespace, as root and as an ordinary user; "none" only when asked), time limits on a busy
+machine, what happens when the grader goes away, and refusing to grade unconfined. Hostile
+submissions graded through the CLI are in test_hostile.py; stopping a batch in test_stop.py."""
+import json
 import os
-import shutil
-import tempfile
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
 import variants
-from autograder import grade, sandbox
+from autograder import cli, grade, sandbox
+from autograder.runtime import processes
+from conftest import isolated_modes
 
 CHECKS_FILE = Path(grade.__file__).parent / "assignments" / "gradient_descent" / "checks.py"
 SECRET = "grader-secret-4f1e"
+MODES = isolated_modes()
 
-LEAK_MODEL = f'''
-    import os
-    found = []
-    for path in [{str(CHECKS_FILE)!r}, {str(variants.SOLUTION)!r}, "/proc/{os.getpid()}/environ"]:
+
+@pytest.fixture(scope="module", params=MODES)
+def env(request, tmp_path_factory):
+    """An environment per isolated mode, hiding what a batch hides (its output folder too)."""
+    e = sandbox.Environment.create(hide=grade.hidden_paths(tmp_path_factory.mktemp("out")), isolate=request.param)
+    yield e
+    e.close()
+
+
+@pytest.fixture
+def home_secret():
+    """A file in the invoking user's home directory, which no worker may read or touch."""
+    path = Path.home() / f".agr-test-secret-{os.getpid()}"
+    path.write_text(SECRET)
+    yield path
+    path.unlink(missing_ok=True)
+    Path(str(path) + ".pwned").unlink(missing_ok=True)
+
+
+LOOK_AROUND = '''
+import ctypes, os, socket
+def look(paths, home_file, grader_pid):
+    out = {"root": sorted(os.listdir("/")), "uid": os.getuid()}
+    for name, path in paths.items():
         try:
-            found.append(open(path).read()[:40])
+            open(path).read(10)
+            out[name] = "READ"
         except OSError as e:
-            found.append(type(e).__name__)
-    found.append(os.environ.get("AUTOGRADER_TEST_SECRET", "no-env"))
-    import socket
+            out[name] = type(e).__name__
+    for name, path in (("write_home", home_file + ".pwned"), ("write_usr", "/usr/lib/pwned"),
+                       ("write_checks", paths["checks"])):
+        try:
+            open(path, "a").write("x")
+            out[name] = "WROTE"
+        except OSError as e:
+            out[name] = type(e).__name__
+    open("mine.txt", "w").write("ok")
+    open("/tmp/mine.txt", "w").write("ok")
+    out["tmp"] = sorted(os.listdir("/tmp"))
+    out["pids"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+    out["grader_visible"] = os.path.exists(f"/proc/{grader_pid}/environ")
     try:
         socket.create_connection(("127.0.0.1", 22), timeout=1)
-        found.append("network")
-    except OSError as e:
-        found.append("no-network")
-    raise RuntimeError("LEAKED " + " | ".join(found))
+        out["network"] = True
+    except OSError:
+        out["network"] = False
+    libc = ctypes.CDLL(None, use_errno=True)
+    out["umount"] = libc.umount2(b"/usr", 2) == 0 or libc.umount2(b"/tmp", 2) == 0
+    out["caps"] = [l.split()[1] for l in open("/proc/self/status") if l.startswith("CapEff")][0]
+    return out
 '''
 
-HIDE_ENV_MODEL = [("model", "    return weight * data + bias\n", LEAK_MODEL)]
+
+def test_isolated_worker_sees_and_changes_nothing_of_the_grader(env, tmp_path, workers, home_secret):
+    w = workers.start(env, LOOK_AROUND, tmp_path)
+    w.load()
+    paths = {"checks": str(CHECKS_FILE), "solution": str(variants.SOLUTION), "home": str(home_secret),
+             "environ": f"/proc/{os.getpid()}/environ"}
+    reply = sandbox.Session(w).call("look", paths, str(home_secret), os.getpid())
+    assert reply["ok"], reply
+    got = sandbox.codec.from_plain(reply["value"])
+    assert set(got["root"]) <= {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "sys", "dev",
+                                "tmp", "var", "proc", "root", "opt", "home", "work"}, got["root"]
+    assert "run" not in got["root"]  # nor its sockets (D-Bus, Docker): only what the plan binds exists
+    for name in ("checks", "solution", "home", "environ"):
+        assert got[name] != "READ", (name, got)
+    for name in ("write_home", "write_usr", "write_checks"):
+        assert got[name] != "WROTE", (name, got)
+    assert SECRET in home_secret.read_text() and not Path(str(home_secret) + ".pwned").exists()
+    assert "mine.txt" in os.listdir(w.dir)  # its own folder is writable and shared
+    assert "mine.txt" in got["tmp"] and not (Path("/tmp") / "mine.txt").exists()  # /tmp is its own
+    assert len(got["pids"]) <= 3 and not got["grader_visible"], got["pids"]  # keeper, server, a child
+    assert got["network"] is False and got["umount"] is False
+    assert int(got["caps"], 16) == 0
+    if env.mode == "root":
+        assert got["uid"] >= sandbox.UID_BASE
 
 
-def test_worker_without_root_still_hides_environment(tmp_path, gd):
-    """Even unisolated, the worker gets a scrubbed environment and its own empty folder."""
-    src = variants.patch(variants.reference_text(), HIDE_ENV_MODEL)
+def test_concurrent_workers_cannot_see_or_signal_each_other(env, tmp_path, workers):
+    code = textwrap.dedent('''
+        import os, signal
+        def where():
+            return os.getcwd()
+        def attack(other_dir):
+            found = {"listed": None, "killed": []}
+            try:
+                found["listed"] = os.listdir(other_dir)
+            except OSError as e:
+                found["listed"] = type(e).__name__
+            for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
+                if pid not in (1, os.getpid()):
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                        found["killed"].append(pid)
+                    except OSError:
+                        pass
+            return found
+        ''')
+    a, b = workers.start(env, code, tmp_path), workers.start(env, code, tmp_path)
+    a.load()
+    b.load()
+    a_dir = sandbox.Session(a).call("where")["value"]
+    found = sandbox.codec.from_plain(sandbox.Session(b).call("attack", a_dir)["value"])
+    assert found["listed"] in ("FileNotFoundError", "PermissionError"), found
+    assert found["killed"] == [], found
+    assert sandbox.Session(a).call("where")["value"] == a_dir  # a is alive and unharmed
+
+
+def test_hidden_paths_inside_what_is_bound_are_covered(env, tmp_path, workers, monkeypatch):
+    """A hidden path inside a bound tree (say the toolkit installed in site-packages) is
+    covered: a hidden file reads empty, a hidden folder cannot be listed."""
+    base = tmp_path / "bound"
+    (base / "secrets").mkdir(parents=True)
+    for name in ("visible.txt", "secret.txt", "secrets/a.txt"):
+        (base / name).write_text("grader-secret")
+    for p in (tmp_path, base, base / "secrets"):
+        os.chmod(p, 0o755)
+    for name in ("visible.txt", "secret.txt", "secrets/a.txt"):
+        os.chmod(base / name, 0o644)
+    monkeypatch.setattr(sandbox, "SYSTEM_PATHS", sandbox.SYSTEM_PATHS + (str(base),))
+    monkeypatch.setattr(env, "hide", env.hide + [str(base / "secret.txt"), str(base / "secrets")])
+    w = workers.start(env, "import os\ndef f(base):\n    out = [open(base + '/visible.txt').read(), "
+                           "open(base + '/secret.txt').read()]\n    try:\n        out.append(str(os.listdir(base + "
+                           "'/secrets')))\n    except OSError as e:\n        out.append(type(e).__name__)\n"
+                           "    return out\n", tmp_path)
+    w.load()
+    reply = sandbox.Session(w).call("f", str(base))
+    assert sandbox.codec.from_plain(reply.get("value")) == ["grader-secret", "", "PermissionError"], reply
+
+
+def test_read_only_also_on_kernels_without_mount_setattr(env, tmp_path, workers, monkeypatch):
+    """Before Linux 5.12 each mount is remounted read-only, keeping the flags a user namespace
+    may not clear; the worker sees the same."""
+    monkeypatch.setattr(env, "mount_setattr", False)
+    w = workers.start(env, LOOK_AROUND, tmp_path)
+    w.load()
+    got = sandbox.codec.from_plain(sandbox.Session(w).call("look", {"checks": str(CHECKS_FILE)}, "/nonexistent/x", 1)["value"])
+    assert got["write_usr"] != "WROTE" and "mine.txt" in got["tmp"], got
+
+
+def test_root_plan_binds_only_the_system_python_and_the_workers_folder(tmp_path):
+    worker_dir, runtime = tmp_path / "s-1", tmp_path / "rt"
+    plan = sandbox.root_plan([sys.prefix, os.path.join(sys.prefix, "lib")], [str(CHECKS_FILE.parent)], runtime, worker_dir)
+    binds = {op[2]: op[3] for op in plan if op[0] == "bind"}
+    assert binds[str(worker_dir)] is True and binds[str(runtime)] is False
+    assert binds.get(os.path.realpath(sys.prefix)) is False
+    assert os.path.join(sys.prefix, "lib") not in binds  # inside what is bound already
+    assert not any(t == str(Path.home()) or t.startswith("/run") or t.startswith("/home/") and
+                   not sys.prefix.startswith(t) for t in binds)
+    assert [op for op in plan if op[0] == "tmpfs" and op[3]] == [
+        ["tmpfs", "/dev/shm", str(sandbox.SCRATCH_BYTES), True], ["tmpfs", "/tmp", str(sandbox.SCRATCH_BYTES), True],
+        ["tmpfs", "/var/tmp", str(sandbox.SCRATCH_BYTES), True]]
+    assert plan[-1] == ["hide", str(CHECKS_FILE.parent)]
+
+
+# -- time limits on a busy machine ---------------------------------------------------------------
+
+@pytest.fixture
+def cpu_hogs():
+    """More busy processes than cores, each in its own session (so the scheduler gives each
+    its own share, as other users' work on a shared machine gets)."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+            for _ in range(sandbox.CPUS + 2)]
+    time.sleep(0.3)
+    yield hogs
+    for h in hogs:
+        h.kill()
+        h.wait()
+
+
+@pytest.mark.parametrize("mode", MODES + ["none"])
+def test_time_limits_count_cpu_and_waiting_not_time_queued_on_a_busy_machine(mode, tmp_path, workers, cpu_hogs):
+    """Beside more CPU hogs than cores, a loop still times out after 1 s of CPU time (not
+    after a second of the clock, when it has had half that), and a sleep after 1 s of waiting."""
+    env = sandbox.Environment.create(isolate=mode)
+    try:
+        code = "import time\ndef spin():\n    while True:\n        pass\ndef wait():\n    time.sleep(100)\n"
+        for fn, message in (("spin", "timed out after 1 s of CPU time in spin"),
+                            ("wait", "timed out after 1 s of waiting in wait")):
+            w = workers.start(env, code, tmp_path, call_timeout=1)
+            w.load()
+            cpu = time.process_time()
+            with pytest.raises(sandbox.SandboxError, match=message):
+                sandbox.Session(w).call(fn)
+            assert time.process_time() - cpu < 0.5  # measuring costs the grader little
+            w.close()
+    finally:
+        env.close()
+
+
+# -- the grader goes away ------------------------------------------------------------------------
+
+LEAVES_CHILDREN = '''
+import subprocess
+def f(mark):
+    subprocess.Popen(["sleep", mark], start_new_session=True)
+    subprocess.Popen(["sleep", mark])
+    return 1
+'''
+
+
+def _cmdline_has(pid, mark):
+    try:
+        return mark.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("mode", MODES + ["none"])
+def test_a_worker_ends_with_everything_it_started_when_its_grader_goes(mode, tmp_path, workers):
+    """Only the grader's end of the request pipe closes (as when the grader is killed with
+    SIGKILL): the keeper notices and everything the submission started ends, a child that
+    left its session included."""
+    env = sandbox.Environment.create(isolate=mode)
+    try:
+        mark = f"{os.getpid() % 1000 + 1000}.{time.monotonic_ns() % 10**6}"
+        w = workers.start(env, LEAVES_CHILDREN, tmp_path)
+        w.load()
+        assert sandbox.Session(w).call("f", mark)["value"] == 1
+        keeper = w.pid
+        assert len([p for p in processes.table() if _cmdline_has(p, mark)]) == 2
+        os.close(w._req_w)  # the lifeline, and nothing else
+        w._req_w = None
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (processes.tree(keeper) or
+                                                any(_cmdline_has(p, mark) for p in processes.table())):
+            time.sleep(0.05)
+        assert processes.tree(keeper) == [] and not any(_cmdline_has(p, mark) for p in processes.table())
+    finally:
+        env.close()
+
+
+# -- no isolation --------------------------------------------------------------------------------
+
+def test_grading_refuses_where_student_code_cannot_be_isolated(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sandbox, "isolation", lambda: sandbox.Isolation(None, "namespaces are off (test)"))
+    out = tmp_path / "out"
+    code = cli.main(["grade", "gradient_descent", "examples/gradient_descent/alice_reference.ipynb", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and not out.exists()
+    assert "cannot isolate student code on this machine: namespaces are off (test)" in err
+    assert "as root" in err and "user namespaces" in err and "--no-sandbox" in err
+
+
+def test_no_sandbox_grades_and_says_so_everywhere(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sandbox, "isolation", lambda: sandbox.Isolation(None, "namespaces are off (test)"))
+    out = tmp_path / "out"
+    code = cli.main(["grade", "gradient_descent", "examples/gradient_descent/alice_reference.ipynb", "--out", str(out),
+                     "--no-sandbox"])
+    err = capsys.readouterr().err
+    results = json.loads((out / "alice_reference" / "results.json").read_text())
+    assert code == 0 and results["score"] == 27
+    assert results["extra_data"]["sandbox"] == "none" and "Graded without isolation" in results["output"]
+    assert "Graded without isolation" in err and "Graded without isolation" in (out / "summary.html").read_text()
+
+
+def test_worker_without_isolation_still_hides_environment(tmp_path):
+    """Even unconfined, the worker gets a scrubbed environment and its own empty folder."""
+    src = variants.patch(variants.reference_text(), [("model", "    return weight * data + bias\n", '''
+    import os
+    raise RuntimeError("ENV " + os.environ.get("AUTOGRADER_TEST_SECRET", "no-env") + " " + str(os.listdir(".")))
+''')])
     (tmp_path / "s.py").write_text(src)
     os.environ["AUTOGRADER_TEST_SECRET"] = SECRET
     try:
@@ -45,7 +291,19 @@ def test_worker_without_root_still_hides_environment(tmp_path, gd):
     finally:
         del os.environ["AUTOGRADER_TEST_SECRET"]
     out = next(c.output for c in r.checks if c.name == "test_model_values")
-    assert "no-env" in out and SECRET not in out
+    assert "ENV no-env" in out and SECRET not in out and r.sandbox == "none"
+
+
+def test_a_worker_that_cannot_be_isolated_costs_its_submission_not_the_batch(tmp_path, monkeypatch):
+    """Set-up failures (here a plan the jail does not know) are reported as such, in words."""
+    (tmp_path / "s.py").write_text(variants.reference_text())
+    with grade.Grader("gradient_descent", isolate=MODES[0] if MODES else "none") as g:
+        if not g.env.isolated:
+            pytest.skip("no isolated mode here")
+        monkeypatch.setattr(g.env, "plan", lambda worker_dir: [["format_disk", "/"]])
+        r = g.grade(tmp_path / "s.py")
+    assert r.score == 0 and not r.graded
+    assert "the worker could not be isolated: unknown step 'format_disk'" in r.messages[0], r.messages
 
 
 def test_worker_that_stalls_before_any_cell_gets_one_more_try(tmp_path, monkeypatch):
@@ -58,7 +316,7 @@ def test_worker_that_stalls_before_any_cell_gets_one_more_try(tmp_path, monkeypa
     def stalls(self, *args, **kwargs):
         if len(failures) < stalls.times:
             failures.append(1)
-            raise sandbox.SandboxError("timed out after 4 s while loading the submission", kind="timeout")
+            raise sandbox.SandboxError("timed out after 4 s of CPU time while loading the submission", kind="timeout")
         return real_load(self, *args, **kwargs)
 
     monkeypatch.setattr(sandbox.Worker, "load", stalls)
@@ -70,7 +328,7 @@ def test_worker_that_stalls_before_any_cell_gets_one_more_try(tmp_path, monkeypa
         twice = g.grade(tmp_path / "s.py")
     assert once.score == once.max_score and once.status == "ok" and not once.messages, once.messages
     assert twice.score == 0 and twice.status == "timeout"
-    assert twice.messages == ["Loading the submission failed: timed out after 4 s while loading the "
+    assert twice.messages == ["Loading the submission failed: timed out after 4 s of CPU time while loading the "
                               "submission (before any of its cells ran)"]
 
 
@@ -86,29 +344,3 @@ def test_history_of_a_worktree_or_submodule_is_hidden_too(tmp_path, monkeypatch)
     monkeypatch.setattr(grade.assignments, "REPO", repo)
     paths = grade.hidden_paths()
     assert repo / ".git" in paths and main_git / "worktrees" / "wt" in paths and main_git in paths
-
-
-@pytest.mark.skipif(not sandbox.can_isolate(), reason="needs root: see README, Security")
-def test_hidden_file_reads_empty_and_hidden_folder_cannot_be_listed(tmp_path):
-    base = Path(tempfile.mkdtemp())  # pytest's tmp_path is not traversable by other users
-    try:
-        os.chmod(base, 0o755)
-        (base / "secrets").mkdir(mode=0o755)
-        for name in ("visible.txt", "secret.txt", "secrets/a.txt"):
-            (base / name).write_text("grader-secret")
-            os.chmod(base / name, 0o644)
-        (tmp_path / "s.py").write_text(
-            "import os\ndef f(base):\n    out = [open(base + '/visible.txt').read(), open(base + '/secret.txt').read()]\n"
-            "    try:\n        out.append(str(os.listdir(base + '/secrets')))\n"
-            "    except OSError as e:\n        out.append(type(e).__name__)\n    return out\n")
-        env = sandbox.Environment.create(hide=[base / "secret.txt", base / "secrets"])
-        try:
-            w = sandbox.Worker(tmp_path / "s.py", env, sandbox.Limits(call_timeout=10)).start()
-            w.load()
-            reply = sandbox.Session(w).call("f", str(base))
-            w.close()
-        finally:
-            env.close()
-    finally:
-        shutil.rmtree(base)
-    assert sandbox.codec.from_plain(reply.get("value")) == ["grader-secret", "", "PermissionError"], reply

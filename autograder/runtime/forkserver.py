@@ -3,21 +3,28 @@ submission on request, so no submission pays the ~3 s of imports.
 
 It never runs student code and holds nothing secret (it is started with ``python -I``, a
 scrubbed environment and only this runtime package). Requests arrive on a SOCK_SEQPACKET
-socket: a JSON spec plus the worker's two pipe ends; the reply is the worker's pid.
+socket: a JSON spec plus the worker's two pipe ends; the reply is {"pid": the keeper's PID} or
+{"error": why the worker could not be confined}. Its first message tells the grader where its
+Python lives (``sys.path``), which the workers' root file systems must show.
+
+If the grader dies (its end of the socket closes), the template cleans up after it: the
+workers' keepers end by themselves (their lifelines closed too) or are killed, then their
+control groups and the batch's scratch folder (the template's working directory) go.
 """
 import gc
 import json
 import os
+import select
 import signal
 import socket
 import sys
+import time
 
-from . import jail, worker
+from . import jail, scratch, worker
 
 
 def become_worker(spec, fd_in, fd_out, report_fd):
-    """In the forked child: confine, then serve the grader as that submission's worker.
-    ``report_fd`` receives the PID the grader must kill to end everything this worker starts."""
+    """In the forked child: confine, then serve the grader as that submission's worker."""
     for procs in spec.get("cgroups", ()):  # first: every process this one starts inherits them
         with open(procs, "w") as f:
             f.write(str(os.getpid()))
@@ -25,35 +32,100 @@ def become_worker(spec, fd_in, fd_out, report_fd):
     os.chdir(spec["dir"])
     os.environ.update(spec["env"])
     jail.apply_limits(spec["limits"])
-    if spec["isolate"]:
-        jail.isolate(spec["hide"], spec["expose"], spec["uid"], spec["limits"]["max_processes"], report_fd)
-    else:  # without root the process limit counts all of the grader's user's processes
-        jail.limit_processes_of_current_user(spec["limits"]["max_processes"])
-        os.write(report_fd, str(os.getpid()).encode())
-        os.close(report_fd)
+    jail.confine(spec, fd_in, [fd_out], report_fd)
     worker.serve(fd_in, fd_out)
+
+
+class Keepers:
+    """The keepers this template started, as pidfds (a PID could be reused by then)."""
+
+    def __init__(self):
+        self.live = []  # (pidfd, cgroup folders)
+
+    def add(self, pid, spec):
+        try:
+            fd = os.pidfd_open(pid)
+        except (OSError, AttributeError):  # already gone, or a kernel without pidfds
+            return
+        groups = [os.path.dirname(p) for p in spec.get("cgroups", ())]
+        self.live = [(f, g) for f, g in self.live if not self._ended(f)] + [(fd, groups)]
+
+    @staticmethod
+    def _ended(fd):
+        if select.select([fd], [], [], 0)[0]:
+            os.close(fd)
+            return True
+        return False
+
+    def end_all(self, grace=1.0):
+        """Give the keepers ``grace`` seconds to end by themselves, then kill them."""
+        deadline = time.monotonic() + grace
+        while self.live and time.monotonic() < deadline:
+            self.live = [(f, g) for f, g in self.live if not self._ended(f)]
+            time.sleep(0.02)
+        for fd, _ in self.live:
+            try:
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def remove_groups(self, groups, wait=2.0):
+        deadline = time.monotonic() + wait
+        left = list(groups)
+        while left and time.monotonic() < deadline:
+            for group in list(left):
+                try:
+                    os.rmdir(group)
+                    left.remove(group)
+                except FileNotFoundError:
+                    left.remove(group)
+                except OSError:  # processes still exiting
+                    pass
+            time.sleep(0.02)
+        for batch in {os.path.dirname(g) for g in groups}:
+            try:
+                os.rmdir(batch)
+            except OSError:
+                pass
+
+
+def clean_up_after_grader(keepers, groups):
+    keepers.end_all()
+    keepers.remove_groups(groups)
+    scratch.remove_tree(os.getcwd())
 
 
 def main(argv):
     sock = socket.socket(fileno=int(argv[0]))
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped by the kernel
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # setup processes are reaped by the kernel
+    for sig in (signal.SIGINT, signal.SIGHUP):  # the grader decides when this process ends
+        signal.signal(sig, signal.SIG_IGN)
     worker.prepare_process()
     # Keep the garbage collector off the imported modules' objects in every fork: otherwise
     # each worker's first collections touch (and so copy) most of the template's heap.
     gc.freeze()
-    sock.send(b'{"op": "ready"}')
+    keepers, groups = Keepers(), set()
+    try:
+        sock.send(json.dumps({"op": "ready", "path": [p for p in sys.path if p],
+                              "prefixes": sorted({sys.prefix, sys.base_prefix, sys.exec_prefix}),
+                              "executable": os.path.realpath(sys.executable)}).encode())
+        serve(sock, keepers, groups)
+    except OSError:  # the socket failed: the grader is gone
+        pass
+    clean_up_after_grader(keepers, groups)  # leave nothing behind
+    os._exit(0)
+
+
+def serve(sock, keepers, groups):
+    """Fork a worker per request until the grader closes its end of ``sock``."""
     while True:
-        try:
-            data, fds, _, _ = socket.recv_fds(sock, 1 << 16, 2)
-        except OSError:
-            os._exit(0)
+        data, fds, _, _ = socket.recv_fds(sock, 1 << 16, 2)
         if not data:
-            os._exit(0)
+            return
         spec = json.loads(data)
         report_r, report_w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            code = 70
             try:
                 sock.close()
                 os.close(report_r)
@@ -61,17 +133,23 @@ def main(argv):
                 become_worker(spec, *fds, report_w)
             except BaseException as exc:  # noqa: BLE001 - report on the pipe if we still can
                 try:
-                    os.write(2, f"worker setup failed: {exc!r}\n".encode())
+                    os.write(report_w, f"error: {jail._describe(exc)}".encode()[:4000])
                 finally:
-                    os._exit(code)
+                    os._exit(70)
             os._exit(0)
         for fd in (*fds, report_w):
             os.close(fd)
-        try:  # the PID to kill, once the worker knows it (empty if its set-up failed)
-            reported = os.read(report_r, 32)
+        try:  # the PID to kill, once the worker knows it, or why there is none
+            reported = os.read(report_r, 4096).decode(errors="replace")
         finally:
             os.close(report_r)
-        sock.send(json.dumps({"pid": int(reported) if reported else pid}).encode())
+        if reported.isdigit():
+            keepers.add(int(reported), spec)
+            groups.update(os.path.dirname(p) for p in spec.get("cgroups", ()))
+            reply = {"pid": int(reported)}
+        else:
+            reply = {"error": reported.removeprefix("error: ") or "the worker ended during set-up"}
+        sock.send(json.dumps(reply).encode())
 
 
 if __name__ == "__main__":

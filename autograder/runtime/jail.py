@@ -1,41 +1,101 @@
 """Confine a freshly forked worker before it touches student code (runs in the worker).
 
-Order matters: limits first (they bind the process whatever user it becomes), then, as root,
-new mount, network and PID namespaces, hidden paths and exposed interpreter paths, a fork into
-the new PID namespace, a fresh /proc, and only then the switch to the unprivileged user (after
-which none of the above could be done).
+Modes (``spec["isolate"]``, chosen by the grader: ``sandbox.isolation``):
+  "root"  the grader runs as root: new mount, PID, network and IPC namespaces, a root file
+          system of the worker's own, then an unprivileged uid of the worker's own;
+  "user"  an ordinary user, where the kernel allows unprivileged user namespaces: the same
+          namespaces inside a new user namespace, then every capability is dropped;
+  "none"  no isolation (``--no-sandbox``): limits and a keeper only.
 
-Process layout when isolated (host PIDs are what the grader sees):
-  template --fork--> setup process (root; unshares, mounts, forks, exits)
-                       `--> reaper (PID 1 of the namespace, unprivileged; reaps orphans)
-                              `--> server (the worker proper: loads the submission, runs calls)
-Killing the reaper (which the grader does when it is done or a call times out) makes the kernel
-kill everything in the namespace: children left in the background, fork bombs, ``setsid``
-escapes. The server is not PID 1, so student code that kills its own process does die.
+The worker's file system (``build_root``, from the plan the grader made: ``sandbox.root_plan``)
+is a fresh tmpfs holding read-only binds of the system (/usr, /etc, ...) and of the Python
+installation, the grader's hidden paths covered again where they fall inside those, a minimal
+/dev, private size-capped /tmp, /var/tmp and /dev/shm, a /proc of the worker's own PID
+namespace, and the worker's folder, the one writable place it shares with the grader. The old
+root is detached: home directories, the checks, other workers' folders, /run and its sockets
+do not exist for the worker.
+
+Process layout (host PIDs are what the grader sees):
+  template --fork--> setup (joins cgroups, sets limits, unshares, reports the keeper; exits)
+                       `--> keeper (PID 1 of the new PID namespace: builds the root, drops
+                              |      privileges, reaps orphans, ends when the grader does)
+                              `--> server (loads the submission and answers calls)
+Killing the keeper makes the kernel kill every process of the namespace: children left in the
+background, fork bombs, ``setsid`` escapes. The keeper also ends by itself when its lifeline
+(the grader's request pipe) closes, so a grader killed with SIGKILL leaves nothing running.
+The server is not PID 1, so student code that kills its own process does die. Without
+isolation the keeper is a child subreaper instead: orphans come back to it, and it kills them
+all when it ends (a process that leaves its session and is re-parented elsewhere can escape).
+
+Order matters: the PID namespace only applies to children, so the keeper (its PID 1) mounts
+/proc; it does so before the old root is detached, because the kernel lets a user namespace
+mount a /proc only while another one is fully visible; privileges go last.
 """
 import ctypes
-import ctypes.util
 import os
+import platform
+import re
 import resource
+import select
+import signal
 
-CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID = 0x00020000, 0x40000000, 0x20000000
+from . import processes
+
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x10000000, 0x20000000
+CLONE_NEWNET, CLONE_NEWIPC = 0x40000000, 0x08000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-# Shared scratch space the worker gets a private copy of (/tmp holds the workers' own folders,
-# so it stays shared: the grader deletes what a worker's user leaves there, see sandbox.Worker).
-SCRATCH_DIRS = ("/dev/shm", "/var/tmp")
-SCRATCH_BYTES = 256 << 20
+MNT_DETACH = 2
+MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID = 0x1, 0x2
+AT_FDCWD, AT_RECURSIVE = -100, 0x8000
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
+PR_SET_CHILD_SUBREAPER, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 36, 47, 4
+SYSCALLS = {"x86_64": {"pivot_root": 155, "mount_setattr": 442},
+            "aarch64": {"pivot_root": 41, "mount_setattr": 442}}
+# statvfs flag -> mount flag, kept when a bind is remounted (a user namespace may not clear them)
+KEPT_FLAGS = {1: MS_RDONLY, 2: MS_NOSUID, 4: MS_NODEV, 8: MS_NOEXEC, 16: 16, 64: 64, 1024: 1024,
+              2048: 2048, 4096: 1 << 21}
+
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _libc():
-    return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+class SetupError(Exception):
+    """The worker could not be confined (reported to the grader, never to the student)."""
 
 
 def _check(ret, what):
     if ret != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
+        raise SetupError(f"{what}: {os.strerror(ctypes.get_errno())}")
 
+
+def _describe(exc):
+    """A set-up failure in words, for the grader."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _syscall(name, *args):
+    """A raw system call; integers go as C longs (syscall() is variadic: a bare int would be
+    passed as 32 bits, and a size_t argument would read garbage above them)."""
+    numbers = SYSCALLS.get(platform.machine())
+    if numbers is None:
+        raise SetupError(f"{name}: no system call number known for {platform.machine()}")
+    return _libc.syscall(ctypes.c_long(numbers[name]),
+                         *(ctypes.c_long(a) if isinstance(a, int) else a for a in args))
+
+
+def _prctl(option, *args):
+    args = list(args) + [0] * (4 - len(args))
+    return _libc.prctl(ctypes.c_int(option), *(ctypes.c_ulong(a) for a in args))
+
+
+def _mount(source, target, fstype, flags, data, what):
+    enc = (lambda s: s.encode() if isinstance(s, str) else s)
+    _check(_libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), what)
+
+
+# -- limits ------------------------------------------------------------------------------------
 
 def apply_limits(limits):
     resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"],) * 2)
@@ -54,66 +114,295 @@ def limit_processes_of_current_user(extra):
     resource.setrlimit(resource.RLIMIT_NPROC, (running + extra,) * 2)
 
 
-def _expose(libc, parent, child, stage):
-    """Make parent/child reachable for the unprivileged user without touching the host's
-    permissions: cover ``parent`` with an empty world-traversable tmpfs (its other contents
-    stay hidden) and bind the original child back into it."""
-    src = os.path.join(parent, child).encode()
-    _check(libc.mount(src, stage.encode(), None, MS_BIND | MS_REC, None), f"bind {src!r}")
-    _check(libc.mount(b"tmpfs", parent.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64k,mode=0755"),
-           f"cover {parent}")
-    os.mkdir(src, 0o755)
-    _check(libc.mount(stage.encode(), src, None, MS_BIND | MS_REC, None), f"rebind {src!r}")
+def _per_namespace_process_count():
+    """Since Linux 5.14 RLIMIT_NPROC counts a user's processes per user namespace."""
+    major, minor = (int(x) for x in platform.release().split(".")[:2])
+    return (major, minor) >= (5, 14)
 
 
-def isolate(hide, expose, uid, max_processes, report_fd):
-    """As root: private mounts, no network, hidden paths, a new PID namespace; then become
-    ``uid``. Returns in the server process; the reaper's host PID is written to ``report_fd``."""
-    libc = _libc()
-    _check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID), "unshare")
-    _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
-    for parent, child, stage in expose:
-        _expose(libc, parent, child, stage)
-    for path in hide:
-        if os.path.isdir(path):
-            _check(libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                              b"size=4k,mode=000"), f"hide {path}")
-        else:  # a file (say the .git file of a worktree): an empty read-only one over it
-            _check(libc.mount(b"/dev/null", path.encode(), None, MS_BIND, None), f"hide {path}")
-            _check(libc.mount(None, path.encode(), None, MS_REMOUNT | MS_BIND | MS_RDONLY, None), f"hide {path}")
-    for scratch in SCRATCH_DIRS:  # private, size-capped, gone with the namespace
-        if os.path.isdir(scratch) and not os.path.islink(scratch):
-            _check(libc.mount(b"tmpfs", scratch.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
-                              f"size={SCRATCH_BYTES},mode=1777".encode()), f"private {scratch}")
-    reaper = os.fork()
-    if reaper:  # the setup process: its work is done
-        os.write(report_fd, str(reaper).encode())
-        os._exit(0)
-    os.close(report_fd)
-    # PID 1 of the new namespace: a /proc that shows only this namespace's processes.
-    _check(libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mount /proc")
-    resource.setrlimit(resource.RLIMIT_NPROC, (max_processes, max_processes))
+# -- the worker's root file system ----------------------------------------------------------------
+
+def _make_target(path, like):
+    if os.path.isdir(like):
+        os.makedirs(path, mode=0o755, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        if not os.path.lexists(path):
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
+
+
+def build_root(plan, new_root):
+    """Carry out the grader's plan below ``new_root`` (a tmpfs); returns the writable targets.
+    Ops (paths are the new root's): ["tmpfs", path, size, writable], ["bind", source, path,
+    writable], ["symlink", link target, path], ["hide", path], ["dir", path]."""
+    writable = []
+    for op, *args in plan:
+        if op == "tmpfs":
+            path, size, rw = args
+            target = new_root + path
+            os.makedirs(target, mode=0o755, exist_ok=True)
+            mode = "1777" if rw else "0755"
+            _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode={mode}", f"tmpfs on {path}")
+            if rw:
+                writable.append(target)
+        elif op == "bind":
+            source, path, rw = args
+            target = new_root + path
+            _make_target(target, source)
+            _mount(source, target, None, MS_BIND | MS_REC, None, f"bind {source}")
+            if rw:
+                writable.append(target)
+        elif op == "symlink":
+            link, path = args
+            os.makedirs(os.path.dirname(new_root + path), mode=0o755, exist_ok=True)
+            os.symlink(link, new_root + path)
+        elif op == "hide":
+            (path,) = args
+            target = new_root + path
+            if not os.path.lexists(target):
+                continue  # not inside anything bound: already invisible
+            if os.path.isdir(target):
+                _mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=000",
+                       f"hide {path}")
+            else:  # a file (say the .git file of a worktree): an empty read-only one over it
+                _mount("/dev/null", target, None, MS_BIND, None, f"hide {path}")
+        elif op == "dir":
+            os.makedirs(new_root + args[0], mode=0o755, exist_ok=True)
+        else:
+            raise SetupError(f"unknown step {op!r} in the worker's root plan")
+    return writable
+
+
+def _mount_points_below(root):
+    points = []
+    with open("/proc/self/mountinfo", "rb") as f:
+        for line in f:
+            raw = line.split()[4]  # octal escapes: \040 for a space
+            point = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), raw).decode()
+            if point == root or point.startswith(root + "/"):
+                points.append(point)
+    return points
+
+
+def make_read_only(new_root, writable, modern=True):
+    """Everything below ``new_root`` read-only and without set-uid, except ``writable``.
+    mount_setattr (Linux 5.12) does the whole tree at once; older kernels remount each
+    mount, keeping the flags a user namespace may not clear."""
+    if modern:
+        attr = (ctypes.c_uint64 * 4)(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0, 0, 0)
+        if _syscall("mount_setattr", AT_FDCWD, new_root.encode(), AT_RECURSIVE, attr, 32) == 0:
+            for target in writable:
+                attr = (ctypes.c_uint64 * 4)(0, MOUNT_ATTR_RDONLY, 0, 0)
+                _check(_syscall("mount_setattr", AT_FDCWD, target.encode(), 0, attr, 32), f"writable {target}")
+            return
+        if ctypes.get_errno() != 38:  # ENOSYS: an older kernel, below
+            _check(-1, "mount_setattr")
+    for point in _mount_points_below(new_root):
+        kept = sum(ms for st, ms in KEPT_FLAGS.items() if os.statvfs(point).f_flag & st)
+        flags = (kept & ~MS_RDONLY) if point in writable else kept | MS_RDONLY
+        _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_NOSUID | flags, None, f"read-only {point}")
+
+
+def enter_root(new_root):
+    """Make ``new_root`` this mount namespace's root and detach the old one entirely."""
+    os.chdir(new_root)
+    _check(_syscall("pivot_root", b".", b"."), "pivot_root")
+    _check(_libc.umount2(b".", MNT_DETACH), "detach the old root")
+    os.chdir("/")
+
+
+# -- namespaces and privileges --------------------------------------------------------------------
+
+def _map_user(uid, gid):
+    """In a new user namespace: keep our own uid and gid, mapped to themselves."""
+    with open("/proc/self/setgroups", "w") as f:
+        f.write("deny")
+    with open("/proc/self/uid_map", "w") as f:
+        f.write(f"{uid} {uid} 1")
+    with open("/proc/self/gid_map", "w") as f:
+        f.write(f"{gid} {gid} 1")
+
+
+def _unshare_user_as_root(flags):
+    """Root may map root into a new user namespace only from outside it (since Linux 5.12
+    the map needs CAP_SETFCAP where root lives): a helper forked before unsharing writes it,
+    as newuidmap does for ordinary users."""
+    go_r, go_w = os.pipe()
+    helper = os.fork()
+    if helper == 0:
+        os.close(go_w)
+        code = 1
+        try:
+            if os.read(go_r, 1) == b"1":
+                for name in ("uid_map", "gid_map"):
+                    with open(f"/proc/{os.getppid()}/{name}", "w") as f:
+                        f.write("0 0 1")
+                code = 0
+        finally:
+            os._exit(code)
+    os.close(go_r)
+    ret = _libc.unshare(flags)
+    err = ctypes.get_errno()
+    os.write(go_w, b"1" if ret == 0 else b"0")
+    os.close(go_w)
+    _, status = os.waitpid(helper, 0)
+    if ret != 0:
+        raise SetupError(f"unshare: {os.strerror(err)}")
+    if status != 0:
+        raise SetupError("the new user namespace's id map could not be written")
+
+
+def _drop_capabilities():
+    """Every capability of the user namespace gone, for this process and whatever it runs."""
+    _check(_prctl(PR_SET_NO_NEW_PRIVS, 1), "no_new_privs")
+    for cap in range(64):
+        if _prctl(PR_CAPBSET_DROP, cap) != 0:
+            break  # past the last capability this kernel knows
+    _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()
+    _check(_libc.capset(header, data), "capset")
+
+
+def _drop_to(uid):
     os.setgroups([])
     os.setgid(uid)
     os.setuid(uid)
-    server = os.fork()
-    if server:
-        _reap_until(server)
-    return
+    _check(_prctl(PR_SET_NO_NEW_PRIVS, 1), "no_new_privs")
 
 
-def _reap_until(server):
-    """PID 1's job: reap orphans; when the server ends, end the namespace (the kernel then
-    kills every process left in it)."""
-    import signal
+def _set_process_limit(mode, max_processes):
+    if mode == "user" and not _per_namespace_process_count():
+        limit_processes_of_current_user(max_processes)
+    else:
+        resource.setrlimit(resource.RLIMIT_NPROC, (max_processes, max_processes))
+
+
+# -- the keeper ----------------------------------------------------------------------------------
+
+def _start_server(lifeline, keep_fds):
+    """Fork the server; in the keeper, wait for the end (see the module docstring)."""
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # wakes the poll below through wake_w
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
-    while True:
+    server = os.fork()
+    if server == 0:
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        os.close(wake_r)
+        os.close(wake_w)
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        return
+    for fd in keep_fds:  # the server's ends: the grader must see EOF when the server dies
+        os.close(fd)
+    _prctl(PR_SET_DUMPABLE, 0)  # the server runs as the same user: it must not trace the keeper
+    poller = select.poll()
+    poller.register(lifeline, 0)  # reports only hang-up: the grader closed its end, or died
+    poller.register(wake_r, select.POLLIN)
+    ended = False
+    while not ended:
+        for fd, _ in poller.poll():
+            if fd == lifeline:
+                ended = True
         try:
-            pid, _ = os.wait()
-        except ChildProcessError:
-            os._exit(0)
-        except InterruptedError:
-            continue
-        if pid == server:
-            os._exit(0)
+            while os.read(wake_r, 256):
+                pass
+        except BlockingIOError:
+            pass
+        if server in processes.reap_children():
+            ended = True
+    processes.kill_tree(os.getpid(), include_root=False, reap=True)  # without a namespace
+    os._exit(0)
+
+
+def confine(spec, lifeline, server_fds, report_fd):
+    """Confine this freshly forked process as ``spec`` says; returns in the server process.
+    ``lifeline`` is the read end of the grader's request pipe, ``server_fds`` the fds only
+    the server keeps, and ``report_fd`` receives the keeper's host PID (what the grader kills)
+    or "error: ..." when confinement failed."""
+    mode = spec["isolate"]
+    limits = spec["limits"]
+    if mode == "none":
+        limit_processes_of_current_user(limits["max_processes"])
+        _check(_prctl(PR_SET_CHILD_SUBREAPER, 1), "child subreaper")
+        os.write(report_fd, str(os.getpid()).encode())
+        os.close(report_fd)
+        _start_server(lifeline, server_fds)
+        return
+    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC
+    if mode == "root":
+        _check(_libc.unshare(flags), "unshare")
+    elif os.geteuid() == 0:  # "user" as root: tests of this mode in a root CI run
+        _unshare_user_as_root(flags | CLONE_NEWUSER)
+    else:
+        uid, gid = os.geteuid(), os.getegid()  # until the map is written they read as 65534
+        _check(_libc.unshare(flags | CLONE_NEWUSER), "unshare")
+        _map_user(uid, gid)
+    status_r, status_w = os.pipe()
+    keeper = os.fork()
+    if keeper:  # the setup process: relay the keeper's verdict, then leave
+        os.close(status_w)
+        verdict = os.read(status_r, 4096).decode(errors="replace")
+        os.write(report_fd, (str(keeper) if verdict == "ok" else f"error: {verdict or 'keeper died'}").encode())
+        os._exit(0)
+    os.close(status_r)
+    os.close(report_fd)
+    try:
+        _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
+        new_root = spec["new_root"]
+        _mount("tmpfs", new_root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755", "the new root")
+        writable = build_root(spec["plan"], new_root)
+        _mount("proc", new_root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None, "mount /proc")
+        make_read_only(new_root, writable, modern=spec.get("mount_setattr", True))
+        enter_root(new_root)
+        os.chdir(spec["dir"])
+        _set_process_limit(mode, limits["max_processes"])
+        if mode == "root":
+            _drop_to(spec["uid"])
+        else:
+            _drop_capabilities()
+    except Exception as exc:  # noqa: BLE001 - told to the grader through the setup process
+        os.write(status_w, _describe(exc).encode()[:4000])
+        os._exit(70)
+    os.write(status_w, b"ok")
+    os.close(status_w)
+    _start_server(lifeline, server_fds)
+
+
+def probe(mode):
+    """"" if this machine lets a worker be confined in ``mode``, else why not: the real
+    confinement, with a small plan, of a process that then only looks around and exits."""
+    import shutil
+    import tempfile
+    staging = tempfile.mkdtemp(prefix="autograder-probe-")
+    lifeline_r, lifeline_w = os.pipe()
+    report_r, report_w = os.pipe()
+    done_r, done_w = os.pipe()
+    spec = {"isolate": mode, "dir": "/", "new_root": staging, "uid": 65534,
+            "limits": {"max_processes": 64}, "plan": [["bind", "/usr", "/usr", False], ["dir", "/proc"]]}
+    pid = os.fork()
+    if pid == 0:
+        try:
+            for fd in (lifeline_w, report_r, done_r):
+                os.close(fd)
+            confine(spec, lifeline_r, [done_w], report_w)
+            ok = os.getpid() != 1 and os.path.isdir("/usr") and not os.path.exists(staging)
+            os.write(done_w, b"ok" if ok else b"the worker could still see the grader's files")
+        except BaseException as exc:  # noqa: BLE001
+            os.write(report_w, f"error: {_describe(exc)}".encode())
+        os._exit(0)
+    for fd in (lifeline_r, report_w, done_w):
+        os.close(fd)
+    try:
+        reported = os.read(report_r, 4096).decode(errors="replace")
+        if not reported.isdigit():
+            return reported.removeprefix("error: ") or "the set-up process ended without a word"
+        done = os.read(done_r, 4096).decode(errors="replace")
+        return "" if done == "ok" else done or "the confined process died"
+    finally:
+        os.close(lifeline_w)  # the keeper ends with its lifeline
+        os.waitpid(pid, 0)
+        shutil.rmtree(staging, ignore_errors=True)

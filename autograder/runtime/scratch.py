@@ -1,0 +1,46 @@
+"""Removing a worker's scratch folder, whatever the submission did to it."""
+import os
+import shutil
+import stat
+
+
+def remove_tree(path):
+    """Delete ``path`` and everything in it. A submission may have taken away permissions
+    in its own folder (``chmod 000``); an ordinary user, unlike root, then cannot list or
+    unlink there, so permissions are given back first. Returns whether it is gone."""
+    def retry(function, failed, _exc):
+        parent = os.path.dirname(failed)
+        for p in (parent, failed):
+            try:
+                if not os.path.islink(p):
+                    os.chmod(p, stat.S_IRWXU)
+            except OSError:
+                pass
+        try:
+            function(failed)
+        except FileNotFoundError:
+            pass
+        except IsADirectoryError:
+            shutil.rmtree(failed, ignore_errors=True)
+        except OSError:
+            pass
+
+    if not os.path.lexists(path):
+        return True
+    try:
+        shutil.rmtree(path, onerror=retry)
+    except OSError:
+        pass
+    if os.path.lexists(path):  # a folder made unreadable is only listed once it is readable
+        try:
+            os.chmod(path, stat.S_IRWXU)
+        except OSError:
+            pass
+        for root, dirs, _ in os.walk(path):
+            for d in dirs:
+                try:
+                    os.chmod(os.path.join(root, d), stat.S_IRWXU)
+                except OSError:
+                    pass
+        shutil.rmtree(path, ignore_errors=True)
+    return not os.path.lexists(path)
