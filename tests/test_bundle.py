@@ -4,6 +4,7 @@ that work against plain otter do not work against it."""
 import json
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -304,3 +305,34 @@ def test_export_for_tas_has_answers_and_plots(tmp_path):
         assert "def fit_GD" not in text  # only what is graded by hand
     else:
         assert path.suffix == ".pdf" and path.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: signal.Signals(s).name)
+def test_stopping_otter_run_leaves_no_worker_or_scratch_folder(sig, dist, tmp_path):
+    """A signal to `otter run` while the engine grades a submission that loops: the workers and
+    the engine's scratch folder go with it (by the engine's clean-up, or, when otter dies at
+    once, by the workers' keepers and the template noticing)."""
+    import test_stop
+    notebook = variants.as_notebook(variants.patch(variants.reference_text(), test_stop.LOOPING), tmp_path / "loops.ipynb")
+    scratch, out = tmp_path / "scratch", tmp_path / "out"
+    scratch.mkdir()
+    out.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "otter", "run", "--no-logo", "-a", str(dist["gradient_descent"][1]),
+                             "-o", str(out), str(notebook)], env=test_stop.run_env(scratch),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None and len(test_stop.batch_processes(scratch)) < 3:
+            time.sleep(0.05)
+        assert proc.poll() is None
+        time.sleep(0.5)  # into the loop
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and test_stop.leftovers(scratch) != ([], []):
+        time.sleep(0.05)
+    assert test_stop.leftovers(scratch) == ([], [])
