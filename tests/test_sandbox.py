@@ -241,6 +241,9 @@ def test_a_worker_ends_with_everything_it_started_when_its_grader_goes(mode, tmp
         w.load()
         assert sandbox.Session(w).call("f", mark)["value"] == 1
         keeper = w.pid
+        deadline = time.monotonic() + 5  # both children are running (on a busy machine, soon)
+        while time.monotonic() < deadline and len([p for p in processes.table() if _cmdline_has(p, mark)]) < 2:
+            time.sleep(0.05)
         assert len([p for p in processes.table() if _cmdline_has(p, mark)]) == 2
         os.close(w._req_w)  # the lifeline, and nothing else
         w._req_w = None
