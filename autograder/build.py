@@ -238,7 +238,8 @@ rm -f "$AG/results/results.json"
 timeout --kill-after=10 "${GRADING_TIMEOUT:-900}" "$PY" "$AG/source/run_otter.py"
 code=$?
 if [ $code -ne 0 ] || [ ! -s "$AG/results/results.json" ]; then
-  printf '{"score": 0, "output": "The autograder failed (exit code %s); please contact the course staff.", "tests": []}' \\
+  printf '{"score": 0, "output": "The autograder failed (exit code %s); \
+please contact the course staff.", "tests": []}' \\
     "$code" > "$AG/results/results.json"
 fi
 """

@@ -176,7 +176,8 @@ class Grader:
                     result.messages.append(f"While loading, cell {cell} {what} ({why}); it was skipped so "
                                            "the rest of the submission could be graded.")
                     continue
-                result.messages.append(f"Loading the submission failed: {why}" + (f"\nLast output:\n{tail}" if tail else ""))
+                result.messages.append(f"Loading the submission failed: {why}"
+                                       + (f"\nLast output:\n{tail}" if tail else ""))
                 return None
         if loaded.get("fatal"):
             worker.close()

@@ -112,7 +112,8 @@ class LocalStudent:
             k = codec.from_plain(codec.to_plain(kwargs), codec.make_tensor, self._resolve)
             framework.seed_everything(seed)
             value = fn(*a, **k)
-            return {"ok": True, "value": codec.to_plain(value), "forbidden": []}, codec.from_plain(codec.to_plain(value))
+            return ({"ok": True, "value": codec.to_plain(value), "forbidden": []},
+                    codec.from_plain(codec.to_plain(value)))
         except LookupError as e:
             return {"ok": False, "error": {"type": "Missing", "message": str(e.args[0]), "traceback": ""}}, None
         except Exception as e:  # noqa: BLE001 - reported as the check's failure

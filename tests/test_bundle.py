@@ -117,7 +117,8 @@ def _gd_subs(tmp_path):
     return {
         "reference": variants.as_notebook(variants.reference_text(), tmp_path / "reference.ipynb"),
         "stub": Path(shutil.copy(assignments.get("gradient_descent").stub, tmp_path / "stub.ipynb")),
-        "bug_batch": variants.as_notebook(variants.bug_variant("epoch_loss_over_batch_size"), tmp_path / "bug_batch.ipynb"),
+        "bug_batch": variants.as_notebook(variants.bug_variant("epoch_loss_over_batch_size"),
+                                          tmp_path / "bug_batch.ipynb"),
         "bug_momentum": variants.as_notebook(variants.bug_variant("momentum_dropped"), tmp_path / "bug_momentum.ipynb"),
     }
 
@@ -126,8 +127,10 @@ def _mlp_subs(tmp_path):
     return {
         "reference": variants.as_notebook(variants_mlp.reference_text(), tmp_path / "reference.ipynb"),
         "stub": Path(shutil.copy(assignments.get("mlp_backprop").stub, tmp_path / "stub.ipynb")),
-        "bug_softmax": variants.as_notebook(variants_mlp.bug_variant("unstable_softmax"), tmp_path / "bug_softmax.ipynb"),
-        "bug_one_over_n": variants.as_notebook(variants_mlp.bug_variant("missing_one_over_n"), tmp_path / "bug_n.ipynb"),
+        "bug_softmax": variants.as_notebook(variants_mlp.bug_variant("unstable_softmax"),
+                                            tmp_path / "bug_softmax.ipynb"),
+        "bug_one_over_n": variants.as_notebook(variants_mlp.bug_variant("missing_one_over_n"),
+                                               tmp_path / "bug_n.ipynb"),
     }
 
 
@@ -136,7 +139,8 @@ def _mnist_subs(tmp_path, folder):
     subs = {}
     ref = variants_mnist.reference_text()
     for name, text, change in (("reference", ref, None), ("stub", None, None),
-                               ("bug_fraction", variants.patch(ref, variants_mnist.CODE_BUGS["accuracy_as_fraction"][0]),
+                               ("bug_fraction",
+                                variants.patch(ref, variants_mnist.CODE_BUGS["accuracy_as_fraction"][0]),
                                 None),
                                ("bug_inflated", ref, "inflated")):
         d = tmp_path / name
@@ -189,7 +193,8 @@ def _scores(results):
 
 
 def test_attack_infinite_loop_is_cut_off(tmp_path, dist):
-    results, seconds = _attack(tmp_path, dist, [("fit_numpy", "    n, d = X.shape\n", "    while True:\n        pass\n")],
+    results, seconds = _attack(tmp_path, dist,
+                               [("fit_numpy", "    n, d = X.shape\n", "    while True:\n        pass\n")],
                                ["while True:\n    pass"])
     scores = _scores(results)
     assert all(scores[c] == 0 for c in ("test_fit_numpy_contract", "test_fit_numpy_values", "test_fit_numpy_hidden"))
@@ -208,11 +213,14 @@ def test_attack_bombs_and_background_children_through_otter(tmp_path, dist):
     fork bomb in model (its 2 checks time out), a background child left by loss_func and 1 GB
     printed by fit_numpy (both otherwise correct, so full marks); no child outlives grading."""
     import test_hostile
-    edits = [("model", "    return weight * data + bias\n", "    " + test_hostile.FORK_BOMB.strip().replace("\n", "\n    ") + "\n"),
+    edits = [("model", "    return weight * data + bias\n",
+              "    " + test_hostile.FORK_BOMB.strip().replace("\n", "\n    ") + "\n"),
              ("loss_func", "    return torch.mean((y_pred - y_true) ** 2)\n",
-              f"    import subprocess\n    subprocess.Popen(['sleep', '{test_hostile.SLEEP_MARK}'], start_new_session=True)\n"
+              f"    import subprocess\n"
+              f"    subprocess.Popen(['sleep', '{test_hostile.SLEEP_MARK}'], start_new_session=True)\n"
               "    return torch.mean((y_pred - y_true) ** 2)\n"),
-             ("fit_numpy", "    n, d = X.shape\n", "    for _ in range(1024):\n        print('x' * (1 << 20))\n    n, d = X.shape\n")]
+             ("fit_numpy", "    n, d = X.shape\n",
+              "    for _ in range(1024):\n        print('x' * (1 << 20))\n    n, d = X.shape\n")]
     results, seconds = _attack(tmp_path, dist, edits)
     scores = _scores(results)
     assert scores["test_model_values"] == 0 and scores["test_model_gradients"] == 0
@@ -313,7 +321,8 @@ def test_stopping_otter_run_leaves_no_worker_or_scratch_folder(sig, dist, tmp_pa
     the engine's scratch folder go with it (by the engine's clean-up, or, when otter dies at
     once, by the workers' keepers and the template noticing)."""
     import test_stop
-    notebook = variants.as_notebook(variants.patch(variants.reference_text(), test_stop.LOOPING), tmp_path / "loops.ipynb")
+    notebook = variants.as_notebook(variants.patch(variants.reference_text(), test_stop.LOOPING),
+                                    tmp_path / "loops.ipynb")
     scratch, out = tmp_path / "scratch", tmp_path / "out"
     scratch.mkdir()
     out.mkdir()

@@ -4,7 +4,6 @@ import os
 import textwrap
 import threading
 import time
-from pathlib import Path
 
 import pytest
 

@@ -79,7 +79,8 @@ def test_results_json_messages_are_markdown(gd_batch):
     data = json.loads((out / "bug_epoch_loss_over_batch_size" / "results.json").read_text())
     test = next(t for t in data["tests"] if t["name"].endswith("test_fit_BGD_seed_data"))
     assert test["output_format"] == "md"
-    assert test["output"].startswith("fit_BGD losses: values are not close!\n\n```\n") and test["output"].endswith("```")
+    assert (test["output"].startswith("fit_BGD losses: values are not close!\n\n```\n")
+            and test["output"].endswith("```"))
 
 
 def test_mlp_page_plots_gradient_error_per_parameter(mlp_batch, mlp):
@@ -108,7 +109,8 @@ def test_class_summary(gd_batch):
     for c in assignments.get("gradient_descent").checks:  # every check's pass rate, hidden ones too
         assert c.name in page
     # The .py reference and the same code as a notebook are identical once normalised.
-    groups = feedback.similar_groups(results.values(), feedback.code_signature(assignments.get("gradient_descent").stub))
+    groups = feedback.similar_groups(results.values(),
+                                     feedback.code_signature(assignments.get("gradient_descent").stub))
     assert any({"reference", "reference_notebook"} <= set(g) for g in groups)
     assert "reference, reference_notebook" in page
 

@@ -45,7 +45,8 @@ def at_load(code):
     """The reference as a notebook with a cell, before model's, that runs ``code`` (inside a
     function called at top level) to set a value model reads: definitions-only loading runs
     it, so it runs while the submission loads."""
-    setup = "# %%\ndef _setup():\n" + textwrap.indent(textwrap.dedent(code), "    ") + "    return 1\n\n\nSCALE = _setup()\n\n\n"
+    setup = ("# %%\ndef _setup():\n" + textwrap.indent(textwrap.dedent(code), "    ")
+             + "    return 1\n\n\nSCALE = _setup()\n\n\n")
     text = in_model("return weight * data + bias * SCALE\n")
     i = text.index("def model(")
     i = text.rindex("# %%", 0, i)
@@ -110,8 +111,10 @@ def cases(out, grader_pid):
         "loop_at_top_level_unused": ("py", REF + "\nwhile True:\n    pass\n"),
         "loop_at_load": ("ipynb", at_load("while True:\n    pass\n")),
         "loop_in_function": ("py", in_model("while True:\n    pass\n")),
-        "loop_in_finally": ("py", in_model("try:\n    return weight * data + bias\nfinally:\n    while True:\n        pass\n")),
-        "loop_in_atexit": ("py", in_model("import atexit\natexit.register(lambda: [0 for _ in iter(int, 1)])\n" + MODEL_BODY[4:])),
+        "loop_in_finally": ("py", in_model("try:\n    return weight * data + bias\n"
+                                           "finally:\n    while True:\n        pass\n")),
+        "loop_in_atexit": ("py", in_model("import atexit\natexit.register(lambda: [0 for _ in iter(int, 1)])\n"
+                                          + MODEL_BODY[4:])),
         "sigterm_ignored_and_loop": ("py", in_model("import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
                                                     "while True:\n    pass\n")),
         # exits
@@ -170,9 +173,11 @@ def cases(out, grader_pid):
         "invalid_json": ("ipynb", "{ this is not json"),
         "no_cells": ("ipynb", json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})),
         "binary_py": ("py", bytes(range(256)) * 64),
-        "syntax_error": ("ipynb", variants.patch(REF, [("model", "def model(data, weight, bias):", "def model(data, weight, bias:")])),
+        "syntax_error": ("ipynb", variants.patch(REF, [("model", "def model(data, weight, bias):",
+                                                        "def model(data, weight, bias:")])),
         "non_utf8": ("py", REF.encode() + "\n# caf\u00e9 in latin-1\n".encode("latin-1")),
-        "wrong_signature": ("py", variants.patch(REF, [("model", "def model(data, weight, bias):", "def model(data, weight):")])),
+        "wrong_signature": ("py", variants.patch(REF, [("model", "def model(data, weight, bias):",
+                                                        "def model(data, weight):")])),
         "non_callable": ("py", REF + "\nmodel = 3\n"),
     }
     start, end = variants.function_span(REF, "model")

@@ -157,13 +157,15 @@ def test_read_only_also_on_kernels_without_mount_setattr(env, tmp_path, workers,
     monkeypatch.setattr(env, "mount_setattr", False)
     w = workers.start(env, LOOK_AROUND, tmp_path)
     w.load()
-    got = sandbox.codec.from_plain(sandbox.Session(w).call("look", {"checks": str(CHECKS_FILE)}, "/nonexistent/x", 1)["value"])
+    got = sandbox.codec.from_plain(
+        sandbox.Session(w).call("look", {"checks": str(CHECKS_FILE)}, "/nonexistent/x", 1)["value"])
     assert got["write_usr"] != "WROTE" and "mine.txt" in got["tmp"], got
 
 
 def test_root_plan_binds_only_the_system_python_and_the_workers_folder(tmp_path):
     worker_dir, runtime = tmp_path / "s-1", tmp_path / "rt"
-    plan = sandbox.root_plan([sys.prefix, os.path.join(sys.prefix, "lib")], [str(CHECKS_FILE.parent)], runtime, worker_dir)
+    plan = sandbox.root_plan([sys.prefix, os.path.join(sys.prefix, "lib")], [str(CHECKS_FILE.parent)],
+                             runtime, worker_dir)
     binds = {op[2]: op[3] for op in plan if op[0] == "bind"}
     assert binds[str(worker_dir)] is True and binds[str(runtime)] is False
     assert binds.get(os.path.realpath(sys.prefix)) is False

@@ -93,7 +93,8 @@ def test_stopping_a_batch_leaves_nothing_and_the_same_command_finishes_it(sig, s
         assert proc.returncode == 128 + sig
         assert "Traceback" not in err, err
         last = err.strip().splitlines()[-1]
-        assert last.startswith(f"autograder: stopped by {signal.Signals(sig).name}: ") and " of 5 submission(s) " in last
+        assert (last.startswith(f"autograder: stopped by {signal.Signals(sig).name}: ")
+                and " of 5 submission(s) " in last)
         assert "run the same command again" in last
         assert seconds < 2.0, seconds  # the bound; about 0.1 s idle
     deadline = time.monotonic() + 10  # a killed grader's workers and template notice by themselves

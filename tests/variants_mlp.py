@@ -49,7 +49,8 @@ ALTERNATIVES = {
         ("two_layer_backprop", "dW1 = X.T @ dS2",
          "dW1 = np.array([[sum(X[n, i] * dS2[n, j] for n in range(len(X))) for j in range(W1.shape[1])]\n"
          "                    for i in range(W1.shape[0])])"),
-        ("MLP.gradients", "grads[f\"W{i}\"] = acts[i - 1].T @ delta", "grads[f\"W{i}\"] = np.einsum('nk,nj->kj', acts[i - 1], delta)")],
+        ("MLP.gradients", "grads[f\"W{i}\"] = acts[i - 1].T @ delta",
+         "grads[f\"W{i}\"] = np.einsum('nk,nj->kj', acts[i - 1], delta)")],
     "log_sum_exp_softmax": [
         ("MLP._forward", "                z = z - z.max(axis=1, keepdims=True)\n                e = np.exp(z)\n"
          "                acts.append(e / e.sum(axis=1, keepdims=True))\n",

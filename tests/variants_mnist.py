@@ -12,7 +12,8 @@ FORWARD = "        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))\n"
 
 CODE_BUGS = {
     "softmax_in_forward": (
-        [("Net.forward", FORWARD, "        return F.softmax(self.fc3(F.relu(self.fc2(F.relu(self.fc1(x))))), dim=1)\n")],
+        [("Net.forward", FORWARD,
+          "        return F.softmax(self.fc3(F.relu(self.fc2(F.relu(self.fc1(x))))), dim=1)\n")],
         ["test_net_forward_images", "test_net_forward_flat_rows"]),
     "wrong_layer_width": (
         [("Net.__init__", "nn.Linear(512, 256)", "nn.Linear(512, 128)"),

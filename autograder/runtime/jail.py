@@ -91,7 +91,8 @@ def _prctl(option, *args):
 
 
 def _mount(source, target, fstype, flags, data, what):
-    enc = (lambda s: s.encode() if isinstance(s, str) else s)
+    def enc(s):
+        return s.encode() if isinstance(s, str) else s
     _check(_libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), what)
 
 

@@ -341,7 +341,8 @@ def test_fit_contract_and_progress(sub, ref):
     (history,), _, _ = mlp(sub, [4, 16, 4], random_params([4, 16, 4], 3), ("fit", [X, y, 0.1, 15], {}))
     if not isinstance(history, list) or len(history) != 15:
         raise AssertionError(f"fit(..., num_epochs=15) should return a list of 15 losses, got "
-                             f"{type(history).__name__} of length {len(history) if hasattr(history, '__len__') else '?'}")
+                             f"{type(history).__name__} of length "
+                             f"{len(history) if hasattr(history, '__len__') else '?'}")
     h = np.asarray(history, dtype=float)
     if not np.all(np.isfinite(h)) or not h[-1] < h[0]:
         raise AssertionError(f"fit's loss should decrease: first {h[0]:.4g}, last {h[-1]:.4g}")

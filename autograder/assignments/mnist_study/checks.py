@@ -63,7 +63,8 @@ def grader_state(seed):
 def grader_accuracy(state, images, labels):
     """Test accuracy (percent) of given weights, computed by the grader itself."""
     model = GraderNet()
-    model.load_state_dict({k: torch.as_tensor(np.asarray(v.array if hasattr(v, "array") else v)) for k, v in state.items()})
+    model.load_state_dict({k: torch.as_tensor(np.asarray(v.array if hasattr(v, "array") else v))
+                           for k, v in state.items()})
     x, y = data.to_tensors(images, labels)
     with torch.no_grad():
         return 100.0 * float((model(x).argmax(1) == y).float().mean())
