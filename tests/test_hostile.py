@@ -33,6 +33,8 @@ HIDDEN_CHECK = "test_fit_GD_hidden_trajectory"
 SLEEP_MARK = "4321.5"  # argument of a background `sleep` that must not outlive grading
 CALL_TIMEOUT = 2
 LEFTOVER = f"agr-leftover-{os.getpid()}"  # a file a submission leaves in shared scratch folders
+HOME_FILE = Path.home() / f".agr-hostile-{os.getpid()}"  # the grader's own file, holding SECRET
+PWNED = Path.home() / f"PWNED_BY_STUDENT_{os.getpid()}"  # what a submission tries to create there
 ISOLATED = pytest.mark.skipif(not isolated_modes(), reason="needs root or user namespaces: see README, Security")
 
 
@@ -76,7 +78,7 @@ raise RuntimeError("WRITES " + " | ".join(found))
 READS = """
 import gc, os
 found = []
-for path in [{checks!r}, {solution!r}, "/proc/{pid}/environ", "/proc/{pid}/mem"]:
+for path in [{checks!r}, {solution!r}, {home!r}, "/proc/{pid}/environ", "/proc/{pid}/mem"]:
     try:
         with open(path, "rb") as f:
             f.read(64)
@@ -105,7 +107,7 @@ def cases(out, grader_pid):
     """name -> (file name, content). ``out`` is the output folder the grader writes to."""
     checks_file = Path(grade.__file__).parent / "assignments" / "gradient_descent" / "checks.py"
     targets = ", ".join(repr(str(p)) for p in (out / "reference" / "results.json", out / "grades.csv",
-                                                 Path(grade.__file__), checks_file))
+                                                 Path(grade.__file__), checks_file, PWNED))
     c = {
         # infinite loops
         "loop_at_top_level_unused": ("py", REF + "\nwhile True:\n    pass\n"),
@@ -168,7 +170,8 @@ def cases(out, grader_pid):
         "generator": ("py", in_model("return (v for v in weight * data + bias)\n")),
         "writes_results_and_toolkit": ("py", in_model(WRITES.format(targets=targets))),
         "reads_secrets": ("py", in_model(READS.format(checks=str(checks_file), solution=str(variants.SOLUTION),
-                                                      pid=grader_pid, secret=SECRET, hidden=HIDDEN_CHECK))),
+                                                      home=str(HOME_FILE), pid=grader_pid, secret=SECRET,
+                                                      hidden=HIDDEN_CHECK))),
         # broken input
         "invalid_json": ("ipynb", "{ this is not json"),
         "no_cells": ("ipynb", json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})),
@@ -228,14 +231,17 @@ def write_batch(subs, out):
 
 
 def grade_batch(subs, out):
-    """``autograder grade`` on the batch, with the secret a submission tries to read set.
-    Exits 1: some submissions cannot be graded (unreadable files, unsafe zips)."""
+    """``autograder grade`` on the batch, with the secret a submission tries to read set in
+    the environment and in a file in the grader's home directory. Exits 1: some submissions
+    cannot be graded (unreadable files, unsafe zips)."""
     os.environ["AUTOGRADER_TEST_SECRET"] = SECRET
+    HOME_FILE.write_text(SECRET)
     try:
         return cli.main(["grade", "gradient_descent", str(subs), "--out", str(out), "--timeout", str(CALL_TIMEOUT),
                          "--load-timeout", "4", "-q"])
     finally:
         del os.environ["AUTOGRADER_TEST_SECRET"]
+        HOME_FILE.unlink()
 
 
 @pytest.fixture(scope="module")
@@ -463,16 +469,17 @@ def test_tensor_that_requires_grad_is_graded_by_value(batch):
 
 
 @ISOLATED
-def test_cannot_write_results_gradebook_or_toolkit(batch):
+def test_cannot_write_results_gradebook_toolkit_or_home(batch):
     out = next(t["output"] for t in model_tests(batch, "writes_results_and_toolkit"))
     found = out.split("WRITES ", 1)[1].split("\n")[0].split(" | ")
-    assert len(found) == 5 and not any(f.startswith("WROTE") for f in found), found
+    assert len(found) == 6 and not any(f.startswith("WROTE") for f in found), found
+    assert not PWNED.exists()
     assert "tampered" not in (batch["out"] / "reference" / "results.json").read_text()
     assert "tampered" not in Path(grade.__file__).read_text()
 
 
 @ISOLATED
-def test_cannot_read_checks_references_environment_memory_or_network(batch):
+def test_cannot_read_checks_references_home_environment_memory_or_network(batch):
     out = next(t["output"] for t in model_tests(batch, "reads_secrets"))
     found = out.split("READS ", 1)[1].split("\n")[0].split(" | ")
     assert not any(f.startswith(("READ ", "SECRET")) for f in found), found
