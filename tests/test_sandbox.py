@@ -22,12 +22,26 @@ SECRET = "grader-secret-4f1e"
 MODES = isolated_modes()
 
 
-@pytest.fixture(scope="module", params=MODES)
-def env(request, tmp_path_factory):
-    """An environment per isolated mode, hiding what a batch hides (its output folder too)."""
-    e = sandbox.Environment.create(hide=grade.hidden_paths(tmp_path_factory.mktemp("out")), isolate=request.param)
-    yield e
-    e.close()
+@pytest.fixture(scope="module")
+def envs(tmp_path_factory):
+    """``envs(mode)``: one environment per mode for the module (starting one costs seconds),
+    hiding what a batch hides (its output folder too); all closed at the end."""
+    made = {}
+    hide = grade.hidden_paths(tmp_path_factory.mktemp("out"))
+
+    def get(mode):
+        if mode not in made:
+            made[mode] = sandbox.Environment.create(hide=hide, isolate=mode)
+        return made[mode]
+
+    yield get
+    for e in made.values():
+        e.close()
+
+
+@pytest.fixture(params=MODES)
+def env(request, envs):
+    return envs(request.param)
 
 
 @pytest.fixture
@@ -194,23 +208,20 @@ def cpu_hogs():
 
 
 @pytest.mark.parametrize("mode", MODES + ["none"])
-def test_time_limits_count_cpu_and_waiting_not_time_queued_on_a_busy_machine(mode, tmp_path, workers, cpu_hogs):
+def test_time_limits_count_cpu_and_waiting_not_time_queued_on_a_busy_machine(mode, envs, tmp_path, workers,
+                                                                               cpu_hogs):
     """Beside more CPU hogs than cores, a loop still times out after 1 s of CPU time (not
     after a second of the clock, when it has had half that), and a sleep after 1 s of waiting."""
-    env = sandbox.Environment.create(isolate=mode)
-    try:
-        code = "import time\ndef spin():\n    while True:\n        pass\ndef wait():\n    time.sleep(100)\n"
-        for fn, message in (("spin", "timed out after 1 s of CPU time in spin"),
-                            ("wait", "timed out after 1 s of waiting in wait")):
-            w = workers.start(env, code, tmp_path, call_timeout=1)
-            w.load()
-            cpu = time.process_time()
-            with pytest.raises(sandbox.SandboxError, match=message):
-                sandbox.Session(w).call(fn)
-            assert time.process_time() - cpu < 0.5  # measuring costs the grader little
-            w.close()
-    finally:
-        env.close()
+    code = "import time\ndef spin():\n    while True:\n        pass\ndef wait():\n    time.sleep(100)\n"
+    for fn, message in (("spin", "timed out after 1 s of CPU time in spin"),
+                        ("wait", "timed out after 1 s of waiting in wait")):
+        w = workers.start(envs(mode), code, tmp_path, call_timeout=1)
+        w.load()
+        cpu = time.process_time()
+        with pytest.raises(sandbox.SandboxError, match=message):
+            sandbox.Session(w).call(fn)
+        assert time.process_time() - cpu < 0.5  # measuring costs the grader little
+        w.close()
 
 
 # -- the grader goes away ------------------------------------------------------------------------
@@ -232,30 +243,26 @@ def _cmdline_has(pid, mark):
 
 
 @pytest.mark.parametrize("mode", MODES + ["none"])
-def test_a_worker_ends_with_everything_it_started_when_its_grader_goes(mode, tmp_path, workers):
+def test_a_worker_ends_with_everything_it_started_when_its_grader_goes(mode, envs, tmp_path, workers):
     """Only the grader's end of the request pipe closes (as when the grader is killed with
     SIGKILL): the keeper notices and everything the submission started ends, a child that
     left its session included."""
-    env = sandbox.Environment.create(isolate=mode)
-    try:
-        mark = f"{os.getpid() % 1000 + 1000}.{time.monotonic_ns() % 10**6}"
-        w = workers.start(env, LEAVES_CHILDREN, tmp_path)
-        w.load()
-        assert sandbox.Session(w).call("f", mark)["value"] == 1
-        keeper = w.pid
-        deadline = time.monotonic() + 5  # both children are running (on a busy machine, soon)
-        while time.monotonic() < deadline and len([p for p in processes.table() if _cmdline_has(p, mark)]) < 2:
-            time.sleep(0.05)
-        assert len([p for p in processes.table() if _cmdline_has(p, mark)]) == 2
-        os.close(w._req_w)  # the lifeline, and nothing else
-        w._req_w = None
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and (processes.tree(keeper) or
-                                                any(_cmdline_has(p, mark) for p in processes.table())):
-            time.sleep(0.05)
-        assert processes.tree(keeper) == [] and not any(_cmdline_has(p, mark) for p in processes.table())
-    finally:
-        env.close()
+    mark = f"{os.getpid() % 1000 + 1000}.{time.monotonic_ns() % 10**6}"
+    w = workers.start(envs(mode), LEAVES_CHILDREN, tmp_path)
+    w.load()
+    assert sandbox.Session(w).call("f", mark)["value"] == 1
+    keeper = w.pid
+    deadline = time.monotonic() + 5  # both children are running (on a busy machine, soon)
+    while time.monotonic() < deadline and len([p for p in processes.table() if _cmdline_has(p, mark)]) < 2:
+        time.sleep(0.05)
+    assert len([p for p in processes.table() if _cmdline_has(p, mark)]) == 2
+    os.close(w._req_w)  # the lifeline, and nothing else
+    w._req_w = None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (processes.tree(keeper) or
+                                            any(_cmdline_has(p, mark) for p in processes.table())):
+        time.sleep(0.05)
+    assert processes.tree(keeper) == [] and not any(_cmdline_has(p, mark) for p in processes.table())
 
 
 # -- no isolation --------------------------------------------------------------------------------
