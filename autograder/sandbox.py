@@ -97,11 +97,12 @@ class Isolation:
 
     @property
     def advice(self):
-        return ("Student code would run as you, able to read the hidden checks and change your files. "
-                "Run the grader as root (as Gradescope does) or inside a container, or enable unprivileged "
-                "user namespaces (sysctl kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0; "
-                "on Ubuntu 24.04 and later kernel.apparmor_restrict_unprivileged_userns=0), or pass "
-                "--no-sandbox to grade without isolation (every results.json will say so).")
+        return ("Student code would run as you, able to read the hidden checks and change your files. Either:\n"
+                "  - run the grader as root (as Gradescope does) or inside a container;\n"
+                "  - enable unprivileged user namespaces: sysctl kernel.unprivileged_userns_clone=1 and "
+                "user.max_user_namespaces=10000\n    (Ubuntu 24.04 and later: "
+                "kernel.apparmor_restrict_unprivileged_userns=0);\n"
+                "  - or pass --no-sandbox to grade without isolation (every results.json will say so).")
 
 
 def _sysctl_hints():
@@ -160,7 +161,7 @@ def resolve_mode(isolate):
         raise ValueError(f"isolate must be one of {MODES}, None or False, got {isolate!r}")
     found = isolation()
     if found.mode is None:
-        raise NoIsolation(f"cannot isolate student code on this machine: {found.reason}. {found.advice}")
+        raise NoIsolation(f"cannot isolate student code on this machine: {found.reason}.\n{found.advice}")
     return found.mode
 
 
