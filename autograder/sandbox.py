@@ -52,7 +52,6 @@ SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", 
 DEVICES = ("null", "zero", "full", "random", "urandom")
 SCRATCH_BYTES = 256 << 20  # each of the worker's private /tmp, /var/tmp and /dev/shm
 MODES = ("root", "user", "none")
-MODE_NAMES = {"root": "root namespaces", "user": "user namespaces", "none": "none (--no-sandbox)"}
 
 
 @dataclass
@@ -245,7 +244,9 @@ class Environment:
         unless asked to ("none" or False)."""
         mode = resolve_mode(isolate)
         root = Path(tempfile.mkdtemp(prefix="autograder-"))
-        os.chmod(root, 0o711)  # workers may traverse but not list: sandbox names are random
+        # Only the grader and its template enter it: a worker sees its own folder alone, bound
+        # into a root of its own (with --no-sandbox it runs as the grader's user anyway).
+        os.chmod(root, 0o700)
         rt = root / "rt" / "agr_runtime"
         rt.mkdir(parents=True)
         for src in RUNTIME_SRC.glob("*.py"):
