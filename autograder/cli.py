@@ -70,7 +70,7 @@ def _export(args):
     except FileNotFoundError as e:
         return _fail(e)
     if not found:
-        return _fail(f"no submissions found in {', '.join(args.paths)}: looked for {grade._looked_for(a)}")
+        return _fail(f"no submissions found in {', '.join(args.paths)}: looked for {grade.looked_for(a)}")
     skipped = 0
     for path in found:
         sub = submission.open_submission(path, a.submission_files)

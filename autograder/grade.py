@@ -340,7 +340,8 @@ class StopSignals:
             signal.signal(sig, handler)
 
 
-def _looked_for(assignment):
+def looked_for(assignment):
+    """What counts as a submission of ``assignment``, in words (for error messages)."""
     return ("folders (or .zip files) each holding one notebook" if assignment.submission_files
             else ".ipynb, .py and .zip files")
 
@@ -366,7 +367,7 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=No
         subs = submission.find(paths, folders=bool(assignment.submission_files))
         if not subs:
             raise NoSubmissions(f"no submissions found in {', '.join(map(str, paths))}: "
-                                f"looked for {_looked_for(assignment)}")
+                                f"looked for {looked_for(assignment)}")
         mode = sandbox.resolve_mode(isolate)
         out_dir.mkdir(parents=True, exist_ok=True)
         version = grader_version(assignment, limits, mode)

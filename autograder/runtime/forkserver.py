@@ -40,15 +40,14 @@ class Keepers:
     """The keepers this template started, as pidfds (a PID could be reused by then)."""
 
     def __init__(self):
-        self.live = []  # (pidfd, cgroup folders)
+        self.live = []  # pidfds
 
-    def add(self, pid, spec):
+    def add(self, pid):
         try:
             fd = os.pidfd_open(pid)
         except (OSError, AttributeError):  # already gone, or a kernel without pidfds
             return
-        groups = [os.path.dirname(p) for p in spec.get("cgroups", ())]
-        self.live = [(f, g) for f, g in self.live if not self._ended(f)] + [(fd, groups)]
+        self.live = [f for f in self.live if not self._ended(f)] + [fd]
 
     @staticmethod
     def _ended(fd):
@@ -61,9 +60,9 @@ class Keepers:
         """Give the keepers ``grace`` seconds to end by themselves, then kill them."""
         deadline = time.monotonic() + grace
         while self.live and time.monotonic() < deadline:
-            self.live = [(f, g) for f, g in self.live if not self._ended(f)]
+            self.live = [f for f in self.live if not self._ended(f)]
             time.sleep(0.02)
-        for fd, _ in self.live:
+        for fd in self.live:
             try:
                 signal.pidfd_send_signal(fd, signal.SIGKILL)
             except OSError:
@@ -144,7 +143,7 @@ def serve(sock, keepers, groups):
         finally:
             os.close(report_r)
         if reported.isdigit():
-            keepers.add(int(reported), spec)
+            keepers.add(int(reported))
             groups.update(os.path.dirname(p) for p in spec.get("cgroups", ()))
             reply = {"pid": int(reported)}
         else:
