@@ -71,7 +71,7 @@ def strip_code(source, tasks_by_function):
         if fn is None:
             pass  # a helper of the solution's own at module or class level: left out of the stub
         elif fn not in tasks_by_function:
-            raise BuildError(f"solution region in {fn} has no task in TASKS")
+            raise BuildError(f"solution region in {fn} has no task: add it to the declaration's tasks")
         else:
             indent = line[: len(line) - len(line.lstrip())]
             out.append(f'{indent}raise NotImplementedError("Task {tasks_by_function[fn]}: implement {fn}")')
@@ -140,6 +140,23 @@ OTTER_VERSION = "7.0.0"
 INIT_CELL = "# Checks for your answers (otter-grader): run this cell first.\nimport otter\ngrader = otter.Notebook()"
 
 
+SUBMIT_TEXT = """## Submitting your work
+
+Save this notebook first (File > Save), then run the cell below. It writes a zip file next to
+this notebook, `{name}_<date and time>.zip`, holding the notebook{files} and shows a link to it.
+Upload that zip to Gradescope. Your written answers are graded by hand; every function is graded
+by checks that are more thorough than the `grader.check` cells above."""
+SUBMIT_CELL = "grader.export(pdf=False)"
+# With handed-in files: what is missing is named (the study not run yet), the rest is zipped.
+SUBMIT_FILES_CELL = """import os
+
+handed_in = {files}
+missing = [f for f in handed_in if not os.path.exists(f)]
+if missing:
+    print("Not found next to this notebook, so not in the zip:", ", ".join(missing), "(run the cells that write them)")
+grader.export(pdf=False, files=[f for f in handed_in if f not in missing])"""
+
+
 def task_key(task):
     return "task_" + task.replace(".", "_")
 
@@ -169,6 +186,11 @@ def with_check_cells(nb, assignment, public_tasks):
         cells.append(cell)
         for task in after.get(i, []):
             cells.append(nbformat.v4.new_code_cell(f'grader.check("{task_key(task)}")'))
+    files = ", ".join(f"`{f}`" for f in assignment.submission_files)
+    cells.append(nbformat.v4.new_markdown_cell(SUBMIT_TEXT.format(
+        name=assignment.name, files=f", with {files} that your code wrote," if files else "")))
+    cells.append(nbformat.v4.new_code_cell(SUBMIT_FILES_CELL.format(files=list(assignment.submission_files))
+                                           if assignment.submission_files else SUBMIT_CELL))
     nb.cells = cells
     for i, cell in enumerate(nb.cells):
         cell.id = f"cell-{i:02d}"

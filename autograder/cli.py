@@ -48,17 +48,44 @@ def _grade(args):
 
 
 def _stub(args):
-    for name in args.assignment or assignments.NAMES:
+    for name in args.assignment or assignments.names():
         path = build.write_stub(assignments.get(name))
         print(f"wrote {path}")
     return 0
 
 
+def _check(args):
+    from . import verify
+    failed = []
+    for name in args.assignment or assignments.names():
+        if verify.check(name, isolate="none" if args.no_sandbox else None, progress=not args.quiet):
+            failed.append(name)
+    if failed:
+        print(f"autograder: check failed for {', '.join(failed)}: fix what is listed above", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def _build(args):
-    for name in args.assignment or assignments.NAMES:
+    names = args.assignment or assignments.names()
+    if not args.skip_check:  # nothing is handed out that the reference does not pass in full
+        code = _check(argparse.Namespace(assignment=names, no_sandbox=args.no_sandbox, quiet=False))
+        if code:
+            print("autograder: nothing built (--skip-check builds anyway)", file=sys.stderr)
+            return code
+    for name in names:
         student, zip_path = build.build_dist(assignments.get(name), args.out and f"{args.out}/{name}",
                                              no_sandbox=args.no_sandbox)
         print(f"wrote {student}/ and {zip_path}")
+    return 0
+
+
+def _audit(args):
+    from . import audit
+    report = audit.audit(args.assignment, jobs=args.jobs, isolate="none" if args.no_sandbox else None,
+                         progress=not args.quiet, limit=args.limit)
+    audit.print_report(report)
+    if args.out:
+        print(f"wrote {audit.write_report(report, args.out)}")
     return 0
 
 
@@ -126,6 +153,8 @@ def main(argv=None):
     b.add_argument("--no-sandbox", action="store_true",
                    help="let the zip grade where student code cannot be isolated (default: it refuses, "
                         "and each submission gets 0 with the reason)")
+    b.add_argument("--skip-check", action="store_true",
+                   help="build without running `autograder check` first (default: build only what passes it)")
     b.set_defaults(run=_build)
 
     e = sub.add_parser("export", help="written answers and plots of each submission, for TAs (PDF or HTML)")
@@ -134,8 +163,35 @@ def main(argv=None):
     e.add_argument("--out", default="manual", help="output folder (default: %(default)s)")
     e.set_defaults(run=_export)
 
+    c = sub.add_parser("check", help="an assignment is ready to ship: the reference earns every point, the stub "
+                       "none and is in sync, the public checks' recorded answers are current",
+                       epilog="exit status: 0 all passed, 1 something to fix (listed), 2 a bad declaration")
+    c.add_argument("assignment", nargs="*", choices=[[], *assignments.NAMES], default=None,
+                   help="default: every assignment")
+    c.add_argument("--no-sandbox", action="store_true", help="as for grade")
+    c.add_argument("-q", "--quiet", action="store_true")
+    c.set_defaults(run=_check)
+
+    m = sub.add_parser("audit", help="how strong the checks are: grade mutants of the reference (one-line bugs) "
+                       "and list the ones that keep full marks")
+    m.add_argument("assignment", choices=assignments.NAMES)
+    m.add_argument("-j", "--jobs", type=int, default=grade.default_jobs(),
+                   help="mutants graded at once (default: %(default)s)")
+    m.add_argument("--limit", type=int, default=None, help="grade only the first N mutants (for a quick look)")
+    m.add_argument("--out", default=None, help="also write the report as JSON in this folder")
+    m.add_argument("--no-sandbox", action="store_true", help="as for grade")
+    m.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    m.set_defaults(run=_audit)
+
     args = p.parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except (assignments.DeclarationError, sandbox.NoIsolation) as e:
+        return _fail(e)
+    except sandbox.Stopped as stop:  # check or audit (grade reports its own stops)
+        print(f"autograder: stopped by {signal.Signals(stop.signum).name if stop.signum else 'a signal'}",
+              file=sys.stderr)
+        return STOPPED + (stop.signum or signal.SIGTERM)
 
 
 def run():

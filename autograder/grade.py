@@ -399,6 +399,17 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=No
     return results
 
 
+def grade_paths(grader: Grader, paths: list, progress: bool = False, jobs: int | None = None) -> list:
+    """Grade the submissions at ``paths`` with the batch engine, writing nothing: the results,
+    in the order of ``paths`` (``autograder check`` and ``audit`` use it). Stops as a batch
+    does: a signal raises ``sandbox.Stopped`` after killing every worker."""
+    results = []
+    with StopSignals() as signals:
+        _grade_batch(grader, [(p, "") for p in paths], None, results, progress, jobs, signals)
+    order = {str(p): i for i, p in enumerate(paths)}
+    return sorted(results, key=lambda r: order[r.path])
+
+
 def _grade_batch(grader, todo, out_dir, results, progress, jobs, signals):
     """Grade ``todo`` on a thread pool (threads only wait on worker pipes: student code runs
     in the worker processes), recording each result as it finishes, whatever the order."""
@@ -410,8 +421,9 @@ def _grade_batch(grader, todo, out_dir, results, progress, jobs, signals):
     def record(future):
         res = future.result()
         with signals.critical():  # a result on disk is whole: results.json, then its page
-            report.write_results(res, out_dir, grader.assignment)
-            write_page(res, out_dir, grader.assignment)
+            if out_dir is not None:
+                report.write_results(res, out_dir, grader.assignment)
+                write_page(res, out_dir, grader.assignment)
             results.append(res)
             recorded.add(future)
         bar.update(res)

@@ -45,7 +45,15 @@ def _names_used(node):
 
 
 def _rewrite_import(node):
+    """The toolkit's imports as the handout's package holds them: ``from ...checks import x``
+    (relative) or ``from autograder.checks import x`` become ``from .checks import x``."""
+    module = node.module or "" if isinstance(node, ast.ImportFrom) else None
+    if module is not None and node.level == 0 and (module + ".").startswith("autograder."):
+        node = ast.ImportFrom(module[len("autograder."):], node.names, level=2)
     if isinstance(node, ast.ImportFrom) and node.level >= 2:
+        if (node.module or "") not in IMPORT_MAP:
+            raise ValueError(f"the public checks import {node.module!r} of the toolkit, which the handout does "
+                             f"not ship (it has: {', '.join(k for k in IMPORT_MAP if k)})")
         target = IMPORT_MAP[(node.module or "")]
         return f"from .{target} import " + ", ".join(a.name + (f" as {a.asname}" if a.asname else "")
                                                    for a in node.names)
@@ -62,6 +70,10 @@ def public_source(assignment):
             defined[name] = node
     hidden = {c.name for c in assignment.checks if c.hidden}
     needed, todo = set(), [c.name for c in assignment.checks if not c.hidden]
+    elsewhere = [name for name in todo if name not in defined]
+    if elsewhere:  # the handout copies public checks from checks.py: one defined elsewhere is lost
+        raise ValueError(f"public check {elsewhere[0]} is not defined at the top level of "
+                         f"autograder/assignments/{assignment.name}/checks.py, which the handout copies it from")
     while todo:
         name = todo.pop()
         if name in needed or name not in defined:

@@ -138,30 +138,41 @@ def mlp_batch(tmp_path_factory, mlp):
 
 
 @pytest.fixture(scope="session")
+def linear():
+    return assignments.get("linear_classifier")
+
+
+@pytest.fixture(scope="session")
+def linear_batch(tmp_path_factory, linear):
+    """Every linear_classifier variant graded in one batch: {name: SubmissionResult}."""
+    import variants_linear
+    subs = tmp_path_factory.mktemp("linear_subs")
+    variants.write(subs, "reference", variants_linear.reference_text())
+    build.write_solution_notebook(linear, subs / "reference_notebook.ipynb")
+    (subs / "stub.ipynb").write_text(linear.stub.read_text())
+    for name in variants_linear.BUGS:
+        variants.write(subs, f"bug_{name}", variants_linear.bug_variant(name))
+    for name in variants_linear.ALTERNATIVES:
+        variants.write(subs, f"alt_{name}", variants_linear.alternative_variant(name))
+    results = grade.grade_all("linear_classifier", [subs], tmp_path_factory.mktemp("linear_out"), progress=False)
+    return {r.submission: r for r in results}
+
+
+@pytest.fixture(scope="session")
 def mnist():
     return assignments.get("mnist_study")
 
 
 @pytest.fixture(scope="session")
-def mnist_study_run(tmp_path_factory, mnist):
+def mnist_study_run(mnist):
     """The reference notebook executed top to bottom on the embedded sample: the whole study,
-    as a student runs it. Returns the folder holding study_results.json and mnist_model.pt."""
-    import os
-    import shutil
+    as a student runs it (shared with `autograder check`, cached by the solution's content).
+    Returns the folder holding study_results.json and mnist_model.pt, and the executed notebook."""
+    import nbformat
 
-    from nbclient import NotebookClient
-    folder = tmp_path_factory.mktemp("mnist_run")
-    shutil.copy(mnist.support_files["mnist_data.py"], folder / "mnist_data.py")
-    nb = build.solution_notebook(mnist.solution)
-    env_backup = os.environ.pop("MNIST_DIR", None)
-    os.environ["MPLBACKEND"] = "Agg"
-    try:
-        NotebookClient(nb, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(folder)}}).execute()
-    finally:
-        if env_backup is not None:
-            os.environ["MNIST_DIR"] = env_backup
-    return folder, nb
+    from autograder import verify
+    folder = verify.reference_run(mnist)
+    return folder, nbformat.read(folder / "mnist_study.ipynb", as_version=4)
 
 
 @pytest.fixture(scope="session")

@@ -89,6 +89,27 @@ BUGS = {
           "        torch.mean((torch.tensor(X) @ wt + b - torch.tensor(y)) ** 2).backward()\n"
           "        grad_w = wt.grad.numpy()\n")],
         ["test_fit_numpy_without_torch"]),
+    # Arguments swapped: the grader's model and loss are not symmetric, so the losses change.
+    "loss_arguments_swapped": (
+        [("fit_GD", "loss = loss_func(model(X, weight, bias), Y)", "loss = loss_func(Y, model(X, weight, bias))")],
+        ["test_fit_GD_seed_data", "test_fit_GD_hidden_trajectory", "test_fit_GD_uses_given_model_and_loss"]),
+    "model_arguments_swapped": (
+        [("fit_GD", "loss = loss_func(model(X, weight, bias), Y)", "loss = loss_func(model(weight, X, bias), Y)")],
+        ["test_fit_GD_contract", "test_fit_GD_seed_data", "test_fit_GD_hidden_trajectory",
+         "test_fit_GD_uses_given_model_and_loss", "test_fit_GD_converges"]),
+    "batch_loss_arguments_swapped": (
+        [("fit_BGD", "loss = loss_func(model(x_batch, weight, bias), y_batch)",
+          "loss = loss_func(y_batch, model(x_batch, weight, bias))")],
+        ["test_fit_BGD_seed_data", "test_fit_BGD_short_last_batch", "test_fit_BGD_one_batch_is_GD",
+         "test_fit_BGD_uses_given_model_and_loss"]),
+    "batch_model_arguments_swapped": (
+        [("fit_BGD", "model(x_batch, weight, bias)", "model(weight, x_batch, bias)")],
+        ["test_fit_BGD_contract", "test_fit_BGD_seed_data", "test_fit_BGD_short_last_batch",
+         "test_fit_BGD_one_batch_is_GD", "test_fit_BGD_uses_given_model_and_loss"]),
+    # A NaN gradient: relative_error is NaN, and "NaN > tol" is False; the check must still fail.
+    "numpy_nan_gradient": (
+        [("fit_numpy", "grad_b = 2.0 / n * np.sum(residual)", "grad_b = 2.0 / n * np.sum(residual) * np.nan")],
+        ["test_fit_numpy_values", "test_fit_numpy_hidden", "test_fit_numpy_gradient_matches_autograd"]),
 }
 
 # Hard-coded answers are built from the reference's own output on the handout's data

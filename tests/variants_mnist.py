@@ -45,6 +45,7 @@ FILE_BUGS = {
     "untrained_weights": ("untrained", ["test_handed_in_model_accuracy", "test_study_results_match_weights"]),
     "mismatched_weights": ("mismatched", ["test_handed_in_model_accuracy", "test_study_results_match_weights"]),
     "reported_accuracy_not_reproduced": ("inflated", ["test_study_results_match_weights"]),
+    "reported_accuracy_nan": ("nan_accuracy", ["test_study_results_match_weights"]),  # NaN > tol is False
     "missing_configuration": ("missing_config", ["test_study_results_complete"]),
 }
 
@@ -69,10 +70,12 @@ def make_folder(dest, text, files_from, change=None):
         state["fc2.weight"], state["fc2.bias"] = state["fc2.weight"][:128], state["fc2.bias"][:128]
         state["fc3.weight"] = state["fc3.weight"][:, :128]
         torch.save(state, dest / "mnist_model.pt")
-    elif change in ("inflated", "missing_config"):
+    elif change in ("inflated", "nan_accuracy", "missing_config"):
         results = json.loads((dest / "study_results.json").read_text())
         if change == "inflated":
             results["32,0.1"]["test_acc"] = 99.9
+        elif change == "nan_accuracy":
+            results["32,0.1"]["test_acc"] = float("nan")  # json writes NaN, and reads it back
         else:
             del results["8,0.1"]
         (dest / "study_results.json").write_text(json.dumps(results))

@@ -1,55 +1,164 @@
-"""The assignments this toolkit grades, each a subpackage declaring its tasks and checks.
+"""The assignments this toolkit grades: every folder here holding an ``__init__.py`` is one.
 
-An assignment subpackage defines:
-  NAME       the assignment's name (also its folder in solutions/ and assignments/)
-  TASKS      {task id: graded function name}, in notebook order (used to write the stub)
-  MANUAL     {question id: what it asks}, graded by hand, never auto-scored
-  LOAD_MODE  "definitions" (imports, functions, classes, the constants they read) or "all"
-  checks     a ``checks.Registry`` (in its ``checks`` module)
-and optionally:
-  SUBMISSION_FILES  files a submission hands in beside its notebook (it is then a folder or zip)
-  SUPPORT_FILES     {module file name in the handout: source path}, importable by the notebook
-  TIME_BUDGET       seconds one submission may take in all (default 300)
+An assignment folder ``autograder/assignments/<name>/`` holds two files:
+
+  ``__init__.py``  its declaration, ``ASSIGNMENT = Assignment(tasks={...}, ...)`` (fields below);
+  ``checks.py``    its checks, ``checks = Registry("<name>")`` and ``@checks.add(...)`` functions;
+
+and the reference solution is ``solutions/<name>/<name>.py``. No list to edit: ``names()`` finds
+the folders. ``get(name)`` imports and validates a declaration; a missing or wrong field raises
+``DeclarationError`` naming the field and the file.
 """
 import importlib
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SOLUTIONS = REPO / "solutions"
 HANDOUTS = REPO / "assignments"
-NAMES = ("gradient_descent", "mlp_backprop", "mnist_study")
+HERE = Path(__file__).resolve().parent
+LOAD_MODES = ("definitions", "all")
+TASK_ID = re.compile(r"^\d+(\.\d+)*$")
+FUNCTION = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)?$")
 
 
-@dataclass
+class DeclarationError(ValueError):
+    """An assignment's declaration or checks are missing something or hold a wrong value."""
+
+
+@dataclass(kw_only=True)
 class Assignment:
-    name: str
-    tasks: dict
-    manual: dict
-    load_mode: str
-    checks: object
-    submission_files: tuple = ()
-    support_files: dict = None
+    """One assignment, as its ``__init__.py`` declares it."""
+    tasks: dict[str, str]
+    """{task id: graded function}, in notebook order: "1.3": "fit_GD", or "3.1": "MLP.__init__"."""
+    name: str = ""
+    """Defaults to the folder's name; when given, it must equal it."""
+    manual: dict[str, str] = field(default_factory=dict)
+    """{question id: what it asks}: written answers, graded by hand, never auto-scored."""
+    load_mode: str = "definitions"
+    """"definitions": only imports, functions, classes and the constants they read run when
+    grading (a notebook's experiments do not); "all": every cell runs."""
+    submission_files: tuple[str, ...] = ()
+    """Files handed in beside the notebook (a submission is then a folder or zip)."""
+    support_files: dict[str, Path] = field(default_factory=dict)
+    """{module file name in the handout: source path}: modules the notebook imports."""
     time_budget: float = 300.0
+    """Seconds one submission may take in all, loading and every check."""
+    checks: object = field(default=None, repr=False)
+    """Filled in by ``get`` from ``checks.py``; not declared."""
+
+    def __post_init__(self):
+        # Field by field, so that the message names the one that is wrong.
+        def need(ok, name, what):
+            if not ok:
+                raise DeclarationError(f"field '{name}' {what}, got {getattr(self, name)!r}")
+        need(isinstance(self.tasks, dict) and self.tasks, "tasks",
+             'must be a non-empty dict {task id: function name}, like {"1.1": "model"}')
+        for task, fn in self.tasks.items():
+            need(isinstance(task, str) and TASK_ID.match(task), "tasks", f'has task id {task!r}: use "1.1"-style ids')
+            need(isinstance(fn, str) and FUNCTION.match(fn), "tasks",
+                 f'maps task {task} to {fn!r}: use a function name, like "fit_GD" or "MLP.forward"')
+        need(isinstance(self.name, str), "name", "must be a string")
+        need(isinstance(self.manual, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                                  for k, v in self.manual.items()), "manual",
+             "must be a dict {question id: what it asks}")
+        need(not set(self.manual) & set(self.tasks), "manual", "must not reuse a task's id")
+        need(self.load_mode in LOAD_MODES, "load_mode", f"must be one of {', '.join(map(repr, LOAD_MODES))}")
+        self.submission_files = tuple(self.submission_files) if isinstance(self.submission_files, (list, tuple)) \
+            else self.submission_files
+        need(isinstance(self.submission_files, tuple) and all(isinstance(f, str) and "/" not in f
+                                                             for f in self.submission_files),
+             "submission_files", "must be a tuple of file names")
+        need(isinstance(self.support_files, dict), "support_files", "must be a dict {file name: source path}")
+        for name, src in self.support_files.items():
+            need(isinstance(name, str) and name.endswith(".py") and Path(src).is_file(), "support_files",
+                 f"has {name!r}: {src}: expected a module name ending in .py and an existing source file")
+        need(isinstance(self.time_budget, (int, float)) and self.time_budget > 0, "time_budget",
+             "must be a positive number of seconds")
+        self.time_budget = float(self.time_budget)
 
     @property
-    def solution(self):
+    def solution(self) -> Path:
         return SOLUTIONS / self.name / f"{self.name}.py"
 
     @property
-    def stub(self):
+    def stub(self) -> Path:
         return HANDOUTS / self.name / f"{self.name}.ipynb"
 
     @property
-    def total(self):
+    def folder(self) -> Path:
+        return HERE / self.name
+
+    @property
+    def total(self) -> float:
         return self.checks.total
 
 
-def get(name):
-    if name not in NAMES:
-        raise KeyError(f"unknown assignment {name!r}; known: {', '.join(NAMES)}")
-    pkg = importlib.import_module(f"{__name__}.{name}")
-    checks = importlib.import_module(f"{__name__}.{name}.checks").checks
-    return Assignment(pkg.NAME, pkg.TASKS, pkg.MANUAL, pkg.LOAD_MODE, checks,
-                      tuple(getattr(pkg, "SUBMISSION_FILES", ())), dict(getattr(pkg, "SUPPORT_FILES", {})),
-                      float(getattr(pkg, "TIME_BUDGET", 300.0)))
+def names() -> tuple[str, ...]:
+    """Every assignment folder, in alphabetical order."""
+    return tuple(sorted(p.name for p in HERE.iterdir()
+                        if (p / "__init__.py").is_file() and not p.name.startswith(("_", "."))))
+
+
+NAMES = names()
+
+
+def _relative(path):
+    try:
+        return str(Path(path).resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def get(name: str) -> Assignment:
+    """The validated declaration of assignment ``name``, with its checks."""
+    known = names()
+    if name not in known:
+        raise KeyError(f"unknown assignment {name!r}; known: {', '.join(known)} "
+                       f"(an assignment is a folder in {_relative(HERE)}/ with an __init__.py)")
+    where = _relative(HERE / name / "__init__.py")
+    try:
+        pkg = importlib.import_module(f"{__name__}.{name}")
+    except DeclarationError as e:
+        raise DeclarationError(f"{where}: {e}") from None
+    except TypeError as e:  # a required field left out, or one Assignment does not have
+        missing = re.findall(r"'(\w+)'", str(e))
+        what = f"field '{missing[0]}' is required" if "missing" in str(e) and missing else str(e)
+        if "unexpected keyword" in str(e) and missing:
+            what = (f"field '{missing[0]}' is not a field of Assignment; the fields are: "
+                    f"{', '.join(f.name for f in fields(Assignment) if f.name != 'checks')}")
+        raise DeclarationError(f"{where}: {what}") from None
+    a = getattr(pkg, "ASSIGNMENT", None)
+    if not isinstance(a, Assignment):
+        raise DeclarationError(f"{where}: declares no ASSIGNMENT = Assignment(tasks=..., ...) "
+                               f"(from autograder.assignments import Assignment)")
+    if a.name and a.name != name:
+        raise DeclarationError(f"{where}: field 'name' is {a.name!r} but the folder is {name!r}: they must match")
+    a.name = name
+    if not a.solution.is_file():
+        raise DeclarationError(f"{where}: no reference solution: expected {_relative(a.solution)}")
+    checks_file = _relative(HERE / name / "checks.py")
+    if not (HERE / name / "checks.py").is_file():
+        raise DeclarationError(f"{where}: no checks: expected {checks_file} with checks = Registry({name!r})")
+    from ..checks import Registry
+    registry = getattr(importlib.import_module(f"{__name__}.{name}.checks"), "checks", None)
+    if not isinstance(registry, Registry):
+        raise DeclarationError(f"{checks_file}: defines no checks = Registry({name!r})")
+    if registry.assignment != name:
+        raise DeclarationError(f"{checks_file}: checks = Registry({registry.assignment!r}): "
+                               f"expected Registry({name!r})")
+    if not len(registry):
+        raise DeclarationError(f"{checks_file}: declares no checks (@checks.add(task=..., function=..., points=...))")
+    for c in registry:
+        if c.task not in a.tasks:
+            raise DeclarationError(f"{checks_file}: check {c.name} is for task {c.task!r}, which {where} does not "
+                                   f"declare (tasks: {', '.join(a.tasks)})")
+        if c.function != a.tasks[c.task]:
+            raise DeclarationError(f"{checks_file}: check {c.name} grades {c.function!r} but task {c.task} is "
+                                   f"{a.tasks[c.task]!r} in {where}")
+        if not isinstance(c.points, (int, float)) or not c.points > 0:
+            raise DeclarationError(f"{checks_file}: check {c.name} has points={c.points!r}: expected a positive number")
+    a.checks = registry
+    return a
+

@@ -2,27 +2,56 @@
 
 They are resolved by name (``Ref("probes.linear_model")``) in the worker for the student and in
 the grader for the reference, so both run exactly the same helper. Nothing here is secret.
+Handouts ship this file: a NumPy-only assignment's handout works without torch installed.
 """
-import torch
+try:
+    import torch
+except ImportError:  # a NumPy-only handout: the torch probes are never called there
+    torch = None
+
+
+def _check_model_args(name, data, weight, bias):
+    """The grader's models are not symmetric in their arguments: data is a matrix (N, D),
+    weight and bias are parameters of shape (D,) and (1,). ``model(weight, X, bias)`` is
+    refused with a message, not quietly computed as the same line."""
+    if data.dim() != 2 or weight.numel() != data.shape[-1] or bias.numel() != 1:
+        raise ValueError(f"{name}(data, weight, bias) was called with data of shape {tuple(data.shape)}, "
+                         f"weight of shape {tuple(weight.shape)} and bias of shape {tuple(bias.shape)}; "
+                         f"expected data (N, D), weight (D,), bias (1,): are the arguments in this order?")
 
 
 def linear_model(data, weight, bias):
-    """The model of task 1.1, so later tasks are graded independently of the student's."""
-    return weight * data + bias
+    """The model of task 1.1, data @ weight + bias (= weight * data + bias for data (N, 1)), so
+    later tasks are graded independently of the student's. Not symmetric in data and weight."""
+    _check_model_args("model", data, weight, bias)
+    return data @ weight.reshape(-1, 1) + bias
 
 
 def mse_loss(y_pred, y_true):
+    """The handout's loss, mean((y_pred - y_true) ** 2) (symmetric: only where a swap cannot matter)."""
     return torch.mean((y_pred - y_true) ** 2)
+
+
+def skewed_squared_loss(y_pred, y_true):
+    """The grader's loss for the fit functions: a squared error where over-predictions
+    (y_pred > y_true) cost 1.5 and under-predictions 0.5 times the squared difference.
+    Its value and gradient change when y_pred and y_true are swapped, so a fit function that
+    calls loss_func(Y, prediction) does not get the reference's losses."""
+    diff = y_pred - y_true
+    return torch.mean(torch.where(diff > 0, 1.5, 0.5) * diff ** 2)
 
 
 def half_slope_model(data, weight, bias):
     """A different model: a fit function that ignores the model it is given is caught."""
-    return 0.5 * weight * data + bias
+    _check_model_args("model", data, weight, bias)
+    return 0.5 * (data @ weight.reshape(-1, 1)) + bias
 
 
-def mae_loss(y_pred, y_true):
-    """A different loss (L1), for the same reason."""
-    return torch.mean(torch.abs(y_pred - y_true))
+def pinball_loss(y_pred, y_true):
+    """A different loss, for the same reason: the pinball (quantile 0.75) loss, an L1 loss where
+    over-predictions cost 0.75 and under-predictions 0.25 times |y_pred - y_true| (not symmetric)."""
+    diff = y_pred - y_true
+    return torch.mean(torch.maximum(0.75 * diff, -0.25 * diff))
 
 
 def model_and_grads(model, data, weight, bias):
@@ -72,6 +101,21 @@ def use_object(cls, init_args, init_kwargs, params, calls):
     return results, dict(obj.params), obj.params is original
 
 
+def step_in_place(cls, layer_sizes, params, grads, lr):
+    """Build ``cls(layer_sizes, seed=0)`` holding copies of ``params``, keep a reference to every
+    array of its ``params``, call ``step(grads, lr)``, and return those same arrays as they are
+    afterwards, with the keys whose entry in ``params`` is no longer that array: an in-place
+    update changes the arrays themselves."""
+    import numpy as np
+    obj = _construct(cls, [layer_sizes], {"seed": 0}, params)
+    for key, value in params.items():
+        obj.params[key] = np.array(value, dtype=np.float64, copy=True)
+    held = dict(obj.params)
+    obj.step(grads, lr)
+    after = obj.params if isinstance(obj.params, dict) else {}
+    return held, sorted(k for k in held if after.get(k) is not held[k])
+
+
 def loss_table(cls, layer_sizes, params_list, X, y):
     """``loss(X, y)`` of one object for each of many weight settings (central differences)."""
     import numpy as np
@@ -95,7 +139,7 @@ def fit_curve_predictions(fit_curve, x, y, x_test):
 
 # -- mnist_study -----------------------------------------------------------------------------------
 
-class GraderNet(torch.nn.Module):
+class GraderNet(torch.nn.Module if torch is not None else object):
     """The grader's own 784-512-256-10 MLP (same state_dict keys as the handout's Net)."""
 
     def __init__(self):

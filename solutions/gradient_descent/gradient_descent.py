@@ -76,16 +76,19 @@ def loss_func(y_pred, y_true):
 # %% [markdown]
 # ### Task 1.3: full-batch gradient descent
 # Each epoch: compute the loss on all the data, record it, then take one gradient step.
-# Use the `model` and `loss_func` you are given (the grader passes other ones too).
+# Use the `model` and `loss_func` you are given (the grader passes other ones too), with their
+# arguments in the order of tasks 1.1 and 1.2: `loss_func(model(X, weight, bias), Y)`. The
+# grader's model and loss are not symmetric in their arguments: a swap changes the losses.
 
 
 # %%
 def fit_GD(model, loss_func, X, Y, lr, num_epochs):
     """Task 1.3: full-batch gradient descent.
 
-    X, Y: tensors (N, 1); lr: float; num_epochs: int.
-    Returns an np.ndarray (num_epochs,): entry e is the loss on all the data at the start of
-    epoch e, before that epoch's update   w <- w - lr * dL/dw,  b <- b - lr * dL/db.
+    X, Y: tensors (N, 1); lr: float; num_epochs: int. The loss is loss_func(model(X, weight, bias), Y)
+    (predictions first, targets second). Returns an np.ndarray (num_epochs,): entry e is the loss
+    on all the data at the start of epoch e, before that epoch's update
+        w <- w - lr * dL/dw,  b <- b - lr * dL/db.
     """
     # Parameters are created here, in this order, so that a seed fixes the starting point.
     weight = torch.rand(size=(1,), requires_grad=True)
@@ -128,7 +131,8 @@ def fit_BGD(model, loss_func, X, Y, lr, num_epochs, batch_size):
     """Task 1.4: mini-batch gradient descent.
 
     X, Y: tensors (N, 1); batch_size: int. Returns an np.ndarray (num_epochs,):
-        loss[e] = (1 / num_batches) * sum over batches B of L_B, each L_B before its update.
+        loss[e] = (1 / num_batches) * sum over batches B of L_B, each L_B before its update,
+    with L_B = loss_func(model(x_B, weight, bias), y_B) (predictions first, targets second).
     """
     weight = torch.rand(size=(1,), requires_grad=True)
     bias = torch.rand(size=(1,), requires_grad=True)

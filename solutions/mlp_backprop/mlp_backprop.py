@@ -6,7 +6,8 @@
 # (checked against PyTorch's autograd), and fit a nonlinear curve with PyTorch.
 #
 # **Rules.** Keep every name and signature: your notebook is graded by calling them. Write your
-# code where a function raises `NotImplementedError`. Parts 1 and 2 use NumPy only.
+# code where a function raises `NotImplementedError`. Parts 1 to 3 use NumPy only: the grader
+# calls their functions and methods with torch unavailable, so code that uses torch there fails.
 
 # %%
 import matplotlib.pyplot as plt
@@ -34,6 +35,7 @@ def two_layer_backprop(X, W1, W2, T):
     X: (N, n_in), W1: (n_in, n_h), W2: (n_h, n_out), T: (N, n_out).
     Returns (L, dW1, dW2) with L a float and dW1, dW2 shaped like W1, W2:
         L = 0.5 * sum((T - relu(relu(X @ W1) @ W2)) ** 2)
+    ReLU's derivative at 0 is 0, in both layers (hidden and output), as in torch.relu's backward.
     """
     # BEGIN SOLUTION
     S2 = X @ W1
@@ -99,11 +101,13 @@ except NotImplementedError as err:
 #
 # Rows are samples. `params` holds `W1, b1, ..., WL, bL` with `Wi` of shape
 # `(layer_sizes[i-1], layer_sizes[i])` and `bi` of shape `(layer_sizes[i],)`. Hidden layers use
-# ReLU, the output layer softmax; the loss is the mean cross-entropy of integer labels.
-# Any number of hidden layers must work. Every method reads the weights from `self.params`.
+# ReLU (its derivative at 0 is 0), the output layer softmax; the loss is the mean cross-entropy
+# of integer labels. Any number of hidden layers must work. Every method reads the weights from
+# `self.params`. NumPy only: no torch in this class.
 #
 # Tasks: 3.1 `__init__`, 3.2 `forward` (finite even for logits around ±1000), 3.3 `loss`,
-# 3.4 `gradients` (same keys and shapes as `params`), 3.5 `step` (in place), 3.6 `fit`.
+# 3.4 `gradients` (same keys and shapes as `params`), 3.5 `step` (updates the arrays in place),
+# 3.6 `fit`.
 
 
 # %%
@@ -111,7 +115,10 @@ class MLP:
     """A fully connected ReLU network with a softmax output, in NumPy."""
 
     def __init__(self, layer_sizes, seed=0):
-        """Task 3.1: He-style random weights, zero biases, drawn from np.random.default_rng(seed)."""
+        """Task 3.1: He initialisation from rng = np.random.default_rng(seed): for each layer i,
+        Wi is drawn from a normal distribution with mean 0 and standard deviation
+        sqrt(2 / layer_sizes[i-1]) (the layer's fan-in), and bi = np.zeros(layer_sizes[i]).
+        """
         self.layer_sizes = list(layer_sizes)
         self.params = {}
         # BEGIN SOLUTION
@@ -156,7 +163,8 @@ class MLP:
 
     def gradients(self, X, y):
         """Task 3.4: dict with the keys and shapes of params: d loss / d param.
-        At the output, d loss / d logits = (p - onehot(y)) / N.
+        At the output, d loss / d logits = (p - onehot(y)) / N. Hidden layers: relu'(z) = 1 for
+        z > 0 and 0 for z <= 0 (0 at exactly 0, as torch.relu's backward).
         """
         # BEGIN SOLUTION
         acts = self._forward(X)
@@ -174,16 +182,25 @@ class MLP:
         # END SOLUTION
 
     def step(self, grads, lr):
-        """Task 3.5: gradient descent in place:  params[k] <- params[k] - lr * grads[k]."""
+        """Task 3.5: gradient descent in place: for every key k, params[k] -= lr * grads[k].
+        In place means the arrays themselves change: self.params stays the same dict holding the
+        same np.ndarray objects (code holding self.params["W1"] sees the new values); returns None.
+        """
         # BEGIN SOLUTION
         for k in self.params:
             self.params[k] -= lr * grads[k]
         # END SOLUTION
 
     def fit(self, X, y, lr, num_epochs, batch_size=None, seed=0):
-        """Task 3.6: (mini-)batch gradient descent; batch_size None means all rows.
-        Shuffle rows each epoch with np.random.default_rng(seed). Returns a list of num_epochs
-        floats: the mean over each epoch's batches of the batch loss before its step.
+        """Task 3.6: (mini-)batch gradient descent from the current self.params.
+        Make rng = np.random.default_rng(seed) once, at the start of fit. Each epoch:
+          - batch_size None: one batch holding all N rows, in their order (no shuffling);
+          - otherwise order = rng.permutation(N) (one call per epoch, the only use of rng), and
+            the batches are order[0:B], order[B:2B], ... with B = batch_size (the last may be
+            shorter; none is dropped).
+        For each batch (Xb, yb) in turn: record self.loss(Xb, yb), then take the step
+        self.step(self.gradients(Xb, yb), lr). Returns a list of num_epochs floats: entry e is
+        the plain mean over epoch e's batches of their recorded losses (each before its step).
         """
         # BEGIN SOLUTION
         rng = np.random.default_rng(seed)
@@ -234,14 +251,16 @@ except NotImplementedError as err:
 # ### Task 4.1
 # `fit_curve(x, y)` gets `x, y` float tensors of shape `(N, 1)` from a smooth curve such as
 # `y = x ** 2 + 3` with `x ~ N(0, 1)`, and returns a trained `nn.Module` mapping `(N, 1)` to
-# `(N, 1)`. The grader calls it on data you have not seen, allows 60 seconds, and measures the
-# mean squared error on new points from the same range.
+# `(N, 1)`. The grader calls it on data you have not seen (200 points), allows 60 seconds, and
+# measures the mean squared error on 500 new points from the same range: it passes below 0.01.
 
 
 # %%
 def fit_curve(x, y):
     """Task 4.1: train and return an nn.Module with model(x) ~ y; x, y: (N, 1) tensors.
         minimise mean((model(x) - y) ** 2)
+    Pass mark: mean((model(x_new) - y_new) ** 2) < 0.01 on new points x_new from the range of x,
+    with at most 60 seconds for fit_curve.
     """
     # BEGIN SOLUTION
     torch.manual_seed(0)

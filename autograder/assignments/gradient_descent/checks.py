@@ -2,7 +2,9 @@
 
 Every check calls the submission (``sub``) and the reference (``ref``) with the same inputs and
 seed. Later tasks are called with the grader's own model and loss (``probes.*``) so that a
-bug in task 1.1 or 1.2 costs only those tasks' points.
+bug in task 1.1 or 1.2 costs only those tasks' points. Neither is symmetric in its arguments
+(the model takes data (N, 1) before weight (1,), the loss weighs over- and under-predictions
+differently), so a fit function that swaps them does not reproduce the reference's losses.
 """
 import numpy as np
 import torch
@@ -11,7 +13,9 @@ from ...checks import ModuleData, Registry, assert_close, expect_type, relative_
 
 checks = Registry("gradient_descent")
 
-MODEL, LOSS = "probes.linear_model", "probes.mse_loss"
+MODEL, LOSS = "probes.linear_model", "probes.skewed_squared_loss"
+OTHER_MODEL, OTHER_LOSS = "probes.half_slope_model", "probes.pinball_loss"
+HANDOUT_LOSS = "probes.mse_loss"  # the handout's own loss, for the convergence check
 TRAJECTORY = dict(rtol=1e-4, atol=1e-5)  # float32 training: same maths in another order
 
 
@@ -117,11 +121,11 @@ def test_fit_GD_contract(sub, ref):
 
 @checks.add(task="1.3", function="fit_GD", points=1)
 def test_fit_GD_seed_data(sub, ref):
-    """fit_GD's losses on the handout's data match the reference (seed 0, lr 0.01, 20 epochs)."""
+    """fit_GD's losses on the handout's data match the reference (grader's model and loss, seed 0, lr 0.01)."""
     X, Y = seed_data()
     got, want = _fit(sub, "fit_GD", X, Y, 0.01, 20), _fit(ref, "fit_GD", X, Y, 0.01, 20)
     sub.plot("fit_GD: loss per epoch on the handout's data", {"yours": got, "reference": want}, xlabel="epoch",
-             ylabel="MSE loss", logy=True)
+             ylabel="grader's loss", logy=True)
     assert_close(got, want, "fit_GD losses", **TRAJECTORY)
 
 
@@ -141,8 +145,8 @@ def test_fit_GD_uses_given_model_and_loss(sub, ref):
     """fit_GD trains the model and loss it is given, not ones of its own."""
     X, Y = hidden_data()
     args = (X, Y, 0.05, 6)
-    got = _fit(sub, "fit_GD", *args, model="probes.half_slope_model", loss="probes.mae_loss", seed=3)
-    want = _fit(ref, "fit_GD", *args, model="probes.half_slope_model", loss="probes.mae_loss", seed=3)
+    got = _fit(sub, "fit_GD", *args, model=OTHER_MODEL, loss=OTHER_LOSS, seed=3)
+    want = _fit(ref, "fit_GD", *args, model=OTHER_MODEL, loss=OTHER_LOSS, seed=3)
     assert_close(got, want, "fit_GD losses with another model and loss", show_expected=False, **TRAJECTORY)
 
 
@@ -150,7 +154,7 @@ def test_fit_GD_uses_given_model_and_loss(sub, ref):
 def test_fit_GD_converges(sub, ref):
     """fit_GD brings the handout's loss below 0.5 in 20 epochs at lr 0.01."""
     X, Y = seed_data()
-    got = np.asarray(_fit(sub, "fit_GD", X, Y, 0.01, 20, seed=1), dtype=float)
+    got = np.asarray(_fit(sub, "fit_GD", X, Y, 0.01, 20, loss=HANDOUT_LOSS, seed=1), dtype=float)
     if got.shape != (20,) or not np.isfinite(got).all():
         raise AssertionError(f"fit_GD should return 20 finite losses, got shape {got.shape}")
     if not got[-1] < 0.5 or not got[-1] < got[0]:
@@ -170,7 +174,7 @@ def test_fit_BGD_contract(sub, ref):
 
 @checks.add(task="1.4", function="fit_BGD", points=1)
 def test_fit_BGD_seed_data(sub, ref):
-    """fit_BGD's losses on the handout's data match the reference (batch size 10)."""
+    """fit_BGD's losses on the handout's data match the reference (grader's model and loss, batch size 10)."""
     X, Y = seed_data()
     got, want = _fit(sub, "fit_BGD", X, Y, 0.01, 20, 10), _fit(ref, "fit_BGD", X, Y, 0.01, 20, 10)
     sub.plot("fit_BGD: loss per epoch on the handout's data (batch size 10)", {"yours": got, "reference": want},
@@ -202,7 +206,7 @@ def test_fit_BGD_one_batch_is_GD(sub, ref):
 def test_fit_BGD_uses_given_model_and_loss(sub, ref):
     """fit_BGD trains the model and loss it is given, not ones of its own."""
     X, Y = hidden_data()
-    kw = dict(model="probes.half_slope_model", loss="probes.mae_loss", seed=6)
+    kw = dict(model=OTHER_MODEL, loss=OTHER_LOSS, seed=6)
     got = _fit(sub, "fit_BGD", X, Y, 0.05, 4, 16, **kw)
     assert_close(got, _fit(ref, "fit_BGD", X, Y, 0.05, 4, 16, **kw), "fit_BGD losses with another model and loss",
                  show_expected=False, **TRAJECTORY)
@@ -265,7 +269,7 @@ def test_fit_numpy_gradient_matches_autograd(sub, ref):
         got_w, got_b = (w_prev - w) / lr, (b_prev - float(b)) / lr
         for what, got, want in (("dL/dw", got_w, wt.grad.numpy()), ("dL/db", got_b, bt.grad.numpy())):
             err = relative_error(got, want)
-            if err > 1e-7:
+            if not err <= 1e-7:  # NaN or inf fail too
                 raise AssertionError(f"{what} implied by step {iters} differs from autograd's: "
                                      f"relative error {err:.2e} (allowed 1e-07)")
         w_prev, b_prev = w, float(b)

@@ -1,6 +1,9 @@
 """Checks for mlp_backprop. Gradients are compared with torch autograd in float64 (relative
 error below 1e-7) and with central differences of the submission's own loss; MLP methods are
 called on weights the grader chooses, so student and reference see identical parameters.
+Parts 1 to 3 are NumPy only: the submission's functions and methods there are called with torch
+unavailable (``forbid``), and a call that touches torch fails its check. Every comparison is
+written so that NaN and inf fail it (``not err <= tol``).
 """
 import numpy as np
 import torch
@@ -12,6 +15,7 @@ checks = Registry("mlp_backprop")
 
 AUTOGRAD_RTOL = 1e-7   # CS231n: 1e-7 or less is right for float64 without kinks
 NUMERIC_RTOL = 1e-5    # central differences, h = 1e-5, float64
+NUMPY_ONLY = ["torch"]  # forbidden in every call into Parts 1 to 3
 SEED_EXAMPLE = dict(X=np.array([[1.0, 2.0]]), W1=np.array([[2.0, 1.0], [0.0, 1.0]]),
                     W2=np.array([[1.0, 2.0], [1.0, 2.0]]), T=np.array([[0.0, 0.0]]))
 
@@ -60,7 +64,7 @@ def torch_reference(params, X, y):
 def mlp(side, sizes, params, *calls, seed=0):
     """Run MLP methods in the submission (sub) or the reference (ref) on given weights."""
     return side.call("probes.use_object", side.fn("MLP"), [list(sizes)], {"seed": seed}, params,
-                     [list(c) for c in calls])
+                     [list(c) for c in calls], forbid=NUMPY_ONLY)
 
 
 def expect_gradients(grads, params, what="gradients(X, y)"):
@@ -75,7 +79,7 @@ def expect_gradients(grads, params, what="gradients(X, y)"):
 def compare_gradients(grads, want, rtol, against):
     for k in sorted(want):
         err = relative_error(grads[k], want[k])
-        if err > rtol:
+        if not err <= rtol:  # NaN or inf fail too
             raise AssertionError(f"gradient of {k} differs from {against}: relative error {err:.2e} "
                                  f"(allowed {rtol:.0e})")
 
@@ -85,7 +89,7 @@ def compare_gradients(grads, want, rtol, against):
 @checks.add(task="1.1", function="two_layer_backprop", points=1)
 def test_backprop_worked_example(sub, ref):
     """The worked example comes out exactly: L = 62.5, dW2 = [[10, 20], [15, 30]], dW1 = [[25, 25], [50, 50]]."""
-    got = sub.call("two_layer_backprop", *SEED_EXAMPLE.values())
+    got = sub.call("two_layer_backprop", *SEED_EXAMPLE.values(), forbid=NUMPY_ONLY)
     expect_type(got, "tuple", "two_layer_backprop(...)")
     if len(got) != 3:
         raise AssertionError(f"two_layer_backprop(...) should return (L, dW1, dW2), got {len(got)} values")
@@ -96,7 +100,7 @@ def test_backprop_worked_example(sub, ref):
 
 
 def _backprop_against_autograd(sub, X, W1, W2, T):
-    L, dW1, dW2 = sub.call("two_layer_backprop", X, W1, W2, T)
+    L, dW1, dW2 = sub.call("two_layer_backprop", X, W1, W2, T, forbid=NUMPY_ONLY)
     t1 = torch.tensor(W1, requires_grad=True)
     t2 = torch.tensor(W2, requires_grad=True)
     loss = 0.5 * torch.sum((torch.tensor(T) - torch.relu(torch.relu(torch.tensor(X) @ t1) @ t2)) ** 2)
@@ -105,7 +109,7 @@ def _backprop_against_autograd(sub, X, W1, W2, T):
     for what, got, want in (("dW1", dW1, t1.grad.numpy()), ("dW2", dW2, t2.grad.numpy())):
         expect_type(got, "ndarray", what, shape=want.shape)
         err = relative_error(got, want)
-        if err > AUTOGRAD_RTOL:
+        if not err <= AUTOGRAD_RTOL:  # NaN or inf fail too
             raise AssertionError(f"{what} differs from autograd's: relative error {err:.2e} "
                                  f"(allowed {AUTOGRAD_RTOL:.0e})")
 
@@ -122,11 +126,18 @@ def test_backprop_random_shapes(sub, ref):
 
 @checks.add(task="1.1", function="two_layer_backprop", points=1, hidden=True)
 def test_backprop_relu_derivative_at_zero(sub, ref):
-    """Pre-activations exactly 0 get derivative 0 (as torch.relu's backward)."""
+    """Pre-activations exactly 0, hidden or output, get derivative 0 (as torch.relu's backward)."""
     X = np.array([[1.0, -1.0], [2.0, 0.0], [0.0, 0.0]])
     W1 = np.array([[1.0, 2.0, -1.0], [1.0, 0.5, 1.0]])  # first hidden unit is 0 for row 1
     W2 = np.array([[1.0, -1.0], [1.0, 1.0], [0.5, 2.0]])
     T = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]])
+    _backprop_against_autograd(sub, X, W1, W2, T)
+    # The output unit 2 of row 3 has pre-activation exactly 0 while its target is 1, so
+    # ReLU'(0) decides dW2 and dW1 there (dyadic numbers: the zero is exact in any order).
+    X = np.array([[1.0, 1.0], [2.0, -1.0], [1.0, 0.5]])
+    W1 = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, -1.0]])
+    W2 = np.array([[1.0, -1.0], [-1.0, 2.0], [0.5, 0.0]])
+    T = np.array([[1.0, 0.0], [0.5, 2.0], [-1.0, 1.0]])
     _backprop_against_autograd(sub, X, W1, W2, T)
 
 
@@ -137,7 +148,7 @@ HIDDEN_SIZES = ([3, 5, 2], [10, 20, 30, 40, 5], [7, 1], [784, 512, 256, 10])
 
 def _count(sub, ref, name, sizes_list, show_expected):
     for sizes in sizes_list:
-        got = sub.call(name, list(sizes))
+        got = sub.call(name, list(sizes), forbid=NUMPY_ONLY)
         want = ref.call(name, list(sizes))
         if not isinstance(got, int) or isinstance(got, bool):
             raise AssertionError(f"{name}({sizes}): expected an int, got {type(got).__name__}")
@@ -202,6 +213,34 @@ def test_init_depth_and_seed(sub, ref):
         raise AssertionError("MLP(sizes, seed=1) gave different weights on two calls: draw them from the seed")
     if all(np.array_equal(a[k], c[k]) for k in a if k.startswith("W")):
         raise AssertionError("MLP(sizes, seed=1) and MLP(sizes, seed=2) have identical weights")
+
+
+INIT_SIZES = [300, 200, 100]  # 60,000 and 20,000 weights: sample statistics within 1% of He's
+INIT_STD_RTOL = 0.05           # Xavier (x0.77 and x0.82 here), fan-out He (x1.22) or 0.01 fail it
+INIT_MEAN_ATOL = 0.05          # |mean| / (He standard deviation)
+INIT_KURTOSIS_ATOL = 0.5       # excess kurtosis of a normal sample: 0 +- 0.02; uniform: -1.2
+
+
+@checks.add(task="3.1", function="MLP.__init__", points=1, hidden=True)
+def test_init_he_scale_zero_biases(sub, ref):
+    """Weights are normal with mean 0 and standard deviation sqrt(2 / fan_in) (He), biases zero."""
+    _, params, _ = mlp(sub, INIT_SIZES, None, seed=23)
+    _expect_params(params, INIT_SIZES, f"MLP({INIT_SIZES}, seed=23)")
+    for i, n_in in enumerate(INIT_SIZES[:-1], start=1):
+        W, b = np.asarray(params[f"W{i}"], dtype=float), np.asarray(params[f"b{i}"], dtype=float)
+        he = np.sqrt(2.0 / n_in)
+        mean, std = float(W.mean()), float(W.std())
+        if not abs(std / he - 1) <= INIT_STD_RTOL:
+            raise AssertionError(f"W{i} ({n_in} inputs) has standard deviation {std:.4g}; He initialisation gives "
+                                 f"sqrt(2 / {n_in}) = {he:.4g} (within {INIT_STD_RTOL:.0%} expected)")
+        if not abs(mean) <= INIT_MEAN_ATOL * he:
+            raise AssertionError(f"W{i} has mean {mean:.4g}; mean 0 expected")
+        kurtosis = float(np.mean(((W - mean) / std) ** 4) - 3)
+        if not abs(kurtosis) <= INIT_KURTOSIS_ATOL:
+            raise AssertionError(f"W{i} does not look normally distributed (excess kurtosis {kurtosis:.3g}, "
+                                 "0 for a normal distribution)")
+        if not np.all(b == 0):
+            raise AssertionError(f"b{i} should be all zeros, got {np.count_nonzero(b)} non-zero entries")
 
 
 # -- Tasks 3.2 and 3.3: forward and loss -----------------------------------------------------------
@@ -307,11 +346,32 @@ def test_gradients_central_differences(sub, ref):
     (grads,), _, _ = mlp(sub, sizes, params, *calls)
     expect_gradients(grads, params)
     # One probe call per perturbation would be slow; evaluate them all in one worker call.
-    results = sub.call("probes.loss_table", sub.fn("MLP"), list(sizes), [p for *_, p in keys], X, y)
+    results = sub.call("probes.loss_table", sub.fn("MLP"), list(sizes), [p for *_, p in keys], X, y,
+                       forbid=NUMPY_ONLY)
     numeric = {k: np.zeros_like(v) for k, v in params.items()}
     for (k, idx, sign, _), value in zip(keys, results):
         numeric[k][idx] += sign * float(value) / (2 * h)
     compare_gradients(grads, numeric, NUMERIC_RTOL, "central differences of your loss")
+
+
+# Dyadic weights and inputs: the pre-activations z1[0, 0], z1[3, 1] and z2[3, 2] are exactly 0 in
+# any summation order, and each one's unit carries gradient, so ReLU'(0) changes W1, b1, W2, b2.
+RELU_ZERO_PARAMS = {
+    "W1": np.array([[1.0, -1.0, 0.5], [1.0, 1.0, -0.5]]), "b1": np.array([0.0, 0.0, 1.0]),
+    "W2": np.array([[1.0, -1.0, 0.5], [-1.0, 2.0, 1.0], [0.5, 1.0, -1.0]]), "b2": np.array([0.0, -1.0, 0.5]),
+    "W3": np.array([[1.0, -2.0], [0.5, 1.0], [-1.0, 1.5]]), "b3": np.array([0.25, -0.25])}
+RELU_ZERO_X = np.array([[1.0, -1.0], [2.0, 0.0], [-1.0, 3.0], [0.5, 0.5], [3.0, 1.0]])
+RELU_ZERO_Y = np.array([0, 1, 1, 0, 1])
+
+
+@checks.add(task="3.4", function="MLP.gradients", points=1, hidden=True)
+def test_gradients_relu_derivative_at_zero(sub, ref):
+    """Hidden pre-activations exactly 0 get ReLU derivative 0, as in torch autograd."""
+    params = RELU_ZERO_PARAMS
+    (grads,), _, _ = mlp(sub, [2, 3, 3, 2], params, ("gradients", [RELU_ZERO_X, RELU_ZERO_Y], {}))
+    expect_gradients(grads, params)
+    compare_gradients(grads, torch_reference(params, RELU_ZERO_X, RELU_ZERO_Y)[2], AUTOGRAD_RTOL,
+                      "torch autograd's (ReLU'(0) = 0)")
 
 
 # -- Task 3.5: step ----------------------------------------------------------------------------------
@@ -326,6 +386,20 @@ def test_step_updates_params_in_place(sub, ref):
         raise AssertionError("step replaced self.params with a new dict; update it in place")
     for k in params:
         assert_close(after[k], params[k] - 0.3 * grads[k], f"params[{k!r}] after step", rtol=1e-12, atol=1e-15)
+
+
+@checks.add(task="3.5", function="MLP.step", points=1)
+def test_step_mutates_arrays_in_place(sub, ref):
+    """step changes the arrays of self.params themselves: the same np.ndarray objects hold the new values."""
+    sizes = [3, 4, 2]
+    params, grads = random_params(sizes, 7), random_params(sizes, 8)
+    held, replaced = sub.call("probes.step_in_place", sub.fn("MLP"), sizes, params, grads, 0.2, forbid=NUMPY_ONLY)
+    if replaced:
+        raise AssertionError(f"step put new arrays into self.params for {replaced}; update the existing ones in "
+                             "place (params[k] -= lr * grads[k]), so that code holding them sees the step")
+    for k in params:
+        assert_close(held[k], params[k] - 0.2 * grads[k], f"the array params[{k!r}] after step", rtol=1e-12,
+                     atol=1e-15)
 
 
 # -- Task 3.6: fit -----------------------------------------------------------------------------------
@@ -359,9 +433,43 @@ def test_fit_reaches_accuracy(sub, ref):
         _, params, _ = mlp(sub, sizes, start, ("fit", [X, y, lr, epochs], kwargs))
         _expect_params(params, sizes, f"MLP({sizes}) after fit")
         acc = _accuracy(params, Xt, yt)
-        if acc < 0.9:
+        if not acc >= 0.9:
             raise AssertionError(f"fit({lr=}, num_epochs={epochs}, {kwargs or 'full batch'}) on MLP({sizes}) "
                                  f"reached {acc:.1%} test accuracy; at least 90% expected")
+
+
+def _fit_against_reference(sub, ref, sizes, X, y, lr, epochs, kwargs, what):
+    """fit from the grader's weights in the submission and the reference: same history, same weights."""
+    start = random_params(sizes, 9, scale=np.sqrt(2.0))
+    call = ("fit", [X, y, lr, epochs], kwargs)
+    (history,), params, _ = mlp(sub, sizes, start, call)
+    (want_history,), want_params, _ = mlp(ref, sizes, start, call)
+    if not isinstance(history, list) or len(history) != epochs:
+        raise AssertionError(f"{what}: fit should return a list of {epochs} losses, got {type(history).__name__}")
+    _expect_params(params, sizes, f"{what}: MLP({sizes}) after fit")
+    sub.plot(f"MLP.fit, {what}: loss per epoch", {"yours": history, "reference": want_history}, xlabel="epoch",
+             ylabel="mean batch loss")
+    assert_close(np.asarray(history, dtype=float), np.asarray(want_history, dtype=float), f"{what}: history",
+                 rtol=1e-7, atol=1e-12)
+    for k in sorted(want_params):
+        assert_close(params[k], want_params[k], f"{what}: params[{k!r}] after fit", rtol=1e-7, atol=1e-12,
+                     show_expected=False)
+
+
+@checks.add(task="3.6", function="MLP.fit", points=1)
+def test_fit_full_batch_matches_reference(sub, ref):
+    """Full batch (batch_size None): history and trained weights match the reference (5 epochs)."""
+    X, y = blobs(40, seed=5)
+    _fit_against_reference(sub, ref, [4, 8, 4], X, y, 0.3, 5, {}, "full batch")
+
+
+@checks.add(task="3.6", function="MLP.fit", points=2, hidden=True)
+def test_fit_minibatch_shuffle_matches_reference(sub, ref):
+    """Mini-batch fit (a permutation per epoch from default_rng(seed), short last batch) matches the reference."""
+    X, y = blobs(50, seed=6)
+    for seed in (3, 4):  # 50 rows in batches of 16: the last batch has 2 rows
+        _fit_against_reference(sub, ref, [4, 8, 4], X, y, 0.2, 3, {"batch_size": 16, "seed": seed},
+                               f"batch_size=16, seed={seed}")
 
 
 # -- Task 4.1: fit_curve -----------------------------------------------------------------------------

@@ -2,24 +2,27 @@
 study graded from the files it writes, never by re-running it (seed 001)."""
 from pathlib import Path
 
-NAME = "mnist_study"
-TASKS = {
-    "1.1": "Net.__init__",
-    "1.2": "Net.forward",
-    "2.1": "train",
-    "2.2": "evaluate",
-    "3.1": "run_study",
-    "3.2": "plot_losses",
-}
-MANUAL = {
-    "4.1": "The effect of the learning rate",
-    "4.2": "The effect of the batch size",
-}
-# Definitions only: the notebook's study trains for minutes and must not run while grading.
-LOAD_MODE = "definitions"
-# A submission is a folder (or zip) with the notebook and what its study wrote.
-SUBMISSION_FILES = ("study_results.json", "mnist_model.pt")
-# The handout's data loader, importable by the notebook as `mnist_data`.
-SUPPORT_FILES = {"mnist_data.py": Path(__file__).resolve().parents[2] / "runtime" / "data.py"}
-# Grading one submission stays under a minute whatever it does (the reference takes about 6 s).
-TIME_BUDGET = 55.0
+from autograder.assignments import Assignment
+
+ASSIGNMENT = Assignment(
+    tasks={
+        "1.1": "Net.__init__",
+        "1.2": "Net.forward",
+        "2.1": "train",
+        "2.2": "evaluate",
+        "3.1": "run_study",
+        "3.2": "plot_losses",
+    },
+    manual={
+        "4.1": "The effect of the learning rate",
+        "4.2": "The effect of the batch size",
+    },
+    # Definitions only: the notebook's study trains for minutes and must not run while grading.
+    load_mode="definitions",
+    # A submission is a folder (or zip) with the notebook and what its study wrote.
+    submission_files=("study_results.json", "mnist_model.pt"),
+    # The handout's data loader, importable by the notebook as `mnist_data`.
+    support_files={"mnist_data.py": Path(__file__).resolve().parents[2] / "runtime" / "data.py"},
+    # Grading one submission stays under a minute whatever it does (the reference takes about 6 s).
+    time_budget=55.0,
+)

@@ -1,0 +1,349 @@
+"""``autograder audit NAME``: how strong an assignment's checks are, measured by mutation.
+
+Steps:
+  1. ``regions``: the reference's solution regions (``# BEGIN SOLUTION`` ... ``# END SOLUTION``),
+     each with the graded function it is in;
+  2. ``mutants``: one-line bugs made in those regions by the classic mutation operators
+     (``OPERATORS``), each applied at one place of the source; the rest of the file, its
+     comments and cells included, is left as it is, and a mutant that does not compile or
+     repeats another's source is dropped;
+  3. ``grade_mutants``: every mutant graded like a submission, by the batch engine;
+  4. ``summarise``: per task, mutants tried, killed (lost at least one point), survived, and
+     those the instructor reviewed as equivalent (same behaviour: no check can tell), which
+     are listed in ``equivalent_mutants.toml`` next to the checks.
+
+A survivor is a bug students can make and keep full marks: strengthen a check, or, when the
+mutant behaves exactly like the reference, add it to the reviewed list with the reason.
+"""
+import ast
+import copy
+import json
+import shutil
+import sys
+import tempfile
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import assignments, build, grade, sandbox
+from .assignments import Assignment
+
+EQUIVALENT_FILE = "equivalent_mutants.toml"
+# Mutants run with tighter limits than students: an infinite loop costs seconds, not minutes.
+AUDIT_LIMITS = sandbox.Limits(call_timeout=10.0, load_timeout=30.0)
+
+
+@dataclass
+class Mutant:
+    id: str
+    operator: str
+    function: str
+    task: str
+    line: int  # 1-based, in the solution file
+    before: str  # the changed line(s), stripped
+    after: str
+    source: str = field(repr=False, default="")
+    score: float | None = None
+    max_score: float | None = None
+    failed: list = field(default_factory=list)  # checks that lost points: what killed it
+    status: str = ""
+    equivalent: str = ""  # the reviewed reason, when it is listed as equivalent
+
+    @property
+    def killed(self):
+        return self.score is not None and self.score < self.max_score
+
+    def diff(self):
+        return f"line {self.line}: - {self.before}   + {self.after}"
+
+
+# -- step 1: where the solution is ---------------------------------------------------------------
+
+def regions(a: Assignment) -> list[tuple[int, int, str]]:
+    """(first line, last line, function) of each solution region, 1-based and inclusive of
+    the code between the markers."""
+    lines = a.solution.read_text(encoding="utf-8").split("\n")
+    out, start = [], None
+    for i, line in enumerate(lines):
+        if line.strip() == build.CODE_BEGIN:
+            start = i
+        elif line.strip() == build.CODE_END and start is not None:
+            fn = build._enclosing_function(lines, start) or "(module level)"
+            out.append((start + 2, i, fn))
+            start = None
+    return out
+
+
+# -- step 2: the mutation operators -------------------------------------------------------------
+# Each operator takes a node and yields (name, replacement node) for every mutant it makes there.
+
+BINOP_SWAPS = {ast.Add: [ast.Sub], ast.Sub: [ast.Add], ast.Mult: [ast.Div, ast.Add], ast.Div: [ast.Mult],
+               ast.FloorDiv: [ast.Div], ast.Pow: [ast.Mult], ast.MatMult: [ast.Mult], ast.Mod: [ast.FloorDiv]}
+CMP_SWAPS = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
+             ast.NotEq: ast.Eq, ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In}
+NAME_SWAPS = {"mean": "sum", "sum": "mean", "max": "min", "min": "max", "maximum": "minimum",
+              "minimum": "maximum", "argmax": "argmin", "argmin": "argmax", "exp": "log", "log": "exp",
+              "zeros": "ones", "ones": "zeros", "zeros_like": "ones_like", "ones_like": "zeros_like"}
+
+
+def op_arithmetic(node):
+    if isinstance(node, ast.BinOp):
+        for new in BINOP_SWAPS.get(type(node.op), []):
+            yield "arithmetic", ast.BinOp(node.left, new(), node.right)
+        if isinstance(node.op, ast.MatMult):  # a transpose added
+            yield "transpose", ast.BinOp(node.left, node.op, ast.Attribute(node.right, "T", ast.Load()))
+    if isinstance(node, ast.AugAssign):
+        for new in BINOP_SWAPS.get(type(node.op), [])[:1]:
+            yield "arithmetic", ast.AugAssign(node.target, new(), node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        yield "sign", node.operand
+
+
+def op_comparison(node):
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in CMP_SWAPS:
+        yield "comparison", ast.Compare(node.left, [CMP_SWAPS[type(node.ops[0])]()], node.comparators)
+    if isinstance(node, ast.BoolOp):
+        yield "boolean", ast.BoolOp(ast.Or() if isinstance(node.op, ast.And) else ast.And(), node.values)
+
+
+def op_constant(node):
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float, bool):
+        v = node.value
+        if isinstance(v, bool):
+            yield "constant", ast.Constant(not v)
+        elif isinstance(v, int):
+            yield "constant", ast.Constant(v + 1)
+            if v != 0:
+                yield "constant", ast.Constant(v - 1)
+        else:
+            yield "constant", ast.Constant(v * 2 if v else 1.0)
+
+
+def op_call(node):
+    """mean/sum and friends swapped, two arguments swapped, axis and keepdims changed, an
+    off-by-one range."""
+    if not isinstance(node, ast.Call):
+        return
+    f = node.func
+    name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+    if name in NAME_SWAPS:
+        new = copy.copy(node)
+        new.func = (ast.Attribute(f.value, NAME_SWAPS[name], ast.Load()) if isinstance(f, ast.Attribute)
+                    else ast.Name(NAME_SWAPS[name], ast.Load()))
+        yield "function", new
+    args = [a for a in node.args if not isinstance(a, ast.Starred)]
+    if len(args) >= 2 and ast.dump(args[0]) != ast.dump(args[1]) and len(args) == len(node.args):
+        new = copy.copy(node)
+        new.args = [node.args[1], node.args[0], *node.args[2:]]
+        yield "argument order", new
+    for i, kw in enumerate(node.keywords):
+        if kw.arg == "axis" and isinstance(kw.value, (ast.Constant, ast.UnaryOp)):
+            for other in (0, 1, -1, None):
+                if ast.unparse(kw.value) != repr(other):
+                    new = copy.copy(node)
+                    new.keywords = [*node.keywords[:i], ast.keyword("axis", ast.Constant(other)),
+                                    *node.keywords[i + 1:]]
+                    yield "axis", new
+        if kw.arg == "keepdims":
+            new = copy.copy(node)
+            new.keywords = node.keywords[:i] + node.keywords[i + 1:]
+            yield "keepdims", new
+    if name == "range" and node.args:
+        k = 0 if len(node.args) == 1 else 1
+        new = copy.copy(node)
+        new.args = list(node.args)
+        new.args[k] = ast.BinOp(node.args[k], ast.Sub(), ast.Constant(1))
+        yield "off by one", new
+        if len(node.args) >= 2:
+            new = copy.copy(node)
+            new.args = [ast.BinOp(node.args[0], ast.Add(), ast.Constant(1)), *node.args[1:]]
+            yield "off by one", new
+
+
+def op_transpose(node):
+    if isinstance(node, ast.Attribute) and node.attr == "T":
+        yield "transpose", node.value
+
+
+def op_slice(node):
+    if isinstance(node, ast.Slice) and node.upper is not None:
+        yield "off by one", ast.Slice(node.lower, ast.BinOp(node.upper, ast.Sub(), ast.Constant(1)), node.step)
+
+
+OPERATORS = (op_arithmetic, op_comparison, op_constant, op_call, op_transpose, op_slice)
+DROPPABLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr)
+
+
+def _in_region(node, spans):
+    start, end = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
+    return next((fn for lo, hi, fn in spans if start is not None and lo <= start and end <= hi), None)
+
+
+def _is_docstring(node):
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
+def _replace(lines, node, text):
+    """The source with ``node``'s span replaced by ``text``."""
+    first, last = node.lineno - 1, node.end_lineno - 1
+    head, tail = lines[first][:node.col_offset], lines[last][node.end_col_offset:]
+    return lines[:first] + [head + text + tail] + lines[last + 1:], first
+
+
+def mutants(a: Assignment) -> list[Mutant]:
+    """Every mutant of the reference's solution regions, in source order, without repeats."""
+    source = a.solution.read_text(encoding="utf-8")
+    lines = source.split("\n")
+    tree = ast.parse(source)
+    spans = regions(a)
+    tasks = {fn: task for task, fn in a.tasks.items()}
+    out, seen = [], {source}
+
+    def add(op, node, fn, new_lines, at):
+        text = "\n".join(new_lines)
+        if text in seen:
+            return
+        try:
+            ast.parse(text)
+        except SyntaxError:
+            return
+        seen.add(text)
+        before = " ".join(s.strip() for s in lines[node.lineno - 1:node.end_lineno])
+        after = new_lines[at].strip()
+        out.append(Mutant(f"m{len(out) + 1:04d}", op, fn, tasks.get(fn, ""), node.lineno, before, after, text))
+
+    for node in ast.walk(tree):
+        fn = _in_region(node, spans)
+        if fn is None:
+            continue
+        if isinstance(node, ast.stmt) and isinstance(node, DROPPABLE) and not _is_docstring(node):
+            new_lines, at = _replace(lines, node, "pass")
+            add("statement dropped", node, fn, new_lines, at)
+        for operator in OPERATORS:
+            for op, new in operator(node):
+                if node.lineno != node.end_lineno:
+                    continue  # a change inside a multi-line expression: rewritten on one line
+                ast.copy_location(new, node)
+                new_lines, at = _replace(lines, node, ast.unparse(new))
+                add(op, node, fn, new_lines, at)
+    return sorted(out, key=lambda m: (m.line, m.id))
+
+
+# -- step 3: grading ------------------------------------------------------------------------------
+
+def _write(a: Assignment, m: Mutant, where: Path, files: Path | None) -> Path:
+    if not a.submission_files:
+        path = where / f"{m.id}.py"
+        path.write_text(m.source, encoding="utf-8")
+        return path
+    folder = where / m.id  # with the reference's handed-in files: the code is what is audited
+    folder.mkdir()
+    (folder / f"{a.name}.py").write_text(m.source, encoding="utf-8")
+    for name in a.submission_files:
+        shutil.copy(files / name, folder / name)
+    return folder
+
+
+def grade_mutants(a: Assignment, found: list[Mutant], jobs: int | None = None, isolate: str | None = None,
+                  progress: bool = True, limits: sandbox.Limits | None = None) -> None:
+    """Grade every mutant with the batch engine; fills in score, failed checks and status."""
+    from . import verify
+    files = verify.reference_run(a, progress) if a.submission_files else None
+    with tempfile.TemporaryDirectory(prefix="ag-audit-") as tmp:
+        paths = [_write(a, m, Path(tmp), files) for m in found]
+        with grade.Grader(a, limits or AUDIT_LIMITS, isolate=sandbox.resolve_mode(isolate)) as grader:
+            results = grade.grade_paths(grader, paths, progress=progress, jobs=jobs)
+    for m, r in zip(found, results):
+        m.score, m.max_score, m.status = r.score, r.max_score, r.status
+        m.failed = [c.name for c in r.checks if c.score < c.points]
+
+
+# -- step 4: the verdict ----------------------------------------------------------------------------
+
+def reviewed(a: Assignment) -> dict:
+    """{(function, before, after): reason} from the reviewed list of equivalent mutants."""
+    path = a.folder / EQUIVALENT_FILE
+    if not path.is_file():
+        return {}
+    with open(path, "rb") as f:
+        data = tomllib.load(f)
+    out = {}
+    for i, item in enumerate(data.get("mutant", [])):
+        missing = [k for k in ("function", "before", "after", "reason") if not str(item.get(k, "")).strip()]
+        if missing:
+            raise assignments.DeclarationError(f"{path}: mutant #{i + 1} needs {', '.join(missing)}")
+        out[(item["function"], item["before"].strip(), item["after"].strip())] = item["reason"].strip()
+    return out
+
+
+def summarise(a: Assignment, found: list[Mutant], seconds: float) -> dict:
+    equivalent = reviewed(a)
+    for m in found:
+        m.equivalent = equivalent.get((m.function, m.before, m.after), "")
+    tasks = {}
+    for task, fn in [*a.tasks.items(), ("", "(module level)")]:
+        mine = [m for m in found if m.function == fn]
+        if not mine:
+            continue
+        killed = sum(m.killed for m in mine)
+        eq = sum(1 for m in mine if not m.killed and m.equivalent)
+        tasks[task or "-"] = {"function": fn, "tried": len(mine), "killed": killed, "equivalent": eq,
+                              "survived": len(mine) - killed - eq}
+    tried = len(found)
+    killed = sum(m.killed for m in found)
+    eq = sum(1 for m in found if not m.killed and m.equivalent)
+    kills = {c.name: sum(c.name in m.failed for m in found) for c in a.checks}
+    stale = [k for k in equivalent if not any((m.function, m.before, m.after) == k for m in found)]
+    return {"assignment": a.name, "seconds": round(seconds, 1), "tried": tried, "killed": killed,
+            "equivalent": eq, "survived": tried - killed - eq,
+            "score": round(killed / max(1, tried - eq), 4), "tasks": tasks, "kills_per_check": kills,
+            "survivors": [m for m in found if not m.killed and not m.equivalent],
+            "mutants": found, "stale_equivalents": stale}
+
+
+def audit(name: str, jobs: int | None = None, isolate: str | None = None, progress: bool = True,
+          limit: int | None = None) -> dict:
+    a = assignments.get(name)
+    start = time.monotonic()
+    found = mutants(a)[:limit] if limit else mutants(a)
+    if progress:
+        print(f"{a.name}: grading {len(found)} mutants of solution regions in "
+              f"{a.solution.relative_to(assignments.REPO)}", file=sys.stderr)
+    grade_mutants(a, found, jobs, isolate, progress)
+    return summarise(a, found, time.monotonic() - start)
+
+
+def print_report(report: dict, file=None) -> None:
+    file = file or sys.stdout
+    r = report
+    print(f"\n{r['assignment']}: {r['killed']} of {r['tried'] - r['equivalent']} mutants killed "
+          f"({100 * r['score']:.1f}%), {r['survived']} survived, {r['equivalent']} reviewed as equivalent, "
+          f"in {r['seconds']:.0f} s", file=file)
+    print(f"  {'task':<6}{'function':<24}{'tried':>6}{'killed':>8}{'survived':>10}{'equivalent':>12}", file=file)
+    for task, t in r["tasks"].items():
+        print(f"  {task:<6}{t['function']:<24}{t['tried']:>6}{t['killed']:>8}{t['survived']:>10}"
+              f"{t['equivalent']:>12}", file=file)
+    if r["survivors"]:
+        print("\n  Survivors (each a bug that keeps full marks): strengthen a check, or list it in "
+              f"autograder/assignments/{r['assignment']}/{EQUIVALENT_FILE} with the reason:", file=file)
+        for m in r["survivors"]:
+            print(f"    {m.task or '-':<5} {m.function:<22} {m.diff()}   [{m.operator}]", file=file)
+    idle = [name for name, n in r["kills_per_check"].items() if n == 0]
+    if idle:
+        print(f"\n  Checks that killed no mutant: {', '.join(idle)}", file=file)
+    if r["stale_equivalents"]:
+        print(f"\n  Listed as equivalent but no longer made (remove them from {EQUIVALENT_FILE}):", file=file)
+        for fn, before, after in r["stale_equivalents"]:
+            print(f"    {fn}: - {before}   + {after}", file=file)
+
+
+def write_report(report: dict, out: str | Path) -> Path:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    plain = {k: v for k, v in report.items() if k not in ("survivors", "mutants")}
+    plain["mutants"] = [{k: v for k, v in asdict(m).items() if k != "source"} | {"killed": m.killed}
+                        for m in report["mutants"]]
+    path = out / f"audit_{report['assignment']}.json"
+    path.write_text(json.dumps(plain, indent=1))
+    return path

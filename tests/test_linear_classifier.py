@@ -1,0 +1,64 @@
+"""The linear_classifier verdicts: reference full marks, stub zero, each bug caught, each
+correct alternative full marks, and the messages that say what went wrong."""
+import pytest
+
+import variants_linear
+
+
+def failed(result):
+    return {c.name for c in result.checks if c.score < c.points}
+
+
+def output(result, check):
+    return next(c.output for c in result.checks if c.name == check)
+
+
+def test_reference_full_marks_py_and_ipynb(linear_batch, linear):
+    for name in ("reference", "reference_notebook"):
+        r = linear_batch[name]
+        assert r.status == "ok", r.messages
+        assert r.score == r.max_score == linear.total, {c.name: c.output for c in r.checks if c.score < c.points}
+
+
+def test_stub_scores_zero_with_task_messages(linear_batch, linear):
+    r = linear_batch["stub"]
+    assert r.status == "ok" and r.score == 0
+    assert len(r.checks) == len(linear.checks)
+    for c in r.checks:
+        assert f"NotImplementedError: Task {c.task}: implement {c.function}" in c.output, (c.name, c.output)
+
+
+def test_every_task_has_a_public_and_a_hidden_check(linear):
+    for task in linear.tasks:
+        kinds = {c.hidden for c in linear.checks if c.task == task}
+        assert kinds == {False, True}, f"task {task}: {kinds}"
+
+
+@pytest.mark.parametrize("bug", sorted(variants_linear.BUGS))
+def test_each_bug_loses_the_points_of_its_checks(linear_batch, bug):
+    r = linear_batch[f"bug_{bug}"]
+    assert r.status == "ok", r.messages
+    must_fail = set(variants_linear.BUGS[bug][1])
+    assert must_fail <= failed(r), f"{bug}: expected {must_fail} to fail, failed: {failed(r)}"
+
+
+@pytest.mark.parametrize("alt", sorted(variants_linear.ALTERNATIVES))
+def test_correct_alternatives_earn_full_marks(linear_batch, alt):
+    r = linear_batch[f"alt_{alt}"]
+    assert r.score == r.max_score, {c.name: c.output for c in r.checks if c.score < c.points}
+
+
+def test_messages_name_the_mistake(linear_batch):
+    assert "sigmoid(-740) came out as 0" in output(linear_batch["bug_sigmoid_unstable"], "test_sigmoid_stable")
+    msg = output(linear_batch["bug_softmax_without_max_subtraction"], "test_softmax_stable")
+    assert "nan or inf" in msg and "maximum" in msg
+    msg = output(linear_batch["bug_gradient_without_one_over_m"], "test_gradient_binary_central_differences")
+    assert "central differences" in msg and "relative error" in msg
+    msg = output(linear_batch["bug_sgd_reuses_one_sample"], "test_sgd_epoch_uses_every_row_once")
+    assert "exactly once per epoch" in msg
+    msg = output(linear_batch["bug_sgd_never_shuffles"], "test_sgd_epoch_shuffles_with_rng")
+    assert "rng.permutation(m)" in msg
+    msg = output(linear_batch["bug_gradient_with_torch"], "test_gradient_multiclass_central_differences")
+    assert "used torch" in msg
+    msg = output(linear_batch["bug_labels_not_one_hot"], "test_image_classifier_contract")
+    assert "expected shape (785, 10), got (785, 1)" in msg
