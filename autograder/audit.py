@@ -6,7 +6,8 @@ Steps:
   2. ``mutants``: one-line bugs made in those regions by the classic mutation operators
      (``OPERATORS``), each applied at one place of the source; the rest of the file, its
      comments and cells included, is left as it is, and a mutant that does not compile or
-     repeats another's source is dropped;
+     repeats another's source is dropped. Tasks declared ``graded_from_files`` are left out
+     (their code never runs when grading: a mutant would hand in the reference's files);
   3. ``grade_mutants``: every mutant graded like a submission, by the batch engine;
   4. ``summarise``: per task, mutants tried, killed (lost at least one point), survived, and
      those the instructor reviewed as equivalent (same behaviour: no check can tell), which
@@ -69,10 +70,19 @@ def regions(a: Assignment) -> list[tuple[int, int, str]]:
         if line.strip() == build.CODE_BEGIN:
             start = i
         elif line.strip() == build.CODE_END and start is not None:
-            fn = build._enclosing_function(lines, start) or "(module level)"
+            fn = build.enclosing_function(lines, start) or _helper_in(lines, start + 1, i)
             out.append((start + 2, i, fn))
             start = None
     return out
+
+
+def _helper_in(lines: list[str], first: int, end: int) -> str:
+    """A region at module or class level holds helpers of the solution's own: named after the
+    first function it defines ("MLP._forward"); no task grades it directly."""
+    for j in range(first, end):
+        if build.DEF_RE.match(lines[j]):
+            return build.enclosing_function(lines, j + 1) or "(module level)"
+    return "(module level)"
 
 
 # -- step 2: the mutation operators -------------------------------------------------------------
@@ -196,8 +206,8 @@ def mutants(a: Assignment) -> list[Mutant]:
     source = a.solution.read_text(encoding="utf-8")
     lines = source.split("\n")
     tree = ast.parse(source)
-    spans = regions(a)
     tasks = {fn: task for task, fn in a.tasks.items()}
+    spans = [(lo, hi, fn) for lo, hi, fn in regions(a) if tasks.get(fn) not in a.graded_from_files]
     out, seen = [], {source}
 
     def add(op, node, fn, new_lines, at):
@@ -282,20 +292,23 @@ def summarise(a: Assignment, found: list[Mutant], seconds: float) -> dict:
     for m in found:
         m.equivalent = equivalent.get((m.function, m.before, m.after), "")
     tasks = {}
-    for task, fn in [*a.tasks.items(), ("", "(module level)")]:
+    helpers = sorted({m.function for m in found} - set(a.tasks.values()))  # graded through the tasks using them
+    for task, fn in [*a.tasks.items(), *((f"- {fn}", fn) for fn in helpers)]:
         mine = [m for m in found if m.function == fn]
         if not mine:
             continue
         killed = sum(m.killed for m in mine)
         eq = sum(1 for m in mine if not m.killed and m.equivalent)
-        tasks[task or "-"] = {"function": fn, "tried": len(mine), "killed": killed, "equivalent": eq,
-                              "survived": len(mine) - killed - eq}
+        tasks[task] = {"function": fn, "tried": len(mine), "killed": killed, "equivalent": eq,
+                       "survived": len(mine) - killed - eq}
     tried = len(found)
     killed = sum(m.killed for m in found)
     eq = sum(1 for m in found if not m.killed and m.equivalent)
     kills = {c.name: sum(c.name in m.failed for m in found) for c in a.checks}
     stale = [k for k in equivalent if not any((m.function, m.before, m.after) == k for m in found)]
     return {"assignment": a.name, "seconds": round(seconds, 1), "tried": tried, "killed": killed,
+            "not_audited": {t: a.tasks[t] for t in a.graded_from_files},
+            "submission_files": list(a.submission_files),
             "equivalent": eq, "survived": tried - killed - eq,
             "score": round(killed / max(1, tried - eq), 4), "tasks": tasks, "kills_per_check": kills,
             "survivors": [m for m in found if not m.killed and not m.equivalent],
@@ -322,8 +335,11 @@ def print_report(report: dict, file=None) -> None:
           f"in {r['seconds']:.0f} s", file=file)
     print(f"  {'task':<6}{'function':<24}{'tried':>6}{'killed':>8}{'survived':>10}{'equivalent':>12}", file=file)
     for task, t in r["tasks"].items():
-        print(f"  {task:<6}{t['function']:<24}{t['tried']:>6}{t['killed']:>8}{t['survived']:>10}"
+        print(f"  {task.split()[0]:<6}{t['function']:<24}{t['tried']:>6}{t['killed']:>8}{t['survived']:>10}"
               f"{t['equivalent']:>12}", file=file)
+    for task, fn in r["not_audited"].items():
+        print(f"  {task:<6}{fn:<24} not audited: graded from the files it writes "
+              f"({', '.join(r['submission_files'])}), which a mutant would hand in unchanged", file=file)
     if r["survivors"]:
         print("\n  Survivors (each a bug that keeps full marks): strengthen a check, or list it in "
               f"autograder/assignments/{r['assignment']}/{EQUIVALENT_FILE} with the reason:", file=file)

@@ -30,7 +30,7 @@ def _indent(line):
     return len(line) - len(line.lstrip())
 
 
-def _enclosing_function(lines, index):
+def enclosing_function(lines, index):
     """Qualified name ("fit_GD", "MLP.forward") of the function holding line ``index``, or None
     when the line is at module or class level."""
     indent = _indent(lines[index])
@@ -64,7 +64,7 @@ def strip_code(source, tasks_by_function):
             out.append(line)
             i += 1
             continue
-        fn = _enclosing_function(lines, i)
+        fn = enclosing_function(lines, i)
         end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == CODE_END), None)
         if end is None:
             raise BuildError(f"{CODE_BEGIN} in {fn or 'top-level code'} is never closed")

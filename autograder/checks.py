@@ -255,9 +255,14 @@ def assert_close(actual, expected, what, rtol=1e-5, atol=1e-8, show_expected=Tru
 
 
 def relative_error(a, b):
-    """CS231n-style max relative error |a-b| / max(|a|+|b|, 1e-8)."""
+    """CS231n-style max relative error |a-b| / max(|a|+|b|, 1e-8): NaN where either holds NaN
+    or inf, so compare it with ``if not err <= tol`` (which fails on NaN)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-8))) if a.size else 0.0
+    if not a.size:
+        return 0.0
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN is the answer, not a warning on the grader's terminal
+        err = np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-8)
+    return float("nan") if np.isnan(err).any() else float(np.max(err))
 
 
 def isclose(a, b, rtol=1e-5, atol=1e-8):

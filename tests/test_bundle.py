@@ -61,7 +61,7 @@ def test_student_handout_holds_no_hidden_check(dist, name):
     # Lines public code may share: the checks module outside hidden checks, and the toolkit's
     # own check helpers, which the handout ships.
     rest += (Path(grade.__file__).parent / "checks.py").read_text()
-    elsewhere = {ln.strip() for ln in rest.splitlines()}
+    elsewhere = {ln.strip() for ln in rest.splitlines()} | {ln.split("  #")[0].strip() for ln in rest.splitlines()}
     for check in hidden:
         assert check.name not in text, f"hidden check {check.name} leaked into the handout"
         own = [ln.strip() for ln in hidden_sources[check.name].splitlines()[2:]
@@ -112,6 +112,58 @@ def test_student_notebook_checks_fail_as_shipped_and_pass_with_reference(dist, n
     outputs = _check_outputs(_execute(solved, work))
     for task, text in outputs.items():
         assert "passed" in text and "NotImplementedError" not in text, (task, text[:500])
+
+
+NO_TORCH = """import importlib.abc
+import sys
+
+
+class NoTorch(importlib.abc.MetaPathFinder):
+    \"\"\"As on a student's machine without PyTorch: importing torch fails.\"\"\"
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, NoTorch())
+"""
+
+
+def _imports_torch(path):
+    import ast
+    tree = ast.parse(path.read_text())
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    return any(name.split(".")[0] == "torch" for name in names)
+
+
+@pytest.mark.parametrize("name", [n for n in assignments.NAMES if not _imports_torch(assignments.get(n).solution)])
+def test_numpy_only_handout_works_without_torch(dist, name, tmp_path, monkeypatch):
+    """A NumPy-only assignment's handout, solved, passes every grader.check in a kernel that
+    cannot import torch (and as shipped, fails them on NotImplementedError, not on torch)."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(NO_TORCH)
+    monkeypatch.setenv("PYTHONPATH", str(site))  # the kernel nbclient starts inherits it
+    student, _ = dist[name]
+    a = assignments.get(name)
+    work = tmp_path / "student"
+    shutil.copytree(student, work)
+    probe = nbformat.v4.new_code_cell("try:\n    import torch\nexcept ModuleNotFoundError:\n    print('no torch')")
+    shipped = nbformat.read(work / f"{name}.ipynb", as_version=4)
+    shipped.cells.insert(0, probe)
+    shipped = _execute(shipped, work)
+    assert "no torch" in shipped.cells[0].outputs[0]["text"]
+    outputs = _check_outputs(shipped)
+    assert outputs and all("NotImplementedError: Task" in text and "torch" not in text for text in outputs.values())
+    by_task = {c.task for c in a.checks if not c.hidden}
+    solved = build.with_check_cells(build.solution_notebook(a.solution), a, by_task)
+    outputs = _check_outputs(_execute(solved, work))
+    assert set(outputs) == {build.task_key(t) for t in by_task}
+    for task, text in outputs.items():
+        assert "passed" in text and "Error" not in text, (task, text[:500])
 
 
 # -- the zip under otter run ------------------------------------------------------------------------

@@ -43,6 +43,10 @@ class Assignment:
     """Files handed in beside the notebook (a submission is then a folder or zip)."""
     support_files: dict[str, Path] = field(default_factory=dict)
     """{module file name in the handout: source path}: modules the notebook imports."""
+    graded_from_files: tuple[str, ...] = ()
+    """Task ids graded only from the handed-in ``submission_files`` (their function is never
+    re-run when grading, say a study that trains for minutes). ``autograder audit`` leaves
+    them out: a mutant of their code would hand in the reference's files."""
     time_budget: float = 300.0
     """Seconds one submission may take in all, loading and every check."""
     checks: object = field(default=None, repr=False)
@@ -70,6 +74,12 @@ class Assignment:
         need(isinstance(self.submission_files, tuple) and all(isinstance(f, str) and "/" not in f
                                                              for f in self.submission_files),
              "submission_files", "must be a tuple of file names")
+        self.graded_from_files = tuple(self.graded_from_files) if isinstance(self.graded_from_files, (list, tuple)) \
+            else self.graded_from_files
+        need(isinstance(self.graded_from_files, tuple) and all(t in self.tasks for t in self.graded_from_files),
+             "graded_from_files", "must be a tuple of task ids declared in tasks")
+        need(not self.graded_from_files or self.submission_files, "graded_from_files",
+             "needs submission_files: the files those tasks are graded from")
         need(isinstance(self.support_files, dict), "support_files", "must be a dict {file name: source path}")
         for name, src in self.support_files.items():
             need(isinstance(name, str) and name.endswith(".py") and Path(src).is_file(), "support_files",

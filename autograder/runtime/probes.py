@@ -211,8 +211,14 @@ def figure_summary(plot_losses, results):
     fig = plot_losses(results)
     if not isinstance(fig, Figure):
         raise TypeError(f"plot_losses returned {type(fig).__name__}, expected a matplotlib Figure")
-    axes = [{"curves": [len(line.get_xdata()) for line in ax.get_lines() if len(line.get_xdata()) > 1],
-             "xlabel": str(ax.get_xlabel()), "ylabel": str(ax.get_ylabel())} for ax in fig.get_axes()]
+    import numpy as np
+    axes = []
+    for ax in fig.get_axes():
+        lines = [line for line in ax.get_lines() if len(line.get_xdata()) > 1]
+        axes.append({"curves": [len(line.get_xdata()) for line in lines],
+                     "data": [(np.asarray(line.get_xdata(), dtype=float), np.asarray(line.get_ydata(), dtype=float))
+                              for line in lines],
+                     "xlabel": str(ax.get_xlabel()), "ylabel": str(ax.get_ylabel())})
     plt.close(fig)
     return axes
 

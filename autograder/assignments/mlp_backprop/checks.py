@@ -279,6 +279,17 @@ def test_forward_stable_for_huge_logits(sub, ref):
                              "subtract each row's maximum logit before exp")
     assert_close(probs, torch_reference(params, X, np.zeros(3, dtype=int))[1], "forward(X) with huge logits",
                  rtol=1e-7, atol=1e-12, show_expected=False)
+    # Rows on very different scales: the maximum of each row, not of the whole batch, must be
+    # subtracted (row 4's logits are all -1000 while row 5's reach 2000).
+    params = {**params, "b1": np.full(3, -1000.0)}
+    X = np.array([[1.0, 1.0], [-1.0, 1.0], [1.0, -1.0], [0.0, 0.0], [3.0, 3.0]])
+    (probs,), _, _ = mlp(sub, sizes, params, ("forward", [X], {}))
+    probs = np.asarray(probs, dtype=float)
+    if not np.all(np.isfinite(probs)):
+        raise AssertionError("forward(X) gives nan or inf when the rows' logits lie far apart (one row around "
+                             "-1000, another around 2000): subtract each row's own maximum, not the batch's")
+    assert_close(probs, torch_reference(params, X, np.zeros(5, dtype=int))[1],
+                 "forward(X) with rows on different scales", rtol=1e-7, atol=1e-12, show_expected=False)
 
 
 @checks.add(task="3.3", function="MLP.loss", points=1)
@@ -466,8 +477,8 @@ def test_fit_full_batch_matches_reference(sub, ref):
 @checks.add(task="3.6", function="MLP.fit", points=2, hidden=True)
 def test_fit_minibatch_shuffle_matches_reference(sub, ref):
     """Mini-batch fit (a permutation per epoch from default_rng(seed), short last batch) matches the reference."""
-    X, y = blobs(50, seed=6)
-    for seed in (3, 4):  # 50 rows in batches of 16: the last batch has 2 rows
+    X, y = blobs(49, seed=6)
+    for seed in (3, 4):  # 49 rows in batches of 16: the last batch has 1 row, which must not be lost
         _fit_against_reference(sub, ref, [4, 8, 4], X, y, 0.2, 3, {"batch_size": 16, "seed": seed},
                                f"batch_size=16, seed={seed}")
 

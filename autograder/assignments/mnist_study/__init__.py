@@ -21,6 +21,8 @@ ASSIGNMENT = Assignment(
     load_mode="definitions",
     # A submission is a folder (or zip) with the notebook and what its study wrote.
     submission_files=("study_results.json", "mnist_model.pt"),
+    # The study (task 3.1) is graded from those files; it is never re-run while grading.
+    graded_from_files=("3.1",),
     # The handout's data loader, importable by the notebook as `mnist_data`.
     support_files={"mnist_data.py": Path(__file__).resolve().parents[2] / "runtime" / "data.py"},
     # Grading one submission stays under a minute whatever it does (the reference takes about 6 s).

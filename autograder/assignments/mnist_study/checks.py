@@ -315,3 +315,11 @@ def test_plot_losses(sub, ref):
         if "epoch" not in ax["xlabel"].lower() or "loss" not in ax["ylabel"].lower():
             raise AssertionError(f"axes labels should mention epoch (x) and loss (y); got x={ax['xlabel']!r}, "
                                  f"y={ax['ylabel']!r}")
+    # Each configuration's losses are some curve's y values, over increasing epochs on x.
+    lines = [(np.asarray(x), np.asarray(y)) for ax in drawn for x, y in ax["data"]]
+    for config, r in fake.items():
+        want = np.asarray(r["train_losses"])
+        if not any(y.shape == want.shape and np.allclose(y, want, rtol=1e-6) and np.all(np.diff(x) > 0)
+                   for x, y in lines):
+            raise AssertionError(f"no curve has the losses of (batch {config[0]}, lr {config[1]}) on the y axis "
+                                 "against the epochs on the x axis: plot ax.plot(epochs, losses)")
