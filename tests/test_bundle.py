@@ -291,7 +291,8 @@ def test_attack_bombs_and_background_children_through_otter(tmp_path, dist):
     results, seconds = _attack(tmp_path, dist, edits)
     scores = _scores(results)
     assert scores["test_model_values"] == 0 and scores["test_model_gradients"] == 0
-    assert results["score"] == 27 - 2 and seconds < 180
+    lost = {t["name"]: t.get("output", "")[:300] for t in results["tests"] if t["score"] < t["max_score"]}
+    assert results["score"] == 27 - 2 and seconds < 180, (seconds, lost)
     if grade.sandbox.isolation().mode:
         assert test_hostile.sleepers() == []
 
