@@ -34,9 +34,14 @@ class Problem:
     fix: str
 
     def __str__(self):
-        first = self.got.strip().split("\n")
-        got = first[0] + (f" (+{len(first) - 1} more lines)" if len(first) > 1 else "")
-        return f"{self.check + ': ' if self.check else ''}{got}\n      fix: {self.fix}"
+        lines = [ln for ln in self.got.strip().split("\n") if ln.strip() and not ln.startswith("```")]
+        shown = lines[:MESSAGE_LINES] + ([f"(+{len(lines) - MESSAGE_LINES} more lines)"]
+                                         if len(lines) > MESSAGE_LINES else [])
+        got = "\n         ".join(shown)  # under the first line, as report() indents it
+        return f"{self.check + ': ' if self.check else ''}{got}\n         fix: {self.fix}"
+
+
+MESSAGE_LINES = 6  # of a failure's message: the numbers, the shapes, the first bad element
 
 
 def rel(path) -> str:
