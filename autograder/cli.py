@@ -2,6 +2,7 @@
 import argparse
 import os
 import signal
+import subprocess
 import sys
 
 from . import assignments, build, data, grade, sandbox
@@ -33,7 +34,7 @@ def _grade(args):
     try:
         results = grade.grade_all(args.assignment, args.paths, args.out, limits=limits, progress=not args.quiet,
                                   jobs=args.jobs, resume=not args.regrade,
-                                  isolate="none" if args.no_sandbox else None)
+                                  isolate="none" if args.no_sandbox else None, pages=not args.no_pages)
     except (FileNotFoundError, grade.NoSubmissions, sandbox.NoIsolation) as e:
         return _fail(e)
     except sandbox.Stopped as stop:
@@ -89,8 +90,22 @@ def _audit(args):
     return 0
 
 
+def _report(args):
+    from . import report
+    try:
+        found, problems = report.rebuild(args.folders, args.out)
+    except (FileNotFoundError, report.RebuildError) as e:
+        return _fail(e)
+    for line in problems:
+        print(f"autograder: skipped {line}", file=sys.stderr)
+    dest = args.out or args.folders[0]
+    print(f"Wrote {dest}/grades.csv, {dest}/summary.html and {len(found)} feedback page(s) from "
+          f"{len(found)} results.json file(s).")
+    return 1 if problems else 0
+
+
 def _export(args):
-    from . import report, submission
+    from . import export, submission
     a = assignments.get(args.assignment)
     try:
         found = submission.find(args.paths, folders=bool(a.submission_files))
@@ -105,7 +120,11 @@ def _export(args):
             print(f"skipped {path}: {sub.problem or 'not a notebook'}", file=sys.stderr)
             skipped += 1
         else:
-            print(f"wrote {report.export_for_tas(sub.main, args.out, sub.name)}")
+            try:
+                print(f"wrote {export.for_tas(sub.main, args.out, sub.name, list(a.manual))}")
+            except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as e:
+                print(f"skipped {path}: {e}", file=sys.stderr)
+                skipped += 1
         sub.close()
     return 1 if skipped else 0
 
@@ -139,9 +158,21 @@ def main(argv=None):
     g.add_argument("--no-sandbox", action="store_true",
                    help="grade even where student code cannot be isolated (no root, no user namespaces): "
                         "it then runs as you, unconfined; the summary and every results.json say so")
+    g.add_argument("--no-pages", action="store_true",
+                   help="write results.json files and grades.csv only, no HTML pages (`autograder report` "
+                        "draws them later from the results.json files)")
     g.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bar or summary (submissions that could not be graded are still listed)")
     g.set_defaults(run=_grade)
+
+    r = sub.add_parser("report", help="rebuild the feedback pages, class summary and grades.csv from the "
+                       "results.json files of graded folders (nothing is graded again)",
+                       epilog="exit status: 0 done, 1 some results.json could not be read (listed), "
+                       "2 no results found, a folder missing, or results that do not belong together")
+    r.add_argument("folders", nargs="+", help="output folders of `autograder grade`")
+    r.add_argument("--out", default=None,
+                   help="write here (default: into the one folder given; needed to merge several)")
+    r.set_defaults(run=_report)
 
     s = sub.add_parser("stub", help="regenerate the committed stub notebooks from the solutions")
     s.add_argument("assignment", nargs="*", choices=[[], *assignments.NAMES], default=None)
@@ -157,7 +188,8 @@ def main(argv=None):
                    help="build without running `autograder check` first (default: build only what passes it)")
     b.set_defaults(run=_build)
 
-    e = sub.add_parser("export", help="written answers and plots of each submission, for TAs (PDF or HTML)")
+    e = sub.add_parser("export", help="written answers and plots of each submission, for TAs: a PDF each (LaTeX "
+                       "where xelatex is installed, else headless Chromium; HTML when neither is)")
     e.add_argument("assignment", choices=assignments.NAMES)
     e.add_argument("paths", nargs="+")
     e.add_argument("--out", default="manual", help="output folder (default: %(default)s)")

@@ -19,52 +19,13 @@ import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import assignments, feedback, report, sandbox, submission
+from . import assignments, feedback, report, sandbox, similarity, submission
 from .checks import Reference, Student
+from .results import CheckResult, SubmissionResult, read_kept
+from .results import write as write_result
 from .runtime import loader
-
-@dataclass
-class CheckResult:
-    name: str
-    task: str
-    function: str
-    points: float
-    score: float
-    hidden: bool
-    output: str
-    status: str = "passed"  # passed, failed, timeout, crashed
-    seconds: float = 0.0
-    cpu: float = 0.0  # CPU seconds spent in the submission's code (calls that returned)
-    figures: list = field(default_factory=list)  # plots for the feedback page (Student.plot)
-
-
-@dataclass
-class SubmissionResult:
-    submission: str
-    path: str
-    checks: list = field(default_factory=list)
-    status: str = "ok"  # ok, error, timeout
-    messages: list = field(default_factory=list)
-    seconds: float = 0.0
-    fingerprint: str = ""  # what was graded, by which grader (see ``grader_version``)
-    signature: str = ""  # the code, normalised (see ``feedback.code_signature``)
-    graded: bool = False  # whether any check ran against the loaded submission
-    sandbox: str = ""  # the isolation it was graded under: "root", "user" or "none"
-
-    @property
-    def score(self):
-        return round(sum(c.score for c in self.checks), 6)
-
-    @property
-    def max_score(self):
-        return round(sum(c.points for c in self.checks), 6)
-
-    @property
-    def cpu(self):
-        return sum(c.cpu for c in self.checks)
 
 
 def load_reference(assignment):
@@ -192,7 +153,7 @@ class Grader:
 
     def _run_check(self, worker, check, sub):
         start = time.monotonic()
-        res = CheckResult(check.name, check.task, check.function, check.points, 0.0, check.hidden, "")
+        res = CheckResult(check.name, check.task, check.function, check.points, 0.0, check.hidden, "", doc=check.doc)
         try:
             session = sandbox.Session(worker)
             student = Student(session, worker.names, sub.files)
@@ -223,9 +184,10 @@ class Grader:
         deadline = start + self.assignment.time_budget  # local: grade() runs in several threads
         # Unpacked zips go in the batch's scratch folder, which goes whatever happens.
         sub = submission.open_submission(path, self.assignment.submission_files, scratch=self.env.root)
-        result = SubmissionResult(sub.name, str(path), fingerprint=fingerprint, sandbox=self.env.mode)
+        result = SubmissionResult(sub.name, str(path), fingerprint=fingerprint, sandbox=self.env.mode,
+                                  assignment=self.assignment.name)
         if sub.main is not None:
-            result.signature = feedback.code_signature(sub.main)
+            result.signature = similarity.code_signature(sub.main)
         skip = []  # cells that cannot be loaded, kept across worker restarts
         if sub.problem:
             result.status = "error"
@@ -246,8 +208,9 @@ class Grader:
                     result.status = "timeout"
                 if worker is None:
                     reason = result.messages[-1] if result.messages else "the submission did not load"
-                    result.checks.append(CheckResult(check.name, check.task, check.function, check.points,
-                                                     0.0, check.hidden, reason.split("\n")[0], status="crashed"))
+                    result.checks.append(CheckResult(check.name, check.task, check.function, check.points, 0.0,
+                                                     check.hidden, reason.split("\n")[0], status="crashed",
+                                                     doc=check.doc))
                     continue
                 res = self._run_check(worker, check, sub)
                 result.checks.append(res)
@@ -282,14 +245,6 @@ def grader_version(assignment, limits, mode=""):
         h.update(f.read_bytes())
     h.update(repr((limits, os.environ.get(data.ENV_VAR), mode)).encode())
     return h.hexdigest()
-
-
-def write_page(result, out_dir, assignment):
-    """The submission's HTML feedback page; a drawing problem is reported, never fatal."""
-    try:
-        feedback.write_student_page(result, out_dir, assignment)
-    except Exception:  # noqa: BLE001
-        traceback.print_exc()
 
 
 def default_jobs():
@@ -346,7 +301,8 @@ def looked_for(assignment):
             else ".ipynb, .py and .zip files")
 
 
-def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=None, jobs=None, resume=True):
+def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=None, jobs=None, resume=True,
+              pages=True):
     """Grade every submission under ``paths`` with ``jobs`` workers at a time; write each
     results.json as soon as it is known, then grades.csv.
 
@@ -358,6 +314,8 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=No
     With ``resume``, a submission whose results.json in ``out_dir`` was written by the same
     grader for the same files is not graded again: a batch that was stopped or killed picks
     up where it ended. Results files are replaced atomically, so none is ever half-written.
+    With ``pages``, each submission's feedback page is written beside its results.json and
+    the class summary at the end (``autograder report`` draws them later from the files).
     """
     out_dir = Path(out_dir)
     start = time.monotonic()
@@ -374,7 +332,7 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=No
         results, todo = [], []
         for path in subs:
             fp = submission.fingerprint(path, version)
-            kept = report.read_results(out_dir, submission.name_of(path), fp) if resume else None
+            kept = read_kept(out_dir, submission.name_of(path), fp) if resume else None
             if kept is not None:
                 kept.path = str(path)
                 results.append(kept)
@@ -386,15 +344,15 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=No
         try:
             if todo:  # starting the grader (torch, the reference) is the expensive part
                 with Grader(assignment, limits, out_dir, mode) as grader:
-                    _grade_batch(grader, todo, out_dir, results, progress, jobs, signals)
+                    _grade_batch(grader, todo, out_dir, results, progress, jobs, signals, pages)
         except sandbox.Stopped as stop:
             stop.graded, stop.total = len(results), len(subs)
             raise
-    report.write_gradebook(results, out_dir, assignment)
-    try:
-        feedback.write_class_summary(results, out_dir, assignment, feedback.code_signature(assignment.stub))
-    except Exception:  # noqa: BLE001 - the gradebook is written; a summary bug must not hide it
-        traceback.print_exc()
+        if pages:  # a kept result's page may be missing (the grader was killed before it was drawn)
+            for kept in results[:resumed]:
+                if not (out_dir / kept.submission / feedback.PAGE).exists():
+                    report.write_page(kept, out_dir, assignment)
+    report.write_batch(results, out_dir, assignment, pages)
     report.print_summary(results, time.monotonic() - start, resumed=resumed, mode=mode, full=progress)
     return results
 
@@ -410,7 +368,7 @@ def grade_paths(grader: Grader, paths: list, progress: bool = False, jobs: int |
     return sorted(results, key=lambda r: order[r.path])
 
 
-def _grade_batch(grader, todo, out_dir, results, progress, jobs, signals):
+def _grade_batch(grader, todo, out_dir, results, progress, jobs, signals, pages=False):
     """Grade ``todo`` on a thread pool (threads only wait on worker pipes: student code runs
     in the worker processes), recording each result as it finishes, whatever the order."""
     bar = report.progress(len(todo), enabled=progress)
@@ -422,8 +380,9 @@ def _grade_batch(grader, todo, out_dir, results, progress, jobs, signals):
         res = future.result()
         with signals.critical():  # a result on disk is whole: results.json, then its page
             if out_dir is not None:
-                report.write_results(res, out_dir, grader.assignment)
-                write_page(res, out_dir, grader.assignment)
+                res = write_result(res, out_dir, grader.assignment.manual)
+                if pages:
+                    report.write_page(res, out_dir, grader.assignment)
             results.append(res)
             recorded.add(future)
         bar.update(res)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from otter.plugins import AbstractOtterPlugin
 
-from . import grade, report, sandbox
+from . import grade, results, sandbox
 
 
 class FixedResults:
@@ -48,7 +48,7 @@ class EnginePlugin(AbstractOtterPlugin):
             target = notebook.parent if grader.assignment.submission_files else notebook
             result = grader.grade(target)
             result.submission = notebook.stem
-            return report.results_json(result, grader.assignment)
+            return results.to_json(result, grader.assignment.manual)
 
     def before_execution(self, submission):
         self.output = self._grade()

@@ -1,104 +1,15 @@
-"""Write what grading found: results.json per submission (Gradescope's schema), grades.csv,
-progress output while a batch runs and a summary at its end."""
+"""What a graded batch gives people, made from its results (``results``): grades.csv, the
+pages (``feedback``), progress output while a batch runs and a summary at its end; and
+``rebuild``, the same from the results.json files of one or more folders alone
+(``autograder report``)."""
 import csv
-import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
+from . import feedback, similarity
+from .results import NO_SANDBOX_NOTE, RESULTS, SubmissionResult, atomic_write, read_folder
+
 GRADEBOOK = "grades.csv"
-NO_SANDBOX_NOTE = ("Graded without isolation (--no-sandbox): the submission's code ran as the grader's user, "
-                   "able to read and change what that user can.")
-
-
-def atomic_write(path, text):
-    """Write via a temporary file and rename, so a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def markdown_message(text):
-    """A check's message for Gradescope's Markdown output: prose stays prose, the detail
-    (numbers, tracebacks) goes in a code block so columns line up."""
-    if not text or text == "Passed.":
-        return text
-    first, _, rest = text.partition("\n")
-    return first + ("\n\n```\n" + rest.replace("```", "'''") + "\n```" if rest.strip() else "")
-
-
-def results_json(result, assignment=None):
-    """Gradescope's results.json: one test per check; hidden checks' details wait for
-    publication (``after_published``) while their score counts from the start."""
-    tests = []
-    for i, c in enumerate(result.checks, 1):
-        tests.append({
-            "name": f"Task {c.task} ({c.function}): {c.name}",
-            "number": str(i),
-            "score": c.score,
-            "max_score": c.points,
-            "status": "passed" if c.score == c.points else "failed",
-            "visibility": "after_published" if c.hidden else "visible",
-            "output": markdown_message(c.output),
-            "output_format": "md",
-            "tags": [f"task {c.task}", c.function] + (["timeout"] if c.status == "timeout" else []),
-        })
-    output = "\n".join(result.messages + ([NO_SANDBOX_NOTE] if result.sandbox == "none" else []))
-    if assignment is not None and assignment.manual:
-        manual = ", ".join(f"{q} ({text})" for q, text in assignment.manual.items())
-        output = (output + "\n" if output else "") + f"Written answers are graded by hand: {manual}."
-    return {
-        "score": result.score,
-        "execution_time": round(result.seconds, 3),
-        "output": output,
-        "output_format": "text",
-        "visibility": "visible",
-        "stdout_visibility": "hidden",
-        "tests": tests,
-        # Enough to rebuild the result when a batch is resumed (see ``read_results``).
-        "extra_data": {"status": result.status, "max_score": result.max_score, "graded": result.graded,
-                       "sandbox": result.sandbox,
-                       "fingerprint": result.fingerprint, "messages": result.messages,
-                       "student_cpu_seconds": round(result.cpu, 3), "code_signature": result.signature,
-                       "checks": [[c.name, c.task, c.function, c.status, round(c.seconds, 3), round(c.cpu, 4)]
-                                  for c in result.checks]},
-    }
-
-
-def write_results(result, out_dir, assignment=None):
-    path = Path(out_dir) / result.submission / "results.json"
-    atomic_write(path, json.dumps(results_json(result, assignment), indent=2))
-    return path
-
-
-def read_results(out_dir, name, fingerprint):
-    """The result recorded for submission ``name`` by an earlier run with the same
-    fingerprint (same files, same grader), or None: then it must be graded (again)."""
-    from .grade import CheckResult, SubmissionResult
-    path = Path(out_dir) / name / "results.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        extra = data["extra_data"]
-        if not fingerprint or extra.get("fingerprint") != fingerprint:
-            return None
-        result = SubmissionResult(name, "", status=extra["status"], messages=list(extra["messages"]),
-                                  seconds=float(data["execution_time"]), fingerprint=fingerprint,
-                                  signature=extra.get("code_signature", ""), graded=bool(extra["graded"]),
-                                  sandbox=extra["sandbox"])
-        for test, (check, task, function, status, seconds, cpu) in zip(data["tests"], extra["checks"], strict=True):
-            result.checks.append(CheckResult(check, task, function, test["max_score"], test["score"],
-                                             test["visibility"] != "visible", test["output"], status, seconds, cpu))
-        return result
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def write_gradebook(results, out_dir, assignment):
@@ -118,6 +29,75 @@ def write_gradebook(results, out_dir, assignment):
     path = Path(out_dir) / GRADEBOOK
     atomic_write(path, buf.getvalue())
     return path
+
+
+def write_page(result: SubmissionResult, out_dir, assignment) -> None:
+    """The submission's feedback page; a drawing problem is reported, never fatal (the
+    results.json it is drawn from is written already, and ``autograder report`` redraws it)."""
+    import traceback
+    try:
+        feedback.write_student_page(result, out_dir, assignment)
+    except Exception:  # noqa: BLE001
+        traceback.print_exc()
+
+
+def write_batch(results: list[SubmissionResult], out_dir, assignment, pages: bool = True) -> None:
+    """What a batch's results make, beside them in ``out_dir``: grades.csv, then (with
+    ``pages``) the class summary. Student pages are written as each result is (``write_page``)."""
+    import traceback
+    write_gradebook(results, out_dir, assignment)
+    if pages:
+        try:
+            feedback.write_class_summary(results, out_dir, assignment, similarity.code_signature(assignment.stub))
+        except Exception:  # noqa: BLE001 - the gradebook is written; a summary bug must not hide it
+            traceback.print_exc()
+
+
+class RebuildError(ValueError):
+    """The folders given to ``rebuild`` do not hold one consistent batch (the message says why)."""
+
+
+def rebuild(folders: list, dest=None, log=None) -> tuple[list[SubmissionResult], list[str]]:
+    """Every student page, the class summary and grades.csv from the results.json files in
+    ``folders`` alone (nothing is graded), written to ``dest`` (default: the one folder
+    given). With several folders, or a ``dest`` elsewhere, each results.json is copied to
+    ``dest`` too, so it holds the whole batch. Returns the results and the files that could
+    not be read (listed, not fatal). Raises RebuildError when results of two assignments,
+    or two results of one submission, are found."""
+    import shutil
+
+    from . import assignments
+    folders = [Path(f) for f in folders]
+    for f in folders:
+        if not f.is_dir():
+            raise FileNotFoundError(f"no such folder: {f}")
+    dest = Path(dest) if dest is not None else folders[0]
+    if dest is None or (len(folders) > 1 and dest in folders):
+        raise RebuildError("merging several folders needs --out, a folder of its own")
+    found, problems, origin = [], [], {}
+    for f in folders:
+        rs, bad = read_folder(f)
+        problems += bad
+        for r in rs:
+            if r.submission in origin:
+                raise RebuildError(f"submission {r.submission} has results in both {origin[r.submission]} and {f}")
+            origin[r.submission] = f
+            found.append(r)
+    names = sorted({r.assignment for r in found})
+    if len(names) > 1:
+        raise RebuildError(f"results of different assignments: {', '.join(names)}")
+    if not found:
+        raise RebuildError(f"no {RESULTS} files in {', '.join(map(str, folders))}"
+                           + (f" ({len(problems)} could not be read: {problems[0]})" if problems else ""))
+    assignment = assignments.get(names[0])
+    dest.mkdir(parents=True, exist_ok=True)
+    for r in found:
+        if origin[r.submission].resolve() != dest.resolve():
+            (dest / r.submission).mkdir(exist_ok=True)
+            shutil.copyfile(origin[r.submission] / r.submission / RESULTS, dest / r.submission / RESULTS)
+        feedback.write_student_page(r, dest, assignment)
+    write_batch(found, dest, assignment)
+    return found, problems
 
 
 class progress:
@@ -181,48 +161,3 @@ def print_summary(results, seconds, file=None, resumed=0, listed=20, mode="", fu
         print(f"Could not be graded ({len(ungraded)}):", file=file)
         for r in ungraded:
             print(f"  {r.submission}: {reason(r)}", file=file)
-
-
-# -- manually graded parts, for TAs -------------------------------------------------------------------
-
-MANUAL_MARKER = "graded by hand"
-
-
-def manual_parts(nb):
-    """The written answers (markdown cells of questions graded by hand) and every plot."""
-    import nbformat
-    keep = []
-    for cell in nb.cells:
-        if cell.cell_type == "markdown" and MANUAL_MARKER in cell.source.lower():
-            keep.append(cell)
-        elif cell.cell_type == "code" and any("image/png" in o.get("data", {}) for o in cell.get("outputs", [])):
-            keep.append(cell)
-    out = nbformat.v4.new_notebook(metadata=nb.metadata)
-    out.cells = keep
-    return out
-
-
-def export_for_tas(notebook_path, out_dir, title=None):
-    """A PDF per submission with otter's LaTeX export where xelatex exists; otherwise a
-    self-contained HTML page (plots inline). Returns the written path."""
-    import shutil as _shutil
-
-    import nbformat
-    nb = manual_parts(nbformat.read(notebook_path, as_version=4))
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = title or Path(notebook_path).stem
-    if _shutil.which("xelatex") and _shutil.which("pandoc"):
-        from otter.export import export_notebook
-        tmp = out_dir / f".{stem}.ipynb"
-        nbformat.write(nb, tmp)
-        try:
-            export_notebook(str(tmp), dest=str(out_dir / f"{stem}.pdf"), exporter_type="latex")
-            return out_dir / f"{stem}.pdf"
-        finally:
-            tmp.unlink(missing_ok=True)
-    from nbconvert import HTMLExporter
-    html, _ = HTMLExporter(exclude_input=False).from_notebook_node(nb, resources={"metadata": {"name": stem}})
-    path = out_dir / f"{stem}.html"
-    atomic_write(path, html)
-    return path

@@ -3,6 +3,7 @@
     python benchmarks/grade_batch.py                                  # gradient_descent, 100 and 1000
     python benchmarks/grade_batch.py --assignment mlp_backprop --n 100
     python benchmarks/grade_batch.py --assignment mnist_study --n 6   # runs the study once (~60 s)
+    python benchmarks/grade_batch.py --n 100 --pages 3                 # what the feedback pages cost
 
 Makes N submissions by cycling through the reference, the known-bug variants and the correct
 alternatives (the ones the tests use), grades them with `autograder grade` in a separate
@@ -103,8 +104,8 @@ class MemorySampler(threading.Thread):
             self.stop.wait(0.2)
 
 
-def grade_batch(name, subs, out, jobs):
-    cmd = [sys.executable, "-m", "autograder.cli", "grade", name, str(subs), "--out", str(out), "-q"]
+def grade_batch(name, subs, out, jobs, extra=()):
+    cmd = [sys.executable, "-m", "autograder.cli", "grade", name, str(subs), "--out", str(out), "-q", *extra]
     if jobs:
         cmd += ["--jobs", str(jobs)]
     start = time.perf_counter()
@@ -152,7 +153,13 @@ def main():
     p.add_argument("--n", type=int, action="append", help="batch size (repeatable; default 100 and 1000)")
     p.add_argument("--otter", type=int, default=3, help="submissions also graded with otter run (default 3)")
     p.add_argument("--jobs", type=int, default=None, help="passed to autograder grade (default: its own)")
+    p.add_argument("--pages", type=int, default=0, metavar="R",
+                   help="instead: the cost of the feedback pages. Grade each batch R times with pages and R "
+                        "times with --no-pages, alternating, then draw the pages afterwards with "
+                        "`autograder report`; print the medians")
     args = p.parse_args()
+    if args.pages:
+        return compare_pages(args)
     name = args.assignment
     cores = len(os.sched_getaffinity(0))
     print(f"{name}: {cores} cores, jobs {args.jobs or 'default (one per core)'}", flush=True)
@@ -184,6 +191,38 @@ def main():
             if otter_times:
                 print(f"  speed ratio: {statistics.median(otter_times) / (seconds / n):.0f}x otter run's median "
                       f"time per submission", flush=True)
+
+
+def compare_pages(args):
+    """Grading with pages against grading without them (`--no-pages`), same submissions,
+    alternating so that neither always runs on a warmer machine; and `autograder report`
+    drawing the pages afterwards, the other way to pay for them."""
+    name = args.assignment
+    for n in args.n or [100]:
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            subs = tmp / "subs"
+            subs.mkdir()
+            make_submissions(name, subs, n)
+            times = {"pages": [], "no pages": [], "report afterwards": []}
+            for r in range(args.pages):
+                for label in (("no pages", "pages") if r % 2 == 0 else ("pages", "no pages")):
+                    out = tmp / f"out-{r}-{label.replace(' ', '-')}"
+                    seconds, rows, *_ = grade_batch(name, subs, out, args.jobs,
+                                                    ["--no-pages"] if label == "no pages" else [])
+                    times[label].append(seconds)
+                    pages = len(list(out.glob("*/feedback.html")))
+                    if label == "no pages":
+                        start = time.perf_counter()
+                        subprocess.run([sys.executable, "-m", "autograder.cli", "report", str(out)], check=True,
+                                       stdout=subprocess.DEVNULL, cwd=ROOT)
+                        times["report afterwards"].append(time.perf_counter() - start)
+                    print(f"  run {r + 1}, {label}: {seconds:.1f} s for {n} submissions ({pages} pages)", flush=True)
+            med = {k: statistics.median(v) for k, v in times.items()}
+            print(f"{name}, {n} submissions, median of {args.pages}: grading with pages {med['pages']:.1f} s, "
+                  f"without {med['no pages']:.1f} s: pages cost {100 * (med['pages'] / med['no pages'] - 1):+.1f} %; "
+                  f"drawing them afterwards with `autograder report` takes {med['report afterwards']:.1f} s "
+                  f"({100 * med['report afterwards'] / med['no pages']:.1f} % more)", flush=True)
 
 
 if __name__ == "__main__":

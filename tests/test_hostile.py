@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 import variants
-from autograder import cli, grade, report, submission
+from autograder import cli, grade, submission
+from autograder.results import atomic_write
 from conftest import isolated_modes
 
 REF = variants.reference_text()
@@ -549,12 +550,12 @@ def test_killed_batch_resumes_and_ends_with_the_same_gradebook(tmp_path):
 
 def test_atomic_write_leaves_the_old_file_when_interrupted(tmp_path, monkeypatch):
     path = tmp_path / "results.json"
-    report.atomic_write(path, '{"score": 1}')
+    atomic_write(path, '{"score": 1}')
 
     def interrupted(*a):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        report.atomic_write(path, '{"score": 2}' + " " * (1 << 20))
+        atomic_write(path, '{"score": 2}' + " " * (1 << 20))
     assert path.read_text() == '{"score": 1}' and os.listdir(tmp_path) == ["results.json"]

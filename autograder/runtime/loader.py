@@ -16,6 +16,13 @@ class SubmissionError(ValueError):
 
 def read_cells(path):
     """Code cells of a .py file (one cell) or a notebook, as strings."""
+    return [src for _, src in read_numbered_cells(path)]
+
+
+def read_numbered_cells(path):
+    """(number, source) of each code cell: a notebook's cells are numbered as the student
+    counts them in Jupyter, every cell from 1 at the top (markdown cells included), so
+    "cell 5, line 3" is found by looking; a .py file is one cell, number 1."""
     path = str(path)
     try:
         with open(path, "rb") as f:
@@ -30,14 +37,14 @@ def read_cells(path):
         if not isinstance(nb, dict) or not isinstance(nb.get("cells", []), list):
             raise SubmissionError("notebook has no 'cells' list")
         cells = []
-        for cell in nb.get("cells", []):
+        for number, cell in enumerate(nb.get("cells", []), 1):
             if isinstance(cell, dict) and cell.get("cell_type") == "code":
                 src = cell.get("source", "")
-                cells.append("".join(src) if isinstance(src, list) else str(src))
+                cells.append((number, "".join(src) if isinstance(src, list) else str(src)))
         return cells
     if b"\x00" in raw:
         raise SubmissionError("file is binary, not Python source")
-    return [raw.decode("utf-8", errors="replace")]
+    return [(1, raw.decode("utf-8", errors="replace"))]
 
 
 def strip_magics(src):
@@ -141,8 +148,9 @@ def load_program(path, mode="all"):
     """
     if mode not in ("all", "definitions"):
         raise ValueError(f"unknown load mode {mode!r}")
-    parsed = [parse_cell(strip_magics(c)) for c in read_cells(path)]
+    numbered = read_numbered_cells(path)
+    parsed = [parse_cell(strip_magics(c)) for _, c in numbered]
     trees = [t for t, _ in parsed]
     if mode == "definitions":
         trees = definitions_only(trees)
-    return [(i + 1, tree, err) for i, (tree, (_, err)) in enumerate(zip(trees, parsed))]
+    return [(number, tree, err) for (number, _), tree, (_, err) in zip(numbered, trees, parsed)]

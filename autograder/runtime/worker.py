@@ -8,6 +8,7 @@ checks see the same submission whatever ran before them. A call that kills the p
 hangs) costs its check; the grader starts a fresh worker for the checks after it.
 Student stdout/stderr go to a capped file, never to the pipes.
 """
+import linecache
 import os
 import signal
 import struct
@@ -58,9 +59,25 @@ def _describe(exc, label):
         line = f"{label} raised KeyboardInterrupt"
     else:
         line = f"{name}: {text}" if text else name
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<cell")]
-    tb = "".join(traceback.format_list(frames[-5:]))[-MAX_TRACEBACK_CHARS:]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<cell")
+              or f.filename == PY_FILE]
+    tb = "".join(_where(f) for f in frames[-5:])[-MAX_TRACEBACK_CHARS:]
     return {"type": name, "message": line[:2000], "traceback": tb}
+
+
+PY_FILE = "<submission>"  # what a .py submission is compiled as; a notebook cell is "<cell N>"
+
+
+def _where(frame):
+    """A traceback line as the student finds it: "cell 5, line 3" of the notebook (cells
+    counted as Jupyter shows them, see ``loader.read_numbered_cells``), or "line 3" of a .py."""
+    place = f"line {frame.lineno}" if frame.filename == PY_FILE else f"{frame.filename[1:-1]}, line {frame.lineno}"
+    return f"  {place}, in {frame.name}\n" + (f"    {frame.line.strip()}\n" if frame.line else "")
+
+
+def _remember_source(filename, src):
+    """Let tracebacks quote the student's line (compiled code has no file to read it from)."""
+    linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
 
 
 class Missing(LookupError):
@@ -109,6 +126,7 @@ class Submission:
         cell_errors = []
         try:
             program = loader.load_program(path, mode)
+            sources = dict(loader.read_numbered_cells(path))
         except loader.SubmissionError as e:
             return {"op": "loaded", "fatal": str(e), "cell_errors": [], "names": []}
         progress = os.open(LOADING_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -119,8 +137,10 @@ class Submission:
             if err:
                 cell_errors.append(f"cell {number} does not parse: {err}")
                 continue
+            filename = f"<cell {number}>" if str(path).endswith(".ipynb") else PY_FILE
+            _remember_source(filename, loader.strip_magics(sources.get(number, "")))
             try:
-                exec(compile(tree, f"<cell {number}>", "exec"), self.ns)
+                exec(compile(tree, filename, "exec"), self.ns)
             except BaseException as exc:  # noqa: BLE001 - a cell's failure must not stop later cells
                 cell_errors.append(f"cell {number}: {_describe(exc, f'cell {number}')['message']}")
         os.close(progress)
