@@ -5,7 +5,7 @@ import signal
 import subprocess
 import sys
 
-from . import assignments, build, data, grade, sandbox
+from . import assignments, build, data, grade, sandbox, submission
 
 EXIT_CODES = """\
 exit status:
@@ -31,11 +31,18 @@ def _grade(args):
         os.environ[data.ENV_VAR] = args.data_dir
     limits = sandbox.Limits(call_timeout=args.timeout, load_timeout=args.load_timeout,
                             memory_bytes=args.memory_mb << 20)
+    from . import cluster
     try:
+        shard = cluster.parse_shard(args.shard) if args.shard else None
+        if args.list:  # which submissions this command (this shard) would grade; nothing is graded
+            for path in grade.select(assignments.get(args.assignment), args.paths, shard):
+                print(submission.name_of(path))
+            return 0
         results = grade.grade_all(args.assignment, args.paths, args.out, limits=limits, progress=not args.quiet,
                                   jobs=args.jobs, resume=not args.regrade,
-                                  isolate="none" if args.no_sandbox else None, pages=not args.no_pages)
-    except (FileNotFoundError, grade.NoSubmissions, sandbox.NoIsolation) as e:
+                                  isolate="none" if args.no_sandbox else None, pages=not args.no_pages,
+                                  shard=shard)
+    except (FileNotFoundError, grade.NoSubmissions, sandbox.NoIsolation, cluster.ShardError) as e:
         return _fail(e)
     except sandbox.Stopped as stop:
         name = signal.Signals(stop.signum).name if stop.signum else "a signal"
@@ -44,7 +51,9 @@ def _grade(args):
               f"{args.out}/; run the same command again to grade the other {left}.", file=sys.stderr)
         return STOPPED + (stop.signum or signal.SIGTERM)
     if not args.quiet:
-        print(f"Wrote {args.out}/grades.csv and {len(results)} results.json file(s).")
+        print(f"Wrote {len(results)} results.json file(s) in {args.out}/ (shard {args.shard}: `autograder report "
+              f"{args.out}` merges the shards)" if args.shard else
+              f"Wrote {args.out}/grades.csv and {len(results)} results.json file(s).")
     return 1 if any(not r.graded for r in results) else 0
 
 
@@ -93,15 +102,37 @@ def _audit(args):
 def _report(args):
     from . import report
     try:
-        found, problems = report.rebuild(args.folders, args.out)
-    except (FileNotFoundError, report.RebuildError) as e:
+        found, problems, missing = report.rebuild(args.folders, args.out, args.submissions)
+    except (FileNotFoundError, report.RebuildError, grade.NoSubmissions) as e:
         return _fail(e)
     for line in problems:
         print(f"autograder: skipped {line}", file=sys.stderr)
+    if missing:
+        print(f"autograder: not graded by any shard ({len(missing)}): {', '.join(missing)}", file=sys.stderr)
     dest = args.out or args.folders[0]
     print(f"Wrote {dest}/grades.csv, {dest}/summary.html and {len(found)} feedback page(s) from "
           f"{len(found)} results.json file(s).")
-    return 1 if problems else 0
+    return 1 if problems or missing else 0
+
+
+def _cluster(args):
+    from . import cluster
+    if args.engine == "slurm":
+        if not args.submissions or not args.out:
+            return _fail("cluster slurm needs SUBMISSIONS and --out")
+        written = cluster.slurm(args.assignment, args.submissions, args.out, args.shards, args.dest, cpus=args.cpus,
+                                memory_mb=args.mem_mb, time_limit=args.time)
+        print(f"wrote {', '.join(map(str, written))}; submit with {args.dest}/submit.sh")
+    else:
+        if not args.image or not args.claim:
+            return _fail("cluster kubernetes needs --image and --claim")
+        written = cluster.kubernetes(args.assignment, args.shards, args.dest, image=args.image,
+                                     volume_claim=args.claim, mount=args.mount,
+                                     submissions=args.submissions or "submissions", out=args.out or "graded",
+                                     cpus=args.cpus, memory_mb=args.mem_mb)
+        print(f"wrote {', '.join(map(str, written))}; kubectl apply -f {written[0]}, then, when it completes, "
+              f"kubectl apply -f {written[1]}")
+    return 0
 
 
 def _export(args):
@@ -161,6 +192,12 @@ def main(argv=None):
     g.add_argument("--no-pages", action="store_true",
                    help="write results.json files and grades.csv only, no HTML pages (`autograder report` "
                         "draws them later from the results.json files)")
+    g.add_argument("--shard", default=None, metavar="K/N",
+                   help="grade only shard K of N (K from 0): the submissions whose name hashes to K, the same "
+                        "on every machine; writes results.json files only, `autograder report` merges the shards")
+    g.add_argument("--list", action="store_true",
+                   help="print the names of the submissions that would be graded (with --shard, that shard's), "
+                        "grade nothing")
     g.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bar or summary (submissions that could not be graded are still listed)")
     g.set_defaults(run=_grade)
@@ -172,7 +209,28 @@ def main(argv=None):
     r.add_argument("folders", nargs="+", help="output folders of `autograder grade`")
     r.add_argument("--out", default=None,
                    help="write here (default: into the one folder given; needed to merge several)")
+    r.add_argument("--submissions", nargs="+", default=None, metavar="PATH",
+                   help="what was graded: name any submission found there that has no results.json (exit 1)")
     r.set_defaults(run=_report)
+
+    k = sub.add_parser("cluster", help="job files that grade one batch in shards on Slurm (a job array and a "
+                       "merge job) or Kubernetes (an Indexed Job and a merge Job)")
+    k.add_argument("engine", choices=["slurm", "kubernetes"])
+    k.add_argument("assignment", choices=assignments.NAMES)
+    k.add_argument("submissions", nargs="?", default=None,
+                   help="slurm: the submissions folder (on the shared file system); kubernetes: its path on the "
+                        "volume (default: submissions)")
+    k.add_argument("--shards", type=int, required=True, help="number of shards: array tasks or pods")
+    k.add_argument("--out", default=None, help="slurm: the output folder all shards write into (shared); "
+                   "kubernetes: its path on the volume (default: graded)")
+    k.add_argument("--dest", default="cluster-jobs", help="where to write the job files (default: %(default)s)")
+    k.add_argument("--cpus", type=int, default=2, help="cores per shard, its --jobs (default: %(default)s)")
+    k.add_argument("--mem-mb", type=int, default=8192, help="memory per shard in MiB (default: %(default)s)")
+    k.add_argument("--time", default="02:00:00", help="slurm: time limit per task (default: %(default)s)")
+    k.add_argument("--image", default=None, help="kubernetes: the grader's container image (built from this repo)")
+    k.add_argument("--claim", default=None, help="kubernetes: the PersistentVolumeClaim holding submissions and output")
+    k.add_argument("--mount", default="/data", help="kubernetes: where the claim is mounted (default: %(default)s)")
+    k.set_defaults(run=_cluster)
 
     s = sub.add_parser("stub", help="regenerate the committed stub notebooks from the solutions")
     s.add_argument("assignment", nargs="*", choices=[[], *assignments.NAMES], default=None)

@@ -89,6 +89,7 @@ class Grader:
             self.assignment = assignments.get(assignment) if isinstance(assignment, str) else assignment
             self.limits = limits or sandbox.Limits()
             self.ref = Reference(load_reference(self.assignment))
+            self.identity = grader_identity(self.assignment, self.limits, self.env.mode)
         except BaseException:
             self.env.close()
             raise
@@ -185,7 +186,7 @@ class Grader:
         # Unpacked zips go in the batch's scratch folder, which goes whatever happens.
         sub = submission.open_submission(path, self.assignment.submission_files, scratch=self.env.root)
         result = SubmissionResult(sub.name, str(path), fingerprint=fingerprint, sandbox=self.env.mode,
-                                  assignment=self.assignment.name)
+                                  assignment=self.assignment.name, grader=self.identity)
         if sub.main is not None:
             result.signature = similarity.code_signature(sub.main)
         skip = []  # cells that cannot be loaded, kept across worker restarts
@@ -233,18 +234,31 @@ class Grader:
         return result
 
 
-def grader_version(assignment, limits, mode=""):
-    """A digest of what decides a grade besides the submission: the toolkit's code (checks
-    included), the reference, the limits, the data set and the isolation mode."""
+def _digest(files) -> str:
     import hashlib
-
-    from . import data
     h = hashlib.sha256()
-    pkg = Path(__file__).resolve().parent
-    for f in sorted([*pkg.rglob("*.py"), assignment.solution]):
+    for f in sorted(files):
         h.update(f.read_bytes())
-    h.update(repr((limits, os.environ.get(data.ENV_VAR), mode)).encode())
-    return h.hexdigest()
+    return h.hexdigest()[:16]
+
+
+def grader_identity(assignment, limits, mode="") -> dict:
+    """What decides a grade besides the submission, part by part (so that a merge of shards
+    graded differently can say which part differs): the checks (the assignment's folder), the
+    rest of the toolkit's code, the reference, the limits, the data set and the isolation."""
+    from . import data
+    pkg = Path(__file__).resolve().parent
+    own = pkg / "assignments" / assignment.name
+    code = [f for f in pkg.rglob("*.py") if own not in f.parents]
+    return {"checks": _digest(own.rglob("*.py")), "toolkit": _digest(code), "reference": _digest([assignment.solution]),
+            "limits": repr(limits), "data": os.environ.get(data.ENV_VAR) or "", "isolation": mode}
+
+
+def grader_version(assignment, limits, mode="") -> str:
+    """One digest of ``grader_identity``: part of every submission's fingerprint."""
+    import hashlib
+    import json
+    return hashlib.sha256(json.dumps(grader_identity(assignment, limits, mode), sort_keys=True).encode()).hexdigest()
 
 
 def default_jobs():
@@ -301,8 +315,23 @@ def looked_for(assignment):
             else ".ipynb, .py and .zip files")
 
 
+def select(assignment, paths, shard=None) -> list:
+    """The submissions under ``paths`` (see ``submission.find``), or, with ``shard`` = (K, N),
+    those of shard K of N (``cluster.shard_of`` on each submission's name). Raises
+    NoSubmissions when there is no submission at all (an empty shard is no error)."""
+    from . import cluster
+    subs = submission.find(paths, folders=bool(assignment.submission_files))
+    if not subs:
+        raise NoSubmissions(f"no submissions found in {', '.join(map(str, paths))}: "
+                            f"looked for {looked_for(assignment)}")
+    if shard is not None:
+        k, n = shard
+        subs = [p for p in subs if cluster.shard_of(submission.name_of(p), n) == k]
+    return subs
+
+
 def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=None, jobs=None, resume=True,
-              pages=True):
+              pages=True, shard=None):
     """Grade every submission under ``paths`` with ``jobs`` workers at a time; write each
     results.json as soon as it is known, then grades.csv.
 
@@ -316,18 +345,18 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=No
     up where it ended. Results files are replaced atomically, so none is ever half-written.
     With ``pages``, each submission's feedback page is written beside its results.json and
     the class summary at the end (``autograder report`` draws them later from the files).
+    With ``shard`` = (K, N), only shard K of N is graded (see ``select``) and neither
+    grades.csv nor the summary is written: that is the merge's (``report.rebuild``) work.
     """
     out_dir = Path(out_dir)
     start = time.monotonic()
     assignment = assignments.get(assignment) if isinstance(assignment, str) else assignment
     limits = limits or sandbox.Limits()
     with StopSignals() as signals:
-        subs = submission.find(paths, folders=bool(assignment.submission_files))
-        if not subs:
-            raise NoSubmissions(f"no submissions found in {', '.join(map(str, paths))}: "
-                                f"looked for {looked_for(assignment)}")
+        subs = select(assignment, paths, shard)
         mode = sandbox.resolve_mode(isolate)
         out_dir.mkdir(parents=True, exist_ok=True)
+        identity = grader_identity(assignment, limits, mode)
         version = grader_version(assignment, limits, mode)
         results, todo = [], []
         for path in subs:
@@ -344,6 +373,7 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=No
         try:
             if todo:  # starting the grader (torch, the reference) is the expensive part
                 with Grader(assignment, limits, out_dir, mode) as grader:
+                    grader.identity = identity
                     _grade_batch(grader, todo, out_dir, results, progress, jobs, signals, pages)
         except sandbox.Stopped as stop:
             stop.graded, stop.total = len(results), len(subs)
@@ -352,7 +382,8 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=No
             for kept in results[:resumed]:
                 if not (out_dir / kept.submission / feedback.PAGE).exists():
                     report.write_page(kept, out_dir, assignment)
-    report.write_batch(results, out_dir, assignment, pages)
+    if shard is None:
+        report.write_batch(results, out_dir, assignment, pages)
     report.print_summary(results, time.monotonic() - start, resumed=resumed, mode=mode, full=progress)
     return results
 

@@ -57,13 +57,31 @@ class RebuildError(ValueError):
     """The folders given to ``rebuild`` do not hold one consistent batch (the message says why)."""
 
 
-def rebuild(folders: list, dest=None, log=None) -> tuple[list[SubmissionResult], list[str]]:
+def _same_grader(found: list, origin: dict) -> None:
+    """Raise RebuildError naming the parts of the grader that differ between results."""
+    kinds = {}
+    for r in found:
+        kinds.setdefault(tuple(sorted(r.grader.items())), []).append(r)
+    if len(kinds) < 2:
+        return
+    groups = sorted(kinds.values(), key=len, reverse=True)
+    parts = sorted({k for g in groups for k in g[0].grader} - {k for k in groups[0][0].grader
+                   if all(g[0].grader.get(k) == groups[0][0].grader[k] for g in groups)})
+    described = "; ".join(f"{len(g)} result(s) such as {g[0].submission} in {origin[g[0].submission]}"
+                          for g in groups[:4])
+    raise RebuildError(f"results made by different graders cannot be merged: {', '.join(parts)} differ "
+                       f"({described}). Grade them again with one grader (`autograder grade --regrade`).")
+
+
+def rebuild(folders: list, dest=None, submissions=None) -> tuple[list[SubmissionResult], list[str], list[str]]:
     """Every student page, the class summary and grades.csv from the results.json files in
     ``folders`` alone (nothing is graded), written to ``dest`` (default: the one folder
     given). With several folders, or a ``dest`` elsewhere, each results.json is copied to
-    ``dest`` too, so it holds the whole batch. Returns the results and the files that could
-    not be read (listed, not fatal). Raises RebuildError when results of two assignments,
-    or two results of one submission, are found."""
+    ``dest`` too, so it holds the whole batch. ``submissions``: the folders (or files) that
+    were graded, to name any submission no folder holds a result for. Returns the results,
+    the files that could not be read and the submissions missing (both listed, not fatal).
+    Raises RebuildError, before writing anything, when results of two assignments, two
+    results of one submission, or results made by different graders are found."""
     import shutil
 
     from . import assignments
@@ -89,7 +107,14 @@ def rebuild(folders: list, dest=None, log=None) -> tuple[list[SubmissionResult],
     if not found:
         raise RebuildError(f"no {RESULTS} files in {', '.join(map(str, folders))}"
                            + (f" ({len(problems)} could not be read: {problems[0]})" if problems else ""))
+    _same_grader(found, origin)
     assignment = assignments.get(names[0])
+    missing = []
+    if submissions:
+        from . import grade, submission
+        graded = {r.submission for r in found}
+        missing = [name for name in map(submission.name_of, grade.select(assignment, list(submissions)))
+                   if name not in graded]
     dest.mkdir(parents=True, exist_ok=True)
     for r in found:
         if origin[r.submission].resolve() != dest.resolve():
@@ -97,7 +122,7 @@ def rebuild(folders: list, dest=None, log=None) -> tuple[list[SubmissionResult],
             shutil.copyfile(origin[r.submission] / r.submission / RESULTS, dest / r.submission / RESULTS)
         feedback.write_student_page(r, dest, assignment)
     write_batch(found, dest, assignment)
-    return found, problems
+    return found, problems, sorted(missing)
 
 
 class progress:

@@ -48,6 +48,7 @@ class SubmissionResult:
     graded: bool = False  # whether any check ran against the loaded submission
     sandbox: str = ""  # the isolation it was graded under: "root", "user" or "none"
     assignment: str = ""
+    grader: dict = field(default_factory=dict)  # what graded it (see ``grade.grader_identity``)
 
     @property
     def score(self):
@@ -127,7 +128,8 @@ def to_json(result: SubmissionResult, manual: dict | None = None) -> dict:
         # The rest of the record: enough to resume a batch and to redraw every page.
         "extra_data": {"format": FORMAT, "assignment": result.assignment, "submission": result.submission,
                        "status": result.status, "max_score": result.max_score, "graded": result.graded,
-                       "sandbox": result.sandbox, "fingerprint": result.fingerprint, "messages": result.messages,
+                       "sandbox": result.sandbox, "fingerprint": result.fingerprint, "grader": result.grader,
+                       "messages": result.messages,
                        "student_cpu_seconds": round(result.cpu, 3), "code_signature": result.signature,
                        "checks": [{"name": c.name, "task": c.task, "function": c.function, "status": c.status,
                                    "seconds": round(c.seconds, 3), "cpu": round(c.cpu, 4), "doc": c.doc,
@@ -150,7 +152,8 @@ def from_json(data: dict, path: str = "") -> SubmissionResult:
         result = SubmissionResult(extra["submission"], path, status=extra["status"], messages=list(extra["messages"]),
                                   seconds=float(data["execution_time"]), fingerprint=extra["fingerprint"],
                                   signature=extra["code_signature"], graded=bool(extra["graded"]),
-                                  sandbox=extra["sandbox"], assignment=extra["assignment"])
+                                  sandbox=extra["sandbox"], assignment=extra["assignment"],
+                                  grader=dict(extra["grader"]))
         for test, c in zip(data["tests"], extra["checks"], strict=True):
             result.checks.append(CheckResult(
                 c["name"], c["task"], c["function"], float(test["max_score"]), float(test["score"]),

@@ -103,11 +103,14 @@ def reference_run(a: Assignment, progress: bool = True) -> Path:
         for name, src in a.support_files.items():
             shutil.copy(src, tmp / name)
         nb = build.solution_notebook(a.solution)
-        saved = {k: os.environ.pop(k, None) for k in ("MNIST_DIR",)}  # the sample, whatever this machine has
+        # The sample, whatever this machine has; plots not shown. Both put back afterwards:
+        # this process may execute other notebooks (a TA export) that must show their plots.
+        saved = {k: os.environ.pop(k, None) for k in ("MNIST_DIR", "MPLBACKEND")}
         os.environ["MPLBACKEND"] = "Agg"
         try:
             NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp)}}).execute()
         finally:
+            os.environ.pop("MPLBACKEND", None)
             os.environ.update({k: v for k, v in saved.items() if v is not None})
         (tmp / f"{a.name}.ipynb").write_text(nbformat.writes(nb), encoding="utf-8")
         shutil.rmtree(folder, ignore_errors=True)

@@ -37,8 +37,14 @@ def test_unclosed_marker_is_an_error():
 
 
 def _run(nb, tmp_path):
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    saved = os.environ.get("MPLBACKEND")
+    os.environ.setdefault("MPLBACKEND", "Agg")  # for this kernel only: later tests' kernels show plots
+    try:
+        NotebookClient(nb, timeout=300, kernel_name="python3",
+                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+    finally:
+        if saved is None:
+            os.environ.pop("MPLBACKEND", None)
     return nb
 
 

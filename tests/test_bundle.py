@@ -2,6 +2,7 @@
 `otter run` grades with the isolated engine: same totals as `autograder grade`, and the attacks
 that work against plain otter do not work against it."""
 import json
+import os
 import re
 import shutil
 import signal
@@ -374,7 +375,9 @@ def test_export_for_tas_is_a_pdf_of_the_answers_and_plots(tmp_path):
         pytest.skip("apt-get install poppler-utils (done by .ci/run)")
     a = assignments.get("gradient_descent")
     nb = build.solution_notebook(a.solution)
+    assert "MPLBACKEND" not in os.environ  # a kernel on Agg would show no plot to export
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
     nbformat.write(nb, tmp_path / "alice.ipynb")
     proc = subprocess.run([sys.executable, "-m", "autograder.cli", "export", "gradient_descent",
                            str(tmp_path / "alice.ipynb"), "--out", str(tmp_path / "manual")],
