@@ -11,10 +11,11 @@ import math
 from matplotlib.ticker import MaxNLocator, NullLocator, StrMethodFormatter
 
 WIDTH, HEIGHT, DPI = 6.8, 3.2, 90
+LABEL_CHARS = 66  # of a check's words beside its pass-rate bar (4 inches at 7 points)
 REFERENCE_STYLE = {"color": "0.6", "linewidth": 4, "alpha": 0.6, "zorder": 1}
 
 
-def _figure(title="", xlabel="", ylabel="", height=HEIGHT, left=0.75):
+def _figure(title="", xlabel="", ylabel="", height=HEIGHT, left=0.75, width=WIDTH):
     """A figure with one axes; margins fixed in inches whatever the height (room for the
     title above, the tick labels and axis label below, ``left`` for the y tick labels).
     Title and axis labels are figure texts at fixed places: ``Axes.set_title`` and
@@ -23,12 +24,12 @@ def _figure(title="", xlabel="", ylabel="", height=HEIGHT, left=0.75):
     import textwrap
     title = "\n".join(textwrap.wrap(title[:160], 90)[:2])
     top, bottom, right = 0.25 + 0.17 * (title.count("\n") + 1), 0.55, 0.2  # inches
-    fig = Figure(figsize=(WIDTH, height), dpi=DPI)
-    fig.subplots_adjust(left=left / WIDTH, right=1 - right / WIDTH, top=1 - top / height, bottom=bottom / height)
-    middle = (left + WIDTH - right) / 2 / WIDTH
+    fig = Figure(figsize=(width, height), dpi=DPI)
+    fig.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height, bottom=bottom / height)
+    middle = (left + width - right) / 2 / width
     fig.text(0.5, 1 - top / 2 / height, title, ha="center", va="center", fontsize=10)
     fig.text(middle, 0.06 / height, xlabel, ha="center", va="bottom")
-    fig.text(0.04 / WIDTH, (1 - top / height + bottom / height) / 2, ylabel, rotation=90, ha="left", va="center")
+    fig.text(0.04 / width, (1 - top / height + bottom / height) / 2, ylabel, rotation=90, ha="left", va="center")
     return fig, fig.add_subplot()
 
 
@@ -140,18 +141,17 @@ def score_distribution(scores: list[float], max_score: float) -> bytes:
 
 def pass_rates(labels: list[str], percents: list[float]) -> bytes:
     """One bar per check: the share of submissions that earned its points in full, on a
-    0 to 100 % axis; the labels are the checks in words."""
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(WIDTH + 2, 0.9 + 0.26 * len(labels)), dpi=DPI, layout="constrained")
-    ax = fig.add_subplot()
+    0 to 100 % axis; the labels are the checks in words (cut at LABEL_CHARS)."""
+    fig, ax = _figure("", "submissions earning the check's points in full",
+                      height=max(1.5, 0.9 + 0.22 * len(labels)), left=4.1, width=WIDTH + 3)
     rows = range(len(labels))
     ax.barh(rows, percents, color=["C2" if p >= 50 else "C3" for p in percents])
     for row, p in zip(rows, percents):
         ax.annotate(f"{p:.0f} %", (p, row), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
-    ax.set_yticks(list(rows), [lb if len(lb) <= 70 else lb[:69] + "…" for lb in labels], fontsize=7)
+    ax.set_yticks(list(rows), [lb if len(lb) <= LABEL_CHARS else lb[:LABEL_CHARS - 1] + "…" for lb in labels],
+                  fontsize=7)
     ax.invert_yaxis()
     ax.set_xlim(0, 108)  # room for the "100 %" label
     ax.set_xticks(range(0, 101, 20), [f"{p} %" for p in range(0, 101, 20)])
-    ax.set_xlabel("submissions earning the check's points in full")
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)

@@ -370,15 +370,25 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=No
         resumed = len(results)
         if resumed and progress:
             print(f"Resuming: {resumed} of {len(subs)} submission(s) already graded in {out_dir}", file=sys.stderr)
+        # Pages are drawn beside grading, in a process of their own (see report.PageDrawer).
+        drawer = report.PageDrawer(out_dir, assignment) if pages and todo else None
         try:
             if todo:  # starting the grader (torch, the reference) is the expensive part
                 with Grader(assignment, limits, out_dir, mode) as grader:
                     grader.identity = identity
-                    _grade_batch(grader, todo, out_dir, results, progress, jobs, signals, pages)
+                    _grade_batch(grader, todo, out_dir, results, progress, jobs, signals, drawer)
+            if drawer is not None:
+                drawer.finish()
         except sandbox.Stopped as stop:
+            if drawer is not None:  # pages not drawn yet are drawn by the run that resumes
+                drawer.stop()
             stop.graded, stop.total = len(results), len(subs)
             raise
-        if pages:  # a kept result's page may be missing (the grader was killed before it was drawn)
+        except BaseException:
+            if drawer is not None:
+                drawer.stop()
+            raise
+        if pages:  # a kept result's page may be missing (the grader was stopped before it was drawn)
             for kept in results[:resumed]:
                 if not (out_dir / kept.submission / feedback.PAGE).exists():
                     report.write_page(kept, out_dir, assignment)
@@ -399,7 +409,7 @@ def grade_paths(grader: Grader, paths: list, progress: bool = False, jobs: int |
     return sorted(results, key=lambda r: order[r.path])
 
 
-def _grade_batch(grader, todo, out_dir, results, progress, jobs, signals, pages=False):
+def _grade_batch(grader, todo, out_dir, results, progress, jobs, signals, drawer=None):
     """Grade ``todo`` on a thread pool (threads only wait on worker pipes: student code runs
     in the worker processes), recording each result as it finishes, whatever the order."""
     bar = report.progress(len(todo), enabled=progress)
@@ -409,11 +419,11 @@ def _grade_batch(grader, todo, out_dir, results, progress, jobs, signals, pages=
 
     def record(future):
         res = future.result()
-        with signals.critical():  # a result on disk is whole: results.json, then its page
+        with signals.critical():  # a result on disk is whole
             if out_dir is not None:
                 res = write_result(res, out_dir, grader.assignment.manual)
-                if pages:
-                    report.write_page(res, out_dir, grader.assignment)
+                if drawer is not None:  # after the file it is drawn from
+                    drawer.submit(res.submission)
             results.append(res)
             recorded.add(future)
         bar.update(res)

@@ -53,6 +53,69 @@ def write_batch(results: list[SubmissionResult], out_dir, assignment, pages: boo
             traceback.print_exc()
 
 
+class PageDrawer:
+    """Draws student pages in a process of its own while the batch is graded, at a lower
+    priority: the grader's threads never wait behind a drawing (it holds no lock of theirs)
+    and the workers keep the cores first. ``submit`` a submission once its results.json is
+    written (its name goes down a pipe); ``finish`` waits for every page; ``stop`` kills the
+    process at once. It ends by itself when the pipe closes (the grader died) and is killed by
+    the kernel with the grader; it ignores the Ctrl-C meant for the grader."""
+
+    def __init__(self, out_dir, assignment):
+        import json
+        import subprocess
+        code = "from autograder.report import _drawer_main; _drawer_main()"
+        # What a page shows of the declaration, as data: loading the assignment would import
+        # its checks, and torch with them, for nothing.
+        page_needs = json.dumps({"name": assignment.name, "tasks": assignment.tasks, "manual": assignment.manual})
+        self.proc = subprocess.Popen([sys.executable, "-c", code, str(out_dir), page_needs],
+                                     stdin=subprocess.PIPE, text=True)
+
+    def submit(self, name: str) -> None:
+        try:
+            self.proc.stdin.write(name + "\n")
+            self.proc.stdin.flush()
+        except OSError:  # the drawer died: `autograder report` draws what is missing
+            pass
+
+    def finish(self) -> None:
+        import contextlib
+        with contextlib.suppress(OSError):
+            self.proc.stdin.close()
+        self.proc.wait()
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        if self.proc.stdin:
+            import contextlib
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+
+
+def _drawer_main() -> None:
+    """The drawing process: one submission name per line on stdin, its page drawn from its
+    results.json; ends at end of input."""
+    import json
+    import os
+    import signal
+    import traceback
+    from types import SimpleNamespace
+
+    from .results import read
+    from .runtime.jail import die_with_parent
+    die_with_parent()
+    for sig in (signal.SIGINT, signal.SIGHUP):  # sent to the whole terminal group: the grader decides
+        signal.signal(sig, signal.SIG_IGN)
+    os.nice(10)
+    out_dir, assignment = Path(sys.argv[1]), SimpleNamespace(**json.loads(sys.argv[2]))
+    for line in sys.stdin:
+        try:
+            feedback.write_student_page(read(out_dir / line.strip() / RESULTS), out_dir, assignment)
+        except Exception:  # noqa: BLE001 - one page's problem is reported; the others are drawn
+            traceback.print_exc()
+
+
 class RebuildError(ValueError):
     """The folders given to ``rebuild`` do not hold one consistent batch (the message says why)."""
 

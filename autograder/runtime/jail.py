@@ -90,6 +90,11 @@ def _prctl(option, *args):
     return _libc.prctl(ctypes.c_int(option), *(ctypes.c_ulong(a) for a in args))
 
 
+def die_with_parent():
+    """Have the kernel SIGKILL this process when the thread that started it ends (Linux)."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def _mount(source, target, fstype, flags, data, what):
     def enc(s):
         return s.encode() if isinstance(s, str) else s
