@@ -35,14 +35,14 @@ def _grade(args):
     try:
         shard = cluster.parse_shard(args.shard) if args.shard else None
         if args.list:  # which submissions this command (this shard) would grade; nothing is graded
-            for path in grade.select(assignments.get(args.assignment), args.paths, shard):
+            for path in submission.select(assignments.get(args.assignment), args.paths, shard):
                 print(submission.name_of(path))
             return 0
         results = grade.grade_all(args.assignment, args.paths, args.out, limits=limits, progress=not args.quiet,
                                   jobs=args.jobs, resume=not args.regrade,
                                   isolate="none" if args.no_sandbox else None, pages=not args.no_pages,
                                   shard=shard)
-    except (FileNotFoundError, grade.NoSubmissions, sandbox.NoIsolation, cluster.ShardError) as e:
+    except (FileNotFoundError, submission.NoSubmissions, sandbox.NoIsolation, cluster.ShardError) as e:
         return _fail(e)
     except sandbox.Stopped as stop:
         name = signal.Signals(stop.signum).name if stop.signum else "a signal"
@@ -103,7 +103,7 @@ def _report(args):
     from . import report
     try:
         found, problems, missing = report.rebuild(args.folders, args.out, args.submissions)
-    except (FileNotFoundError, report.RebuildError, grade.NoSubmissions) as e:
+    except (FileNotFoundError, report.RebuildError, submission.NoSubmissions) as e:
         return _fail(e)
     for line in problems:
         print(f"autograder: skipped {line}", file=sys.stderr)
@@ -143,7 +143,7 @@ def _export(args):
     except FileNotFoundError as e:
         return _fail(e)
     if not found:
-        return _fail(f"no submissions found in {', '.join(args.paths)}: looked for {grade.looked_for(a)}")
+        return _fail(f"no submissions found in {', '.join(args.paths)}: looked for {submission.looked_for(a)}")
     skipped = 0
     for path in found:
         sub = submission.open_submission(path, a.submission_files)

@@ -67,11 +67,6 @@ def hidden_paths(out_dir=None):
 MAX_SKIPPED_CELLS = 3
 
 
-class NoSubmissions(ValueError):
-    """Nothing gradable was found where the grader was pointed (the message says what was
-    looked for)."""
-
-
 class Grader:
     """Grades submissions of one assignment; holds what all submissions share.
     ``isolate``: see ``sandbox.resolve_mode`` (raises NoIsolation rather than grade
@@ -309,27 +304,6 @@ class StopSignals:
             signal.signal(sig, handler)
 
 
-def looked_for(assignment):
-    """What counts as a submission of ``assignment``, in words (for error messages)."""
-    return ("folders (or .zip files) each holding one notebook" if assignment.submission_files
-            else ".ipynb, .py and .zip files")
-
-
-def select(assignment, paths, shard=None) -> list:
-    """The submissions under ``paths`` (see ``submission.find``), or, with ``shard`` = (K, N),
-    those of shard K of N (``cluster.shard_of`` on each submission's name). Raises
-    NoSubmissions when there is no submission at all (an empty shard is no error)."""
-    from . import cluster
-    subs = submission.find(paths, folders=bool(assignment.submission_files))
-    if not subs:
-        raise NoSubmissions(f"no submissions found in {', '.join(map(str, paths))}: "
-                            f"looked for {looked_for(assignment)}")
-    if shard is not None:
-        k, n = shard
-        subs = [p for p in subs if cluster.shard_of(submission.name_of(p), n) == k]
-    return subs
-
-
 def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=None, jobs=None, resume=True,
               pages=True, shard=None):
     """Grade every submission under ``paths`` with ``jobs`` workers at a time; write each
@@ -353,7 +327,7 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=No
     assignment = assignments.get(assignment) if isinstance(assignment, str) else assignment
     limits = limits or sandbox.Limits()
     with StopSignals() as signals:
-        subs = select(assignment, paths, shard)
+        subs = submission.select(assignment, paths, shard)
         mode = sandbox.resolve_mode(isolate)
         out_dir.mkdir(parents=True, exist_ok=True)
         identity = grader_identity(assignment, limits, mode)

@@ -174,9 +174,9 @@ def rebuild(folders: list, dest=None, submissions=None) -> tuple[list[Submission
     assignment = assignments.get(names[0])
     missing = []
     if submissions:
-        from . import grade, submission
+        from . import submission
         graded = {r.submission for r in found}
-        missing = [name for name in map(submission.name_of, grade.select(assignment, list(submissions)))
+        missing = [name for name in map(submission.name_of, submission.select(assignment, list(submissions)))
                    if name not in graded]
     dest.mkdir(parents=True, exist_ok=True)
     for r in found:

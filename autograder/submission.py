@@ -153,3 +153,29 @@ def open_submission(path, wanted_files=(), scratch=None):
     except SubmissionProblem as e:
         sub.problem = str(e)
     return sub
+
+
+class NoSubmissions(ValueError):
+    """Nothing gradable was found where the grader was pointed (the message says what was
+    looked for)."""
+
+
+def looked_for(assignment):
+    """What counts as a submission of ``assignment``, in words (for error messages)."""
+    return ("folders (or .zip files) each holding one notebook" if assignment.submission_files
+            else ".ipynb, .py and .zip files")
+
+
+def select(assignment, paths, shard=None) -> list:
+    """The submissions under ``paths`` (see ``submission.find``), or, with ``shard`` = (K, N),
+    those of shard K of N (``cluster.shard_of`` on each submission's name). Raises
+    NoSubmissions when there is no submission at all (an empty shard is no error)."""
+    from . import cluster
+    subs = find(paths, folders=bool(assignment.submission_files))
+    if not subs:
+        raise NoSubmissions(f"no submissions found in {', '.join(map(str, paths))}: "
+                            f"looked for {looked_for(assignment)}")
+    if shard is not None:
+        k, n = shard
+        subs = [p for p in subs if cluster.shard_of(name_of(p), n) == k]
+    return subs
