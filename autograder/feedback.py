@@ -10,6 +10,7 @@ test). The class summary: score distribution, pass rate of every check, links to
 what could not be graded and why, the slowest submissions, groups of identical code.
 """
 import base64
+import functools
 import statistics
 import urllib.parse
 from dataclasses import dataclass, field
@@ -26,20 +27,15 @@ VERDICTS = {"passed": "passed", "failed": "failed", "timeout": "stopped by the t
 SLOWEST = 10
 
 
+@functools.cache
 def _environment():
     import jinja2
     return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
-_ENV = None
-
-
 def render(template: str, **values) -> str:
-    global _ENV
-    if _ENV is None:
-        _ENV = _environment()
-    return _ENV.get_template(template).render(**values)
+    return _environment().get_template(template).render(**values)
 
 
 def _num(x: float) -> str:
@@ -75,6 +71,7 @@ class TaskSection:
     id: str
     function: str
     checks: list = field(default_factory=list)  # CheckResult, visible and hidden
+    visible: list = field(default_factory=list)  # the visible checks' lines (``_check_line``)
 
     def _sum(self, what, hidden=None):
         return _num(round(sum(getattr(c, what) for c in self.checks if hidden is None or c.hidden == hidden), 6))
@@ -84,8 +81,6 @@ class TaskSection:
     hidden_score = property(lambda self: self._sum("score", True))
     hidden_points = property(lambda self: self._sum("points", True))
     hidden_count = property(lambda self: sum(c.hidden for c in self.checks))
-    said: set = field(default_factory=set)
-    visible = property(lambda self: [_check_line(c, self.said) for c in self.checks if not c.hidden])
 
 
 def _check_line(c: CheckResult, said: set = frozenset()) -> dict:
@@ -106,14 +101,17 @@ def student_page(result: SubmissionResult, assignment) -> str:
     said = {m.split("\n")[0] for m in result.messages}
     sections = {}
     for c in result.checks:
-        sections.setdefault(c.task, TaskSection(c.task, assignment.tasks.get(c.task, c.function),
-                                                said=said)).checks.append(c)
+        section = sections.setdefault(c.task, TaskSection(c.task, assignment.tasks.get(c.task, c.function)))
+        section.checks.append(c)
+        if not c.hidden:
+            section.visible.append(_check_line(c, said))
+    status = status_words(result)
     notes = result.messages + ([NO_SANDBOX_NOTE] if result.sandbox == "none" else [])
-    if not result.graded and len(notes) == 1 and notes[0] in status_words(result):
+    if not result.graded and len(notes) == 1 and notes[0] in status:
         notes = []  # the status line says it all
     return render("student_page.html.j2", assignment=assignment.name, submission=result.submission,
-                  score=_num(result.score), max_score=_num(result.max_score), status=status_words(result),
-                  trouble=status_words(result) != "Graded", notes=notes, tasks=list(sections.values()),
+                  score=_num(result.score), max_score=_num(result.max_score), status=status,
+                  trouble=status != "Graded", notes=notes, tasks=list(sections.values()),
                   manual=list(assignment.manual.items()))
 
 
@@ -139,6 +137,11 @@ def _link(name: str) -> str:
     return f"{urllib.parse.quote(name)}/{PAGE}"
 
 
+def _reason(r: SubmissionResult) -> str:
+    """Why a submission did not grade cleanly: its state, or its first note when it loaded."""
+    return r.messages[0].split("\n")[0] if r.graded and r.messages else status_words(r)
+
+
 def class_summary(results: list[SubmissionResult], assignment, stub_signature: str = "") -> str:
     results = sorted(results, key=lambda r: r.submission)
     if not results:
@@ -158,14 +161,13 @@ def class_summary(results: list[SubmissionResult], assignment, stub_signature: s
                 "timeout": sum(r.status == "timeout" for r in results)},
         no_sandbox=NO_SANDBOX_NOTE if any(r.sandbox == "none" for r in results) else "",
         score_chart=b64(charts.score_distribution(scores, max_score)),
-        pass_chart=b64(charts.pass_rates([f"{t} {text}" + (" (hidden)" if h else "") for _, (t, h, text, _) in
-                                          sorted(rates.items(), key=lambda kv: kv[1][0])],
-                                         [100 * p for _, (t, _, _, p) in sorted(rates.items(),
-                                                                                key=lambda kv: kv[1][0])])),
+        # In the order the checks are declared (task by task), as the student pages list them.
+        pass_chart=b64(charts.pass_rates([f"{t} {text}" + (" (hidden)" if h else "")
+                                          for t, h, text, _ in rates.values()],
+                                         [100 * p for *_, p in rates.values()])),
         checks=[{"task": t, "words": f"{text} ({name})", "visibility": "hidden" if h else "visible",
                  "percent": f"{100 * p:.0f}"} for name, (t, h, text, p) in ordered],
-        errors=[{**row(r), "reason": status_words(r) if not r.graded else r.messages[0].split("\n")[0]
-                 if r.messages else status_words(r)} for r in results if r.status != "ok"],
+        errors=[{**row(r), "reason": _reason(r)} for r in results if r.status != "ok"],
         slowest=[row(r) for r in sorted(results, key=lambda r: (-r.seconds, r.submission))[:SLOWEST]],
         groups=similarity.similar_groups(results, stub_signature))
 

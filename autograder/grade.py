@@ -330,7 +330,6 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=No
         subs = submission.select(assignment, paths, shard)
         mode = sandbox.resolve_mode(isolate)
         out_dir.mkdir(parents=True, exist_ok=True)
-        identity = grader_identity(assignment, limits, mode)
         version = grader_version(assignment, limits, mode)
         results, todo = [], []
         for path in subs:
@@ -349,7 +348,6 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=No
         try:
             if todo:  # starting the grader (torch, the reference) is the expensive part
                 with Grader(assignment, limits, out_dir, mode) as grader:
-                    grader.identity = identity
                     _grade_batch(grader, todo, out_dir, results, progress, jobs, signals, drawer)
             if drawer is not None:
                 drawer.finish()

@@ -85,12 +85,11 @@ class PageDrawer:
         self.proc.wait()
 
     def stop(self) -> None:
+        import contextlib
         self.proc.kill()
         self.proc.wait()
-        if self.proc.stdin:
-            import contextlib
-            with contextlib.suppress(OSError):
-                self.proc.stdin.close()
+        with contextlib.suppress(OSError):
+            self.proc.stdin.close()
 
 
 def _drawer_main() -> None:

@@ -170,8 +170,7 @@ def write(result: SubmissionResult, out_dir, manual: dict | None = None) -> Subm
     pages ``autograder report`` draws from the file later."""
     text = json.dumps(to_json(result, manual), indent=2, allow_nan=False)
     atomic_write(Path(out_dir) / result.submission / RESULTS, text)
-    stored = from_json(json.loads(text), result.path)
-    return stored
+    return from_json(json.loads(text), result.path)
 
 
 def read(path) -> SubmissionResult:
