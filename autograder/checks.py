@@ -69,6 +69,27 @@ class StudentError(AssertionError):
     """The code under test raised: the check fails with the submission's own message."""
 
 
+@dataclass(frozen=True)
+class CallError:
+    """What the submission raised in a call: the exception's type, its message (one line) and
+    the submission's own frames of the traceback."""
+    type: str
+    message: str
+    traceback: str = ""
+
+
+@dataclass(frozen=True)
+class CallReply:
+    """One call into the submission, as the grader read it back (``replies.result``): whether
+    it returned, its value (plain data, see ``runtime/codec.py``) or its error, the forbidden
+    modules it reached for (``forbid``) and the CPU seconds it used."""
+    ok: bool
+    value: object = None
+    error: CallError | None = None
+    forbidden: tuple[str, ...] = ()
+    cpu: float = 0.0
+
+
 def seed_everything(seed):
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -107,33 +128,31 @@ class Student:
     def has(self, name):
         return name in self.names
 
-    def call_raw(self, target, *args, seed=0, forbid=(), timeout=None, **kwargs):
+    def call_raw(self, target, *args, seed=0, forbid=(), timeout=None, **kwargs) -> tuple[CallReply, object]:
+        """The call's ``CallReply`` and its value (None when it raised). With ``forbid`` (only
+        ``["torch"]``), the call runs in a worker where torch does not exist at all."""
         reply = self.session.call(target, *args, seed=seed, forbid=forbid, timeout=timeout, **kwargs)
-        try:
-            value = codec.from_plain(reply["value"]) if reply.get("ok") else None
-        except (codec.CodecError, KeyError, TypeError, ValueError) as e:
-            raise StudentError(f"{target} sent back a reply the grader cannot read ({e})") from None
-        return reply, value
+        return reply, reply.value
 
     def call(self, target, *args, seed=0, forbid=(), timeout=None, **kwargs):
         reply, value = self.call_raw(target, *args, seed=seed, forbid=forbid, timeout=timeout, **kwargs)
-        if not reply.get("ok"):
+        if not reply.ok:
             raise StudentError(self.error_message(target, reply))
-        if reply.get("forbidden"):  # it touched a forbidden module and caught the error
+        if reply.forbidden:  # it touched a forbidden module and caught the error
             who = "your code" if target.startswith("probes.") else target
-            raise StudentError(f"{who} used {reply['forbidden'][0]} where only NumPy is allowed")
+            raise StudentError(f"{who} used {reply.forbidden[0]} where only NumPy is allowed")
         return value
 
     @staticmethod
-    def error_message(target, reply):
+    def error_message(target: str, reply: CallReply) -> str:
         """What a failed call tells the student: the exception and their own frames."""
-        err = reply["error"]
-        if err.get("type") == "Missing" or err["message"].startswith(target) or target.startswith("probes."):
-            msg = err["message"]  # a probe's own name means nothing to students: their frames follow
+        err = reply.error or CallError("Error", "failed")
+        if err.type == "Missing" or err.message.startswith(target) or target.startswith("probes."):
+            msg = err.message  # a probe's own name means nothing to students: their frames follow
         else:
-            msg = f"{target} raised {err['message']}"
-        if err.get("traceback"):
-            msg += "\n" + err["traceback"].rstrip()
+            msg = f"{target} raised {err.message}"
+        if err.traceback:
+            msg += "\n" + err.traceback.rstrip()
         return msg
 
 
@@ -201,14 +220,23 @@ def describe(value):
     return type(value).__name__
 
 
+REAL_KINDS = "biuf"  # NumPy dtype kinds a comparison accepts: bool, signed and unsigned int, float
+
+
 def as_array(value, what):
+    """``value``'s numbers as an array; an AssertionError naming what was got when they are
+    not real numbers (complex values would lose their imaginary part in a comparison)."""
     if isinstance(value, TensorData):
-        return value.array
-    if isinstance(value, np.ndarray):
-        return value
-    if isinstance(value, (np.generic, int, float)) and not isinstance(value, bool):
-        return np.asarray(value)
-    raise AssertionError(f"{what}: expected numbers, got {describe(value)}")
+        arr = value.array
+    elif isinstance(value, np.ndarray):
+        arr = value
+    elif isinstance(value, (np.generic, int, float)) and not isinstance(value, bool):
+        arr = np.asarray(value)
+    else:
+        raise AssertionError(f"{what}: expected numbers, got {describe(value)}")
+    if arr.dtype.kind not in REAL_KINDS:
+        raise AssertionError(f"{what}: expected real numbers, got {describe(value)}")
+    return arr
 
 
 def expect_type(value, kind, what, shape=None):
@@ -257,7 +285,10 @@ def assert_close(actual, expected, what, rtol=1e-5, atol=1e-8, show_expected=Tru
 def relative_error(a, b):
     """CS231n-style max relative error |a-b| / max(|a|+|b|, 1e-8): NaN where either holds NaN
     or inf, so compare it with ``if not err <= tol`` (which fails on NaN)."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind not in REAL_KINDS or b.dtype.kind not in REAL_KINDS:
+        return float("nan")  # complex or objects: never "close"
+    a, b = a.astype(np.float64), b.astype(np.float64)
     if not a.size:
         return 0.0
     with np.errstate(invalid="ignore"):  # inf - inf: NaN is the answer, not a warning on the grader's terminal
@@ -266,4 +297,8 @@ def relative_error(a, b):
 
 
 def isclose(a, b, rtol=1e-5, atol=1e-8):
-    return math.isclose(float(a), float(b), rel_tol=rtol, abs_tol=atol)
+    """Two real numbers within tolerance; False for NaN, inf, complex or non-numbers."""
+    if any(np.asarray(x).dtype.kind not in REAL_KINDS or np.asarray(x).size != 1 for x in (a, b)):
+        return False
+    return math.isclose(float(np.asarray(a).reshape(())), float(np.asarray(b).reshape(())), rel_tol=rtol,
+                        abs_tol=atol)

@@ -5,15 +5,16 @@ import signal
 import subprocess
 import sys
 
-from . import assignments, build, data, grade, sandbox, submission
+from . import assignments, build, data, grade, sandbox, submission, text
 
 EXIT_CODES = """\
 exit status:
   0    every submission was graded (scores and timeouts included)
   1    some submission could not be graded (unreadable, or it never loaded); each is listed
        with its reason, as in its results.json
-  2    usage error: bad arguments, no such path, nothing gradable found, or student code
-       cannot be isolated on this machine (see --no-sandbox)
+  2    usage error: bad arguments, no such path, nothing gradable found, student code
+       cannot be isolated on this machine (see --no-sandbox), or --out cannot be written
+       (full or read-only: what was written is kept, the same command resumes)
   129, 130, 143
        stopped by SIGHUP, SIGINT (Ctrl-C) or SIGTERM: what finished is kept; the same
        command resumes
@@ -22,7 +23,7 @@ STOPPED = 128  # + the signal's number
 
 
 def _fail(message):
-    print(f"autograder: {message}", file=sys.stderr)
+    print(f"autograder: {text.clean(message, 4000)}", file=sys.stderr)
     return 2
 
 
@@ -35,14 +36,15 @@ def _grade(args):
     try:
         shard = cluster.parse_shard(args.shard) if args.shard else None
         if args.list:  # which submissions this command (this shard) would grade; nothing is graded
-            for path in submission.select(assignments.get(args.assignment), args.paths, shard):
-                print(submission.name_of(path))
+            for found in submission.select(assignments.get(args.assignment), args.paths, shard):
+                print(text.line(found.name))
             return 0
         results = grade.grade_all(args.assignment, args.paths, args.out, limits=limits, progress=not args.quiet,
                                   jobs=args.jobs, resume=not args.regrade,
                                   isolate="none" if args.no_sandbox else None, pages=not args.no_pages,
                                   shard=shard)
-    except (FileNotFoundError, submission.NoSubmissions, sandbox.NoIsolation, cluster.ShardError) as e:
+    except (FileNotFoundError, submission.NoSubmissions, sandbox.NoIsolation, cluster.ShardError,
+            grade.CannotWrite) as e:
         return _fail(e)
     except sandbox.Stopped as stop:
         name = signal.Signals(stop.signum).name if stop.signum else "a signal"
@@ -106,9 +108,10 @@ def _report(args):
     except (FileNotFoundError, report.RebuildError, submission.NoSubmissions) as e:
         return _fail(e)
     for line in problems:
-        print(f"autograder: skipped {line}", file=sys.stderr)
+        print(f"autograder: skipped {text.line(line, 500)}", file=sys.stderr)
     if missing:
-        print(f"autograder: not graded by any shard ({len(missing)}): {', '.join(missing)}", file=sys.stderr)
+        print(f"autograder: not graded by any shard ({len(missing)}): {text.line(', '.join(missing), 2000)}",
+              file=sys.stderr)
     dest = args.out or args.folders[0]
     print(f"Wrote {dest}/grades.csv, {dest}/summary.html and {len(found)} feedback page(s) from "
           f"{len(found)} results.json file(s).")

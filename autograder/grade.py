@@ -21,7 +21,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from . import assignments, feedback, report, sandbox, similarity, submission
+from . import assignments, feedback, replies, report, sandbox, submission, text
 from .checks import Reference, Student
 from .results import CheckResult, SubmissionResult, read_kept
 from .results import write as write_result
@@ -65,6 +65,9 @@ def hidden_paths(out_dir=None):
 
 
 MAX_SKIPPED_CELLS = 3
+MAX_OUTPUT_CHARS = 8000  # of a check's message: a student's exception text can be megabytes
+MAX_MESSAGE_CHARS = 4000  # of a note about loading
+MAX_MESSAGES = 60
 
 
 class Grader:
@@ -99,32 +102,39 @@ class Grader:
         self.close()
 
     # -- steps ---------------------------------------------------------------------------------
-    def start_worker(self, sub, result, deadline=None, skip=None):
+    def start_worker(self, sub, result, deadline=None, skip=None, without=(), budget=None):
         """Start and load a worker; None (with result updated) when the submission can't load.
 
         A cell that kills the worker or hangs while loading is skipped and the load retried
         (at most MAX_SKIPPED_CELLS times), so one stray cell does not cost every check.
-        ``skip`` (a list) collects those cells across restarts of the same submission."""
+        ``skip`` (a list) collects those cells across restarts of the same submission.
+        ``without``: modules the worker does without (calls made with ``forbid``); ``budget``:
+        the submission's reply bytes, shared by all its workers (``replies.Budget``)."""
         skip = [] if skip is None else skip
         files = {**{name: Path(src) for name, src in (self.assignment.support_files or {}).items()}, **sub.files}
         retried = False
         while True:
-            worker = sandbox.Worker(sub.main, self.env, self.limits, files=files)
+            worker = sandbox.Worker(sub.main, self.env, self.limits, files=files, without=without, budget=budget)
             worker.deadline, worker.budget_seconds = deadline, self.assignment.time_budget
             try:
                 worker.start()
                 loaded = worker.load(self.assignment.load_mode, skip)
                 break
             except sandbox.SandboxError as e:
-                tail = worker.output_tail(300).strip()
-                cell = worker.loading_cell()
+                if worker.signature and not result.signature:
+                    result.signature = worker.signature
+                tail = text.clean(worker.output_tail(300).strip(), 300)
+                # A refused reply was written by the submission's own code, on purpose; which cell
+                # wrote it is not known (the worker went on loading meanwhile): no cell is skipped.
+                cell = worker.loading_cell() if e.kind != "refused" else None
+                retried = retried or e.kind == "refused"
                 worker.close()
                 if cell is None and not retried and (deadline is None or time.monotonic() < deadline):
                     # No cell of the submission had started: the worker itself failed or stalled
                     # (a machine under load), so the submission gets one more try.
                     retried = True
                     continue
-                why = f"{e} (before any of its cells ran)" if cell is None else str(e)
+                why = f"{e} (before any of its cells ran)" if cell is None and e.kind != "refused" else str(e)
                 result.status = "timeout" if e.kind == "timeout" else "error"  # even if a retry loads
                 if (cell and cell not in skip and len(skip) < MAX_SKIPPED_CELLS
                         and (deadline is None or time.monotonic() < deadline)):
@@ -136,23 +146,25 @@ class Grader:
                 result.messages.append(f"Loading the submission failed: {why}"
                                        + (f"\nLast output:\n{tail}" if tail else ""))
                 return None
-        if loaded.get("fatal"):
+        if not result.signature:
+            result.signature = loaded["signature"]
+        if loaded["fatal"]:
             worker.close()
             result.status = "error"
             result.messages.append(f"The submission could not be read: {loaded['fatal']}")
             return None
-        worker.names = loaded.get("names", [])
-        for err in loaded.get("cell_errors", []):
+        worker.names = loaded["names"]
+        for err in loaded["cell_errors"]:
             if f"While loading, {err}" not in result.messages:
                 result.messages.append(f"While loading, {err}")
         return worker
 
-    def _run_check(self, worker, check, sub):
+    def _run_check(self, loaded, check, sub):
         start = time.monotonic()
         res = CheckResult(check.name, check.task, check.function, check.points, 0.0, check.hidden, "", doc=check.doc)
+        session = sandbox.Session(loaded.main, loaded.other)
         try:
-            session = sandbox.Session(worker)
-            student = Student(session, worker.names, sub.files)
+            student = Student(session, loaded.main.names, sub.files)
             try:
                 check.fn(student, self.ref)
             finally:
@@ -166,67 +178,137 @@ class Grader:
         except Exception as e:  # noqa: BLE001 - a grader bug must not lose the other checks
             if self.env.stopped:  # the worker was killed under the check: not a verdict
                 raise sandbox.Stopped() from None
-            res.status = "crashed"
-            res.output = f"Internal grader error in {check.name} ({type(e).__name__}: {e}); please report it."
-            traceback.print_exc()
+            res.status = "failed"
+            if session.values:
+                # The check choked on what the submission returned (a list where an array was
+                # due, a tuple of the wrong length): ``autograder check`` proves it passes on the
+                # reference's values, so the value is what differs. The student's mistake.
+                res.output = (f"{check.function}: the check could not use what the submission returned "
+                              f"({type(e).__name__}: {e}); compare its type and shape with the docstring.")
+            else:
+                res.output = f"Internal grader error in {check.name} ({type(e).__name__}: {e}); please report it."
+                traceback.print_exc()
+        res.output = text.clean(res.output, MAX_OUTPUT_CHARS)
         res.seconds = time.monotonic() - start
         return res
 
-    def grade(self, path, fingerprint=""):
-        """Grade one submission (file, folder or zip); never raises for anything it does.
-        Raises ``sandbox.Stopped`` when grading was stopped meanwhile: then the result is not
-        one (its workers were killed under it)."""
+    def grade(self, path, fingerprint="", name=None):
+        """Grade one submission (file, folder or zip) under ``name`` (default: its file name's
+        stem); never raises for anything the submission does: a fault of the grader's own is
+        recorded as "could not be graded: internal error", with the traceback on stderr (the
+        instructor's log), and the batch goes on. Raises ``sandbox.Stopped`` when grading was
+        stopped meanwhile: then the result is not one (its workers were killed under it)."""
         start = time.monotonic()
+        name = name or submission.name_of(path)
+        try:
+            return self._grade(path, fingerprint, name, start)
+        except sandbox.Stopped:
+            raise
+        except Exception as e:  # noqa: BLE001 - the last resort: one submission never ends a batch
+            if self.env.stopped:
+                raise sandbox.Stopped() from None
+            print(f"autograder: internal error while grading {text.line(name)}:", file=sys.stderr)
+            traceback.print_exc()
+            result = SubmissionResult(name, str(path), fingerprint=fingerprint, sandbox=self.env.mode,
+                                      assignment=self.assignment.name, grader=self.identity, status="error")
+            reason = (f"The submission could not be graded: internal error ({type(e).__name__}: "
+                      f"{text.line(e, 200)}); the grader's log has the details.")
+            result.messages.append(reason)
+            result.checks = [CheckResult(c.name, c.task, c.function, c.points, 0.0, c.hidden, reason,
+                                         status="crashed", doc=c.doc) for c in self.assignment.checks]
+            result.seconds = time.monotonic() - start
+            return result
+
+    def _grade(self, path, fingerprint, name, start):
         deadline = start + self.assignment.time_budget  # local: grade() runs in several threads
         # Unpacked zips go in the batch's scratch folder, which goes whatever happens.
-        sub = submission.open_submission(path, self.assignment.submission_files, scratch=self.env.root)
+        sub = submission.open_submission(path, self.assignment.submission_files, scratch=self.env.root, name=name)
         result = SubmissionResult(sub.name, str(path), fingerprint=fingerprint, sandbox=self.env.mode,
                                   assignment=self.assignment.name, grader=self.identity)
-        if sub.main is not None:
-            result.signature = similarity.code_signature(sub.main)
-        skip = []  # cells that cannot be loaded, kept across worker restarts
+        loaded = SubmissionWorkers(self, sub, result, deadline)
         if sub.problem:
             result.status = "error"
             result.messages.append(f"The submission could not be graded: {sub.problem}")
-            worker = None
         else:
-            worker = self.start_worker(sub, result, deadline, skip)
-        result.graded = worker is not None
+            loaded.start()
+        result.graded = loaded.main is not None
+        # Visible checks first: what a hidden check's calls showed the submission (its inputs)
+        # cannot reach a visible check's message, which students see before grades are published.
+        checks = list(self.assignment.checks)
+        order = sorted(range(len(checks)), key=lambda i: checks[i].hidden)
+        done = {}
         try:
-            for check in self.assignment.checks:
+            for i in order:
+                check = checks[i]
                 if self.env.stopped:
                     raise sandbox.Stopped()
-                if worker is not None and time.monotonic() >= deadline:
-                    worker.close()
-                    worker = None
+                if loaded.main is not None and time.monotonic() >= deadline:
+                    loaded.close()
                     result.messages.append(f"Checks not run: the submission used up its time budget of "
                                            f"{self.assignment.time_budget:.0f} s.")
                     result.status = "timeout"
-                if worker is None:
+                if loaded.main is None:
                     reason = result.messages[-1] if result.messages else "the submission did not load"
-                    result.checks.append(CheckResult(check.name, check.task, check.function, check.points, 0.0,
-                                                     check.hidden, reason.split("\n")[0], status="crashed",
-                                                     doc=check.doc))
+                    done[i] = CheckResult(check.name, check.task, check.function, check.points, 0.0,
+                                          check.hidden, reason.split("\n")[0], status="crashed", doc=check.doc)
                     continue
-                res = self._run_check(worker, check, sub)
-                result.checks.append(res)
+                done[i] = res = self._run_check(loaded, check, sub)
                 if res.status in ("timeout", "crashed"):
                     # The channel may be mid-message or the process gone: start over for the rest.
-                    worker.close()
-                    scratch = SubmissionResult("", "")
-                    worker = self.start_worker(sub, scratch, deadline, skip)
-                    if worker is None:
-                        result.messages += scratch.messages
+                    loaded.restart()
         finally:
-            if worker is not None:
-                worker.close()
+            loaded.close()
             sub.close()
+        result.checks = [done[i] for i in range(len(checks))]
         if self.env.stopped:
             raise sandbox.Stopped()
         if any(c.status == "timeout" for c in result.checks) and result.status == "ok":
             result.status = "timeout"
+        result.messages = [text.clean(m, MAX_MESSAGE_CHARS) for m in result.messages[:MAX_MESSAGES]]
         result.seconds = time.monotonic() - start
         return result
+
+
+class SubmissionWorkers:
+    """One submission's loaded workers while it is graded: the main one (``start``), and one
+    per set of forbidden modules, started when a call first asks for it (``other``). They share
+    the cells skipped while loading and the budget of reply bytes."""
+
+    def __init__(self, grader, sub, result, deadline):
+        self.grader, self.sub, self.result, self.deadline = grader, sub, result, deadline
+        self.skip = []
+        self.budget = replies.Budget()
+        self.main = None
+        self.others = {}
+
+    def start(self, result=None):
+        self.main = self.grader.start_worker(self.sub, result or self.result, self.deadline, self.skip,
+                                             budget=self.budget)
+        return self.main
+
+    def other(self, without):
+        """The loaded worker without the modules ``without`` (``sandbox.Session``)."""
+        if without not in self.others:
+            aside = SubmissionResult("", "")  # its load notes repeat the main worker's
+            worker = self.grader.start_worker(self.sub, aside, self.deadline, self.skip, without, self.budget)
+            if worker is None:
+                why = aside.messages[-1].split("\n")[0] if aside.messages else "it did not load"
+                raise sandbox.SandboxError(f"the submission could not be loaded without {', '.join(without)}: {why}")
+            self.others[without] = worker
+        return self.others[without]
+
+    def restart(self):
+        """After a crash or timeout: fresh workers for the checks after it."""
+        self.close()
+        aside = SubmissionResult("", "")
+        if self.start(aside) is None:
+            self.result.messages += aside.messages
+
+    def close(self):
+        for worker in [self.main, *self.others.values()]:
+            if worker is not None:
+                worker.close()
+        self.main, self.others = None, {}
 
 
 def _digest(files) -> str:
@@ -262,6 +344,29 @@ def default_jobs():
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class CannotWrite(OSError):
+    """The output folder cannot be written (full, read-only, not ours): grading stops; what was
+    written is kept, and the same command resumes once the folder can be written."""
+
+    def __init__(self, out_dir, error: OSError):
+        why = error.strerror or str(error)
+        super().__init__(f"cannot write to {out_dir}: {why}; what was written there is kept, and the same command "
+                         "resumes once it can be written")
+
+
+def check_writable(out_dir) -> None:
+    """Make ``out_dir`` and write a file in it, or raise CannotWrite before anything is graded."""
+    import tempfile
+    try:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir) as f:
+            f.write(b"0" * 4096)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        raise CannotWrite(out_dir, e) from None
 
 
 class StopSignals:
@@ -329,17 +434,19 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=No
     with StopSignals() as signals:
         subs = submission.select(assignment, paths, shard)
         mode = sandbox.resolve_mode(isolate)
-        out_dir.mkdir(parents=True, exist_ok=True)
+        check_writable(out_dir)
         version = grader_version(assignment, limits, mode)
+        for line in submission.renamed(subs):  # two files, one stem: both graded, each under its own name
+            print(f"autograder: {text.line(line)}", file=sys.stderr)
         results, todo = [], []
-        for path in subs:
-            fp = submission.fingerprint(path, version)
-            kept = read_kept(out_dir, submission.name_of(path), fp) if resume else None
+        for found in subs:
+            fp = submission.fingerprint(found.path, version)
+            kept = read_kept(out_dir, found.name, fp) if resume else None
             if kept is not None:
-                kept.path = str(path)
+                kept.path = str(found.path)
                 results.append(kept)
             else:
-                todo.append((path, fp))
+                todo.append((found.path, fp, found.name))
         resumed = len(results)
         if resumed and progress:
             print(f"Resuming: {resumed} of {len(subs)} submission(s) already graded in {out_dir}", file=sys.stderr)
@@ -365,7 +472,10 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=No
                 if not (out_dir / kept.submission / feedback.PAGE).exists():
                     report.write_page(kept, out_dir, assignment)
     if shard is None:
-        report.write_batch(results, out_dir, assignment, pages)
+        try:
+            report.write_batch(results, out_dir, assignment, pages)
+        except OSError as e:
+            raise CannotWrite(out_dir, e) from None
     report.print_summary(results, time.monotonic() - start, resumed=resumed, mode=mode, full=progress)
     return results
 
@@ -375,8 +485,9 @@ def grade_paths(grader: Grader, paths: list, progress: bool = False, jobs: int |
     in the order of ``paths`` (``autograder check`` and ``audit`` use it). Stops as a batch
     does: a signal raises ``sandbox.Stopped`` after killing every worker."""
     results = []
+    names = submission.names_for(paths)
     with StopSignals() as signals:
-        _grade_batch(grader, [(p, "") for p in paths], None, results, progress, jobs, signals)
+        _grade_batch(grader, [(p, "", names[Path(p)]) for p in paths], None, results, progress, jobs, signals)
     order = {str(p): i for i, p in enumerate(paths)}
     return sorted(results, key=lambda r: order[r.path])
 
@@ -393,7 +504,10 @@ def _grade_batch(grader, todo, out_dir, results, progress, jobs, signals, drawer
         res = future.result()
         with signals.critical():  # a result on disk is whole
             if out_dir is not None:
-                res = write_result(res, out_dir, grader.assignment.manual)
+                try:
+                    res = write_result(res, out_dir, grader.assignment.manual)
+                except OSError as e:  # a full or read-only disk: nothing more can be kept
+                    raise CannotWrite(out_dir, e) from None
                 if drawer is not None:  # after the file it is drawn from
                     drawer.submit(res.submission)
             results.append(res)
@@ -403,6 +517,10 @@ def _grade_batch(grader, todo, out_dir, results, progress, jobs, signals, drawer
     try:
         for future in as_completed(futures):
             record(future)
+    except CannotWrite:
+        grader.env.stop()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
     except sandbox.Stopped:
         # Order matters: kill the workers first (their threads then end by themselves), then
         # keep what finished before the stop; a thread still computing is not waited for.

@@ -124,17 +124,17 @@ class LocalStudent:
             k = codec.from_plain(codec.to_plain(kwargs), codec.make_tensor, self._resolve)
             framework.seed_everything(seed)
             value = fn(*a, **k)
-            return ({"ok": True, "value": codec.to_plain(value), "forbidden": []},
-                    codec.from_plain(codec.to_plain(value)))
+            plain = codec.from_plain(codec.to_plain(value))
+            return framework.CallReply(True, plain), plain
         except LookupError as e:
-            return {"ok": False, "error": {"type": "Missing", "message": str(e.args[0]), "traceback": ""}}, None
+            return framework.CallReply(False, None, framework.CallError("Missing", str(e.args[0]))), None
         except Exception as e:  # noqa: BLE001 - reported as the check's failure
             text = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-            return {"ok": False, "error": {"type": type(e).__name__, "message": text, "traceback": ""}}, None
+            return framework.CallReply(False, None, framework.CallError(type(e).__name__, text)), None
 
     def call(self, target, *args, **kwargs):
         reply, value = self.call_raw(target, *args, **kwargs)
-        if not reply["ok"]:
+        if not reply.ok:
             raise framework.StudentError(framework.Student.error_message(target, reply))
         return value
 

@@ -6,10 +6,12 @@ import csv
 import sys
 from pathlib import Path
 
-from . import feedback, similarity
+from . import feedback, similarity, text
 from .results import NO_SANDBOX_NOTE, RESULTS, SubmissionResult, atomic_write, read_folder
 
 GRADEBOOK = "grades.csv"
+DRAWER_MEMORY_BYTES = 2 << 30  # address space of the page-drawing process
+PAGE_CPU_SECONDS = 60  # CPU time one page may take to draw (about 0.1 s is usual)
 
 
 def write_gradebook(results, out_dir, assignment):
@@ -37,6 +39,9 @@ def write_page(result: SubmissionResult, out_dir, assignment) -> None:
     import traceback
     try:
         feedback.write_student_page(result, out_dir, assignment)
+    except OSError as e:  # a full or read-only disk: one line, not a traceback
+        print(f"autograder: the page of {text.line(result.submission, 100)} was not written: {e.strerror or e}",
+              file=sys.stderr)
     except Exception:  # noqa: BLE001
         traceback.print_exc()
 
@@ -97,6 +102,7 @@ def _drawer_main() -> None:
     results.json; ends at end of input."""
     import json
     import os
+    import resource
     import signal
     import traceback
     from types import SimpleNamespace
@@ -107,12 +113,25 @@ def _drawer_main() -> None:
     for sig in (signal.SIGINT, signal.SIGHUP):  # sent to the whole terminal group: the grader decides
         signal.signal(sig, signal.SIG_IGN)
     os.nice(10)
+    # Pages are drawn from what submissions had a hand in: bounded here whatever it holds.
+    resource.setrlimit(resource.RLIMIT_AS, (DRAWER_MEMORY_BYTES,) * 2)
+
+    def too_long(*_):
+        raise TimeoutError(f"drawing took more than {PAGE_CPU_SECONDS} s of CPU time")
+
+    signal.signal(signal.SIGPROF, too_long)
     out_dir, assignment = Path(sys.argv[1]), SimpleNamespace(**json.loads(sys.argv[2]))
     for line in sys.stdin:
         try:
+            signal.setitimer(signal.ITIMER_PROF, PAGE_CPU_SECONDS)
             feedback.write_student_page(read(out_dir / line.strip() / RESULTS), out_dir, assignment)
+        except OSError as e:  # a full or read-only disk: the grader stops and says so
+            print(f"autograder: the page of {text.line(line.strip(), 100)} was not written: {e.strerror or e}",
+                  file=sys.stderr)
         except Exception:  # noqa: BLE001 - one page's problem is reported; the others are drawn
             traceback.print_exc()
+        finally:
+            signal.setitimer(signal.ITIMER_PROF, 0)
 
 
 class RebuildError(ValueError):
@@ -175,8 +194,7 @@ def rebuild(folders: list, dest=None, submissions=None) -> tuple[list[Submission
     if submissions:
         from . import submission
         graded = {r.submission for r in found}
-        missing = [name for name in map(submission.name_of, submission.select(assignment, list(submissions)))
-                   if name not in graded]
+        missing = [f.name for f in submission.select(assignment, list(submissions)) if f.name not in graded]
     dest.mkdir(parents=True, exist_ok=True)
     for r in found:
         if origin[r.submission].resolve() != dest.resolve():
@@ -198,7 +216,8 @@ class progress:
 
     def update(self, result):
         if self.bar is not None:
-            self.bar.set_postfix_str(f"{result.submission}: {result.score:g}/{result.max_score:g} {result.status}")
+            self.bar.set_postfix_str(f"{text.line(result.submission, 40)}: {result.score:g}/{result.max_score:g} "
+                                     f"{result.status}")
             self.bar.update(1)
 
     def close(self):
@@ -207,8 +226,8 @@ class progress:
 
 
 def reason(result):
-    """Why a submission could not be graded, in the words of its results.json."""
-    return result.messages[0].split("\n")[0] if result.messages else "it did not load"
+    """Why a submission could not be graded, in the words of its results.json (one printable line)."""
+    return text.line(result.messages[0].split("\n")[0] if result.messages else "it did not load", 300)
 
 
 def print_summary(results, seconds, file=None, resumed=0, listed=20, mode="", full=True):
@@ -227,7 +246,8 @@ def print_summary(results, seconds, file=None, resumed=0, listed=20, mode="", fu
             print(NO_SANDBOX_NOTE, file=file)
 
         def line(r):
-            print(f"  {r.submission:30s} {r.score:6g} / {r.max_score:g}  {r.status}  ({r.seconds:.1f} s)", file=file)
+            print(f"  {text.line(r.submission, 60):30s} {r.score:6g} / {r.max_score:g}  {r.status}  "
+                  f"({r.seconds:.1f} s)", file=file)
 
         if len(results) <= listed:
             for r in results:
@@ -247,4 +267,4 @@ def print_summary(results, seconds, file=None, resumed=0, listed=20, mode="", fu
     if ungraded:
         print(f"Could not be graded ({len(ungraded)}):", file=file)
         for r in ungraded:
-            print(f"  {r.submission}: {reason(r)}", file=file)
+            print(f"  {text.line(r.submission, 100)}: {reason(r)}", file=file)

@@ -9,9 +9,13 @@ imports the grader: this module is where data flows from grading to reporting.
 import json
 import math
 import os
+import re
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from . import text
 
 RESULTS = "results.json"
 FORMAT = 2  # extra_data's layout; a results.json of another format is graded again
@@ -77,21 +81,22 @@ def atomic_write(path, text):
         raise
 
 
-def markdown_message(text: str) -> str:
-    """A check's message for Gradescope's Markdown output: prose stays prose, the detail
-    (numbers, tracebacks) goes in a code block so columns line up."""
-    if not text or text == "Passed.":
-        return text
-    first, _, rest = text.partition("\n")
-    return first + ("\n\n```\n" + rest.replace("```", "'''") + "\n```" if rest.strip() else "")
+def markdown_message(message: str) -> str:
+    """A check's message for Gradescope's Markdown output: in a code block that nothing inside
+    can close, so columns line up and no text of a student's (an exception's message, a class
+    name) is read as a heading, link, image or HTML."""
+    if not message or message == "Passed.":
+        return message
+    return text.markdown_code_block(message)
+
+
+_BLOCK = re.compile(r"(`{3,})\n(.*)\n\1", re.S)
 
 
 def plain_message(markdown: str) -> str:
     """``markdown_message`` undone: the message as the check wrote it."""
-    first, sep, rest = markdown.partition("\n\n```\n")
-    if sep and rest.endswith("\n```"):
-        return first + "\n" + rest[: -len("\n```")]
-    return markdown
+    block = _BLOCK.fullmatch(markdown)
+    return block.group(2) if block else markdown
 
 
 def to_json(result: SubmissionResult, manual: dict | None = None) -> dict:
@@ -160,8 +165,8 @@ def from_json(data: dict, path: str = "") -> SubmissionResult:
                 test["visibility"] != "visible", plain_message(test["output"]), c["status"], float(c["seconds"]),
                 float(c["cpu"]), list(c["figures"]), c["doc"]))
         return result
-    except (KeyError, TypeError, AttributeError) as e:
-        raise ValueError(f"not a results.json of this grader ({type(e).__name__}: {e})") from None
+    except (KeyError, TypeError, AttributeError, IndexError) as e:
+        raise ValueError(f"not a results.json of this grader ({type(e).__name__}: {text.line(e, 200)})") from None
 
 
 def write(result: SubmissionResult, out_dir, manual: dict | None = None) -> SubmissionResult:
@@ -173,10 +178,36 @@ def write(result: SubmissionResult, out_dir, manual: dict | None = None) -> Subm
     return from_json(json.loads(text), result.path)
 
 
+MAX_RESULTS_BYTES = 64 << 20  # a results.json is tens of kB; messages are capped when written
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
 def read(path) -> SubmissionResult:
-    """One results.json; OSError or ValueError when it cannot be read as one."""
+    """One results.json; OSError or ValueError when it cannot be read as one. The output folder
+    may hold anything (a run without isolation lets student code write there): a link, a pipe,
+    gigabytes, nesting that would exhaust the stack; each is a ValueError or OSError here."""
     path = Path(path)
-    return from_json(json.loads(path.read_text(encoding="utf-8")), str(path.parent))
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("not a regular file")
+        if st.st_size > MAX_RESULTS_BYTES:
+            raise ValueError(f"{st.st_size >> 20} MiB is more than a results.json holds")
+        raw = os.read(fd, MAX_RESULTS_BYTES + 1)
+    finally:
+        os.close(fd)
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    result = from_json(data, str(path.parent))
+    if result.submission != path.parent.name:
+        raise ValueError(f"it is the result of {text.line(result.submission, 100)!r}, not of its folder's submission")
+    return result
 
 
 def read_kept(out_dir, name: str, fingerprint: str) -> SubmissionResult | None:

@@ -25,6 +25,7 @@ import platform
 import select
 import shutil
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -34,9 +35,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cgroups
+from . import cgroups, replies
+from .checks import CallReply
 from .runtime import codec, processes, scratch
-from .runtime.worker import LOADING_FILE
+from .runtime.worker import LOADING_FILE, OUTPUT_FILE
 
 HEADER = struct.Struct(">I")
 RUNTIME_SRC = Path(__file__).parent / "runtime"
@@ -52,6 +54,9 @@ SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", 
 DEVICES = ("null", "zero", "full", "random", "urandom")
 SCRATCH_BYTES = 256 << 20  # each of the worker's private /tmp, /var/tmp and /dev/shm
 MODES = ("root", "user", "none")
+# Modules a call may be made without (``Session.call(..., forbid=...)``): such calls go to a
+# worker forked from a template that never imported them, whose file system does not hold them.
+FORBIDDABLE = ("torch",)
 
 
 @dataclass
@@ -71,7 +76,9 @@ class SandboxError(Exception):
 
     def __init__(self, message, kind="crashed"):
         super().__init__(message)
-        self.kind = kind  # "timeout", "crashed" or "setup"
+        # "timeout", "crashed", "setup", or "refused": the worker sent what the grader does not
+        # accept (``replies``), which only code writing on the worker's own pipe can do
+        self.kind = kind
 
 
 class Stopped(BaseException):
@@ -219,17 +226,73 @@ def _base_env(**extra):
     return env
 
 
+class Template:
+    """A process that imports what workers need once and forks one worker per request
+    (``runtime/forkserver.py``). ``without``: modules it must never import (the workers of
+    calls made with ``forbid``)."""
+
+    def __init__(self, root: Path, without: tuple = ()):
+        self.root, self.without = root, tuple(without)
+        self.process = None
+        self.sock = None
+        self.ready = None  # its first message: where its Python lives
+        self.lock = threading.Lock()  # one request at a time on its socket
+
+    def start(self):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # matplotlib's font cache lives across batches: building it takes seconds.
+        mpl = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "autograder" / "matplotlib"
+        mpl.mkdir(parents=True, exist_ok=True)
+        boot = ("import sys; sys.path.insert(0, sys.argv[1]); "
+                "from agr_runtime.forkserver import main; main(sys.argv[2:])")
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-c", boot, str(self.root / "rt"), str(theirs.fileno()), *self.without],
+            cwd=self.root, env=_base_env(MPLCONFIGDIR=str(mpl), HOME=str(self.root)), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), start_new_session=True)
+        theirs.close()
+        self.sock = ours
+        self.sock.settimeout(120)
+        self.ready = None  # confirmed by the first spawn: the template imports while we work
+
+    def wait_ready(self):
+        if self.ready is None:
+            msg = json.loads(self.sock.recv(1 << 16) or b"{}")
+            if msg.get("op") != "ready":
+                raise RuntimeError("the worker template did not start (see stderr)")
+            self.ready = msg
+
+    def stop(self):
+        if self.process is not None:
+            # Kill before closing our end: on a closed socket the template cleans up after a
+            # dead grader, which would take the live batch's workers and folders with it.
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+            with contextlib.suppress(OSError):
+                self.sock.close()
+
+
+def module_folders(names) -> list[str]:
+    """Where the modules ``names`` are installed (hidden from workers that must do without)."""
+    import importlib.util
+    found = []
+    for name in names:
+        with contextlib.suppress(ImportError, ValueError):
+            spec = importlib.util.find_spec(name)
+            if spec is not None:
+                found += list(spec.submodule_search_locations or [os.path.dirname(spec.origin or "")])
+    return [f for f in found if f]
+
+
 @dataclass
 class Environment:
     """What all workers of a batch share: the runtime copy, the isolation mode, the paths to
-    hide, the template process that forks workers (``runtime/forkserver.py``) and the live
-    workers, which ``stop`` kills at once."""
+    hide, the template processes that fork workers (``Template``: the main one, and one without
+    torch once a call asks for it) and the live workers, which ``stop`` kills at once."""
     root: Path
     mode: str = "none"  # "root", "user" or "none"
     hide: list = field(default_factory=list)
-    template: object = None
-    sock: object = None
-    ready: dict = None  # the template's first message: where its Python lives
+    templates: dict = field(default_factory=dict)  # modules done without (a tuple) -> Template
     lock: object = field(default_factory=threading.Lock)
     uids: object = field(default_factory=itertools.count)
     groups: object = None  # cgroups.Groups: a CPU share, process and memory cap per worker
@@ -256,60 +319,50 @@ class Environment:
         (root / "newroot").mkdir(mode=0o755)  # where each worker builds its root (own mount ns)
         hide = [str(Path(p).resolve()) for p in hide if Path(p).exists()]
         env = cls(root=root, mode=mode, hide=hide, groups=cgroups.Groups.create() if mode == "root" else None)
-        env.start_template()
+        env.template()  # it imports torch while the grader does the same
         return env
 
     @property
     def isolated(self):
         return self.mode != "none"
 
-    def start_template(self):
-        """Start the process that imports torch once and forks a worker per submission."""
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        # matplotlib's font cache lives across batches: building it takes seconds.
-        mpl = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "autograder" / "matplotlib"
-        mpl.mkdir(parents=True, exist_ok=True)
-        boot = ("import sys; sys.path.insert(0, sys.argv[1]); "
-                "from agr_runtime.forkserver import main; main(sys.argv[2:])")
-        self.template = subprocess.Popen(
-            [sys.executable, "-I", "-c", boot, str(self.root / "rt"), str(theirs.fileno())],
-            cwd=self.root, env=_base_env(MPLCONFIGDIR=str(mpl), HOME=str(self.root)), stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), start_new_session=True)
-        theirs.close()
-        self.sock = ours
-        self.sock.settimeout(120)
-        self.ready = None  # confirmed by the first spawn: the template imports while we work
+    def template(self, without=()) -> Template:
+        """The template whose workers do without the modules ``without``, started on first use."""
+        with self.lock:
+            if without not in self.templates:
+                if self.stopped:
+                    raise Stopped()
+                self.templates[without] = Template(self.root, without)
+                self.templates[without].start()
+            return self.templates[without]
 
-    def _wait_ready(self):
-        if self.ready is None:
-            msg = json.loads(self.sock.recv(1 << 16) or b"{}")
-            if msg.get("op") != "ready":
-                raise RuntimeError("the worker template did not start (see stderr)")
-            self.ready = msg
+    def plan(self, worker_dir, without=()):
+        """The root file system plan of a worker in ``worker_dir`` (doing without ``without``)."""
+        ready = self.template(without).ready
+        python = [*ready["path"], *ready["prefixes"], os.path.dirname(ready["executable"])]
+        return root_plan(python, self.hide + module_folders(without), self.root / "rt", worker_dir)
 
-    def plan(self, worker_dir):
-        python = [*self.ready["path"], *self.ready["prefixes"], os.path.dirname(self.ready["executable"])]
-        return root_plan(python, self.hide, self.root / "rt", worker_dir)
-
-    def spawn(self, spec, fds):
-        """Fork a worker from the template; its keeper's PID. Restarts the template once if
-        it died; raises SandboxError("setup") when the worker could not be confined."""
-        with self.lock:  # one request at a time on the template's socket
+    def spawn(self, spec, fds, without=()):
+        """Fork a worker from the template for ``without``; its keeper's PID. Restarts the
+        template once if it died; raises SandboxError("setup") when the worker could not be
+        confined."""
+        template = self.template(without)
+        with template.lock:
             for attempt in (0, 1):
                 if self.stopped:
                     raise Stopped()
                 try:
-                    self._wait_ready()
+                    template.wait_ready()
                     if self.isolated:
-                        spec = {**spec, "plan": self.plan(spec["dir"])}
-                    socket.send_fds(self.sock, [json.dumps(spec).encode()], list(fds))
-                    reply = json.loads(self.sock.recv(1 << 16))
+                        spec = {**spec, "plan": self.plan(spec["dir"], without)}
+                    socket.send_fds(template.sock, [json.dumps(spec).encode()], list(fds))
+                    reply = json.loads(template.sock.recv(1 << 16))
                     break
                 except (OSError, ValueError, KeyError):
                     if attempt or self.stopped:
                         raise
-                    self.stop_template()
-                    self.start_template()
+                    template.stop()
+                    template.start()
         if "error" in reply:
             raise SandboxError(f"the worker could not be isolated: {reply['error']}", kind="setup")
         return int(reply["pid"])
@@ -325,15 +378,11 @@ class Environment:
         for w in workers:
             w.kill()
 
-    def stop_template(self):
-        if self.template is not None:
-            # Kill before closing our end: on a closed socket the template cleans up after a
-            # dead grader, which would take the live batch's workers and folders with it.
-            self.template.kill()
-            self.template.wait()
-            self.template = None
-            with contextlib.suppress(OSError):
-                self.sock.close()
+    def stop_templates(self):
+        with self.lock:
+            for template in self.templates.values():
+                template.stop()
+            self.templates.clear()
 
     def close(self):
         """End the batch: kill what still runs (a worker's own thread closes its pipes: from
@@ -344,7 +393,7 @@ class Environment:
         if self.groups is not None:
             for name in names:
                 self.groups.remove(name)
-        self.stop_template()
+        self.stop_templates()
         if self.groups is not None:
             self.groups.close()
         scratch.remove_tree(self.root)
@@ -363,10 +412,14 @@ class _Timer:
 class Worker:
     """One submission's worker process: loads the submission and answers calls into it."""
 
-    def __init__(self, submission, env, limits=None, files=None):
+    def __init__(self, submission, env, limits=None, files=None, without=(), budget=None):
         self.submission = Path(submission)
         self.files = files or {}  # name in the sandbox -> source: handed-in and support files
         self.env = env
+        self.without = tuple(without)  # modules this worker does without (see FORBIDDABLE)
+        self.budget = budget or replies.Budget()  # bytes of replies left, shared by a submission's workers
+        self.signature = None  # the code signature the worker sent before running student code
+        self.call_ids = itertools.count()
         self.limits = limits or Limits()
         self.pid = None  # the keeper: what ``kill`` ends
         self.dir = None
@@ -408,6 +461,7 @@ class Worker:
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
         spec = {"dir": str(self.dir), "isolate": self.env.mode, "uid": uid, "new_root": str(self.env.root / "newroot"),
+                "without": list(self.without),
                 "mount_setattr": self.env.mount_setattr,
                 "env": {"HOME": str(self.dir), "TMPDIR": str(self.dir), "MPLCONFIGDIR": str(self.dir / ".mpl")},
                 "limits": {"memory_bytes": self.limits.memory_bytes, "file_bytes": self.limits.file_bytes,
@@ -417,7 +471,7 @@ class Worker:
                 spec["cgroups"] = self.env.groups.add(self.dir.name, self.limits.memory_bytes,
                                                       self.limits.max_processes)
         try:
-            self.pid = self.env.spawn(spec, (req_r, resp_w))
+            self.pid = self.env.spawn(spec, (req_r, resp_w), self.without)
         finally:
             os.close(req_r)
             os.close(resp_w)
@@ -462,17 +516,32 @@ class Worker:
         except ProcessLookupError:
             return False
 
+    def read_file(self, name, limit, tail=False):
+        """Up to ``limit`` bytes of the file ``name`` in the worker's folder (its end with
+        ``tail``), or b"". The worker owns that folder: the name may be a link (to the checks,
+        to /dev/zero), a named pipe that never answers, a hard link to someone else's file or
+        a device. Only a regular file with one link is read, never following a link, never
+        blocking, never more than ``limit`` bytes."""
+        if self.dir is None:
+            return b""
+        try:
+            fd = os.open(self.dir / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
+        except OSError:
+            return b""
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+                return b""
+            start = max(0, st.st_size - limit) if tail else 0
+            return os.pread(fd, limit, start)
+        except OSError:
+            return b""
+        finally:
+            os.close(fd)
+
     def output_tail(self, limit=2000):
         """The end of what the student's code printed (for crash messages)."""
-        if self.dir is None:
-            return ""
-        try:
-            with open(self.dir / "output.txt", "rb") as f:
-                f.seek(0, os.SEEK_END)
-                f.seek(max(0, f.tell() - limit))
-                return f.read().decode("utf-8", errors="replace")
-        except OSError:
-            return ""
+        return self.read_file(OUTPUT_FILE, limit, tail=True).decode("utf-8", errors="replace")
 
     # -- messaging -------------------------------------------------------------------------
     def send(self, msg):
@@ -539,26 +608,40 @@ class Worker:
         return b"".join(chunks)
 
     def recv(self, timeout, doing):
-        """The next reply. ``timeout`` counts two things separately: CPU seconds of all the
-        worker's processes, and seconds it spent waiting (sleeping, blocked: neither
+        """The next reply's bytes (what they mean is for ``read_reply``). ``timeout`` counts two
+        things separately: CPU seconds of all the worker's processes, and seconds it spent
+        waiting (sleeping, blocked: neither
         computing nor queued for a CPU). Time queued behind other work on a busy machine
         counts as neither, so a correct call times out the same way on a busy machine as on an
         idle one. The submission's time budget, if it ends sooner, is wall-clock."""
         self._timer = _Timer(timeout, time.monotonic(), self.deadline, self.budget_seconds)
         now = self._timer.start
         (n,) = HEADER.unpack(self._read_exact(HEADER.size, doing))
-        if n > codec.MAX_MESSAGE_BYTES:
-            raise SandboxError(f"reply of {n} bytes {doing} exceeds the limit")
+        try:
+            if n > replies.MAX_REPLY_BYTES:
+                raise replies.BadReply(f"a reply of {n >> 20} MiB exceeds the {replies.MAX_REPLY_BYTES >> 20} MiB "
+                                       "limit")
+            self.budget.spend(HEADER.size + n)
+        except replies.BadReply as e:
+            raise SandboxError(f"the submission's process sent a reply the grader refuses {doing}: {e}",
+                               kind="refused") from None
         body = self._read_exact(n, doing)
         # A reply within FAST_REPLY is not checked (reading the memory group on every reply cost
         # about 2.5% of a gradient_descent batch): filling the cap takes longer, and a kill missed
         # here is reported by the next longer call or by the worker's death.
         if time.monotonic() - now >= FAST_REPLY:
             self._check_memory(doing)
+        return body
+
+    def read_reply(self, read, timeout, doing):
+        """The next reply, read by ``read`` (one of ``replies``' schemas): a reply that does not
+        fit it is a SandboxError naming why (the channel is not trusted after it)."""
+        body = self.recv(timeout, doing)
         try:
-            return codec.loads(body)
-        except ValueError as e:
-            raise SandboxError(f"unreadable reply {doing}: {e}") from None
+            return read(body)
+        except replies.BadReply as e:
+            raise SandboxError(f"the submission's process sent a reply the grader refuses {doing}: {e}",
+                               kind="refused") from None
 
     def _out_of_memory(self, doing):
         return (f"the submission's process was ended {doing}: it ran out of its "
@@ -588,39 +671,48 @@ class Worker:
     # -- operations ------------------------------------------------------------------------
     def loading_cell(self):
         """The cell the worker was loading when it died or hung (None if unknown)."""
-        if self.dir is None:
-            return None
-        try:
-            return int((self.dir / LOADING_FILE).read_text().strip() or 0) or None
-        except (OSError, ValueError):
-            return None
+        raw = self.read_file(LOADING_FILE, 16).strip()
+        return int(raw) if raw.isdigit() and 0 < int(raw) < 1_000_000 else None
 
     def load(self, mode="all", skip=()):
+        """Load the submission: {"fatal", "cell_errors", "names", "signature"} (see
+        ``replies.loaded``). The worker sends the code's signature before it runs any of it."""
+        doing = "while loading the submission"
         self.send({"op": "load", "path": self.path_in_sandbox, "mode": mode, "skip": list(skip)})
-        reply = self.recv(self.limits.load_timeout, "while loading the submission")
-        if reply.get("op") != "loaded":
-            raise SandboxError("unexpected reply while loading the submission")
-        return reply
+        self.signature = self.read_reply(replies.parsed, self.limits.load_timeout, doing)
+        return {**self.read_reply(replies.loaded, self.limits.load_timeout, doing), "signature": self.signature}
 
 
 class Session:
     """Calls into the loaded submission for one check. After a SandboxError the channel is
-    not trusted any more: the caller must restart the worker."""
+    not trusted any more: the caller must restart the worker. ``others(without)`` gives the
+    loaded worker for calls made with ``forbid`` (started on first use)."""
 
-    def __init__(self, worker):
+    def __init__(self, worker, others=None):
         self.worker = worker
+        self.others = others
         self.cpu = 0.0  # CPU seconds the submission's code used in this session's calls
-        self._ids = itertools.count()
+        self.values = 0  # calls that returned a value
 
-    def call(self, target, *args, seed=0, forbid=(), timeout=None, **kwargs):
-        """Call ``target`` (a submission name or a probe) and return (ok, value_or_error, info)."""
-        call_id = next(self._ids)
-        self.worker.send({"op": "call", "id": call_id, "target": target, "args": codec.to_plain(list(args)),
-                          "kwargs": codec.to_plain(kwargs), "seed": seed, "forbid": list(forbid)})
-        timeout = timeout or self.worker.limits.call_timeout
-        reply = self.worker.recv(timeout, f"in {target}")
-        if reply.get("op") != "result" or reply.get("id") != call_id:
-            raise SandboxError(f"unexpected reply from {target}")
-        if isinstance(reply.get("cpu"), (int, float)):
-            self.cpu += reply["cpu"]
+    def _worker_for(self, forbid):
+        without = tuple(sorted(set(forbid)))
+        if not without:
+            return self.worker
+        unknown = [m for m in without if m not in FORBIDDABLE]
+        if unknown:
+            raise ValueError(f"forbid={list(forbid)}: only {list(FORBIDDABLE)} can be forbidden")
+        if self.others is None:
+            raise ValueError("this session has no worker for calls with forbid")
+        return self.others(without)
+
+    def call(self, target, *args, seed=0, forbid=(), timeout=None, **kwargs) -> CallReply:
+        """Call ``target`` (a submission name or a probe) and return its ``CallReply``."""
+        worker = self._worker_for(forbid)
+        call_id = next(worker.call_ids)  # per worker: a reply left over from an earlier call never fits
+        worker.send({"op": "call", "id": call_id, "target": target, "args": codec.to_plain(list(args)),
+                     "kwargs": codec.to_plain(kwargs), "seed": seed})
+        timeout = timeout or worker.limits.call_timeout
+        reply = worker.read_reply(lambda body: replies.result(body, call_id), timeout, f"in {target}")
+        self.cpu += reply.cpu
+        self.values += reply.ok
         return reply

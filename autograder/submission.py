@@ -4,6 +4,9 @@ output files) a folder or zip holding one notebook plus those files.
 Zips are unpacked by the grader itself, refusing absolute paths, ``..``, links, devices, and
 archives that expand beyond a size or member limit. Nothing from a submission is executed here.
 """
+import collections
+import os
+import re
 import shutil
 import stat
 import tempfile
@@ -44,11 +47,12 @@ def find(paths, folders=False):
     for p in map(Path, paths):
         if not p.exists():
             raise FileNotFoundError(f"no such submission file or folder: {p}")
+        listed = sorted(q for q in p.iterdir() if not is_junk([q.name])) if p.is_dir() else []
         if not folders:
-            found += sorted(q for q in p.iterdir() if q.suffix in CODE_SUFFIXES + (".zip",) and q.is_file()) \
+            found += [q for q in listed if q.suffix in CODE_SUFFIXES + (".zip",) and q.is_file()] \
                 if p.is_dir() else [p]
-        elif p.is_dir() and not any(q.suffix in CODE_SUFFIXES for q in p.iterdir() if q.is_file()):
-            found += sorted(q for q in p.iterdir() if q.is_dir() or q.suffix == ".zip")
+        elif p.is_dir() and not any(q.suffix in CODE_SUFFIXES for q in listed if q.is_file()):
+            found += [q for q in listed if q.is_dir() or q.suffix == ".zip"]
         else:
             found.append(p)
     seen, unique = set(), []
@@ -59,31 +63,89 @@ def find(paths, folders=False):
     return unique
 
 
+JUNK_FOLDERS = ("__MACOSX", ".ipynb_checkpoints")  # macOS resource forks, Jupyter's autosaves
+
+
+def is_junk(parts) -> bool:
+    """A file of a zip or folder that is not the student's work: macOS's ``__MACOSX/`` and
+    ``._name`` resource forks, ``.DS_Store``, Jupyter's checkpoints."""
+    parts = list(parts)
+    return (any(p in JUNK_FOLDERS for p in parts) or (bool(parts) and (parts[-1].startswith("._")
+                                                                       or parts[-1] == ".DS_Store")))
+
+
+class DamagedZip(SubmissionProblem):
+    """The zip cannot be read: corrupt, encrypted, an unknown compression, names that clash."""
+
+    def __init__(self, why: str):
+        super().__init__(f"the zip is damaged: {why}")
+
+
+def _member_parts(m: zipfile.ZipInfo) -> list[str] | None:
+    """The member's path inside the submission, as parts; None for one to skip (a folder, ``.``,
+    macOS's junk). Refuses a path that leaves the folder, or a link or device."""
+    raw = m.filename.replace("\\", "/")
+    name = PurePosixPath(raw)
+    if name.is_absolute() or ".." in name.parts or raw[1:2] == ":":
+        raise SubmissionProblem(f"zip entry {m.filename[:200]!r} points outside the submission")
+    file_type = stat.S_IFMT(m.external_attr >> 16)
+    # No type bits (ZipFile.writestr, Windows tools) is a regular file; a folder is skipped.
+    if file_type not in (0, stat.S_IFREG, stat.S_IFDIR):
+        raise SubmissionProblem(f"zip entry {m.filename[:200]!r} is a link or special file")
+    parts = [p for p in name.parts if p not in ("", ".")]
+    if m.is_dir() or file_type == stat.S_IFDIR or not parts or is_junk(parts):
+        return None
+    if any(len(p.encode()) > 255 or any(ord(c) < 32 for c in p) for p in parts) or len(raw) > 1024:
+        raise DamagedZip(f"entry {m.filename[:80]!r}... has a name no file system takes")
+    return parts
+
+
 def safe_unzip(archive, dest):
-    """Extract regular files of ``archive`` under ``dest``; refuse anything that could escape."""
+    """Extract the regular files of ``archive`` under ``dest``; refuse anything that could
+    escape, and turn every way a zip can be broken into ``SubmissionProblem`` ("the zip is
+    damaged (...)"): nothing a zip holds raises anything else. The bytes written are counted,
+    whatever sizes the zip claims."""
     try:
-        zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as e:
-        raise SubmissionProblem(f"not a readable zip file ({e})") from None
-    with zf:
-        members = zf.infolist()
-        if len(members) > MAX_MEMBERS:
-            raise SubmissionProblem(f"zip has {len(members)} entries (limit {MAX_MEMBERS})")
-        if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
-            raise SubmissionProblem(f"zip expands beyond {MAX_UNPACKED_BYTES >> 20} MiB")
-        for m in members:
-            name = PurePosixPath(m.filename.replace("\\", "/"))
-            mode = m.external_attr >> 16
-            if name.is_absolute() or ".." in name.parts or (m.filename[1:2] == ":"):
-                raise SubmissionProblem(f"zip entry {m.filename!r} points outside the submission")
-            if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-                raise SubmissionProblem(f"zip entry {m.filename!r} is a link or special file")
-            if m.is_dir():
-                continue
-            target = Path(dest, *name.parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(m) as src, open(target, "wb") as out:
-                shutil.copyfileobj(src, out, 1 << 20)
+        Path(dest).mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(archive) as zf:
+            members = zf.infolist()
+            if len(members) > MAX_MEMBERS:
+                raise SubmissionProblem(f"zip has {len(members)} entries (limit {MAX_MEMBERS})")
+            if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
+                raise SubmissionProblem(f"zip expands beyond {MAX_UNPACKED_BYTES >> 20} MiB")
+            left = MAX_UNPACKED_BYTES
+            for m in members:
+                parts = _member_parts(m)
+                if parts is None:
+                    continue
+                folder = Path(dest)
+                for part in parts[:-1]:
+                    folder = folder / part
+                    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+                        raise DamagedZip(f"{'/'.join(parts)[:200]!r} is both a file and a folder")
+                    folder.mkdir(exist_ok=True)
+                target = folder / parts[-1]
+                if os.path.lexists(target):
+                    raise DamagedZip(f"{'/'.join(parts)[:200]!r} is in the zip twice, or is also a folder")
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+                with zf.open(m) as src, os.fdopen(fd, "wb") as out:
+                    while chunk := src.read(1 << 20):
+                        left -= len(chunk)
+                        if left < 0:
+                            raise SubmissionProblem(f"zip expands beyond {MAX_UNPACKED_BYTES >> 20} MiB")
+                        out.write(chunk)
+    except SubmissionProblem:
+        raise
+    except zipfile.BadZipFile as e:
+        if not zipfile.is_zipfile(archive):
+            raise SubmissionProblem(f"not a readable zip file ({e})") from None
+        raise DamagedZip(str(e)) from None
+    except (RuntimeError, NotImplementedError) as e:  # encrypted, or a compression zipfile lacks
+        raise DamagedZip(f"{e} (encrypted, or made with a method other than deflate)") from None
+    except OSError as e:
+        raise DamagedZip(e.strerror or str(e)) from None
+    except Exception as e:  # noqa: BLE001 - zlib.error, lzma and bz2 errors, EOFError: all a broken zip
+        raise DamagedZip(f"{type(e).__name__}: {e}") from None
 
 
 def _within_size(path):
@@ -95,9 +157,41 @@ def _within_size(path):
 
 
 def name_of(path):
-    """The submission's name: its output folder and its row in grades.csv."""
+    """The name a submission file suggests: its stem (``alice.ipynb``: ``alice``), or a
+    folder's name. What it is graded as is ``names_for``'s choice."""
     path = Path(path)
     return path.stem if path.suffix in CODE_SUFFIXES + (".zip",) else path.name
+
+
+MAX_NAME_CHARS = 100
+
+
+def safe_name(text: str) -> str:
+    """``text`` as one folder name: no separators or control characters, not ``.`` or
+    ``..`` or hidden (a leading dot), at most MAX_NAME_CHARS characters."""
+    name = re.sub(r"[\x00-\x1f\x7f-\x9f/\\]", "_", text).strip()
+    if not name or name.startswith("."):
+        name = "_" + name
+    return name[:MAX_NAME_CHARS]
+
+
+def names_for(paths) -> dict:
+    """Each submission's name: its output folder and its row in grades.csv. The stem made safe
+    (``safe_name``); where two share one (``alice.py`` and ``alice.ipynb``), the whole file
+    names; where those still clash, a number, in path order. The same paths always get the
+    same names, whatever order they are listed in."""
+    paths = sorted(map(Path, paths))
+    names = {p: safe_name(name_of(p)) for p in paths}
+    shared = collections.Counter(names.values())
+    names = {p: safe_name(p.name) if shared[n] > 1 else n for p, n in names.items()}
+    taken, out = set(), {}
+    for p, n in names.items():
+        unique, k = n, 2
+        while unique in taken:
+            unique, k = f"{n[:MAX_NAME_CHARS - 6]}-{k}", k + 1
+        taken.add(unique)
+        out[p] = unique
+    return out
 
 
 def fingerprint(path, *extra):
@@ -120,11 +214,11 @@ def fingerprint(path, *extra):
     return h.hexdigest()
 
 
-def open_submission(path, wanted_files=(), scratch=None):
+def open_submission(path, wanted_files=(), scratch=None, name=None):
     """A ``Submission`` ready to grade; ``problem`` is set instead of raising. A zip is
     unpacked in a new folder inside ``scratch`` (default: the system's temporary folder)."""
     path = Path(path)
-    sub = Submission(name=name_of(path), path=path)
+    sub = Submission(name=name or safe_name(name_of(path)), path=path)
     try:
         if path.is_file() and path.suffix in CODE_SUFFIXES and not wanted_files:
             sub.main = _within_size(path)
@@ -138,7 +232,7 @@ def open_submission(path, wanted_files=(), scratch=None):
         else:
             raise SubmissionProblem(f"expected a notebook, a folder or a zip, got {path.name}")
         candidates = sorted(p for p in root.rglob("*") if p.suffix in CODE_SUFFIXES and p.is_file()
-                            and not p.is_symlink() and ".ipynb_checkpoints" not in p.parts)
+                            and not p.is_symlink() and not is_junk(p.relative_to(root).parts))
         notebooks = [p for p in candidates if p.suffix == ".ipynb"] or candidates
         if not notebooks:
             raise SubmissionProblem("no notebook (.ipynb) or script (.py) found in the submission")
@@ -147,7 +241,8 @@ def open_submission(path, wanted_files=(), scratch=None):
                                     "hand in exactly one")
         sub.main = _within_size(notebooks[0])
         for name in wanted_files:
-            matches = [p for p in root.rglob(name) if p.is_file() and not p.is_symlink()]
+            matches = [p for p in root.rglob(name) if p.is_file() and not p.is_symlink()
+                       and not is_junk(p.relative_to(root).parts)]
             if matches:
                 sub.files[name] = _within_size(matches[0])
     except SubmissionProblem as e:
@@ -166,16 +261,42 @@ def looked_for(assignment):
             else ".ipynb, .py and .zip files")
 
 
-def select(assignment, paths, shard=None) -> list:
-    """The submissions under ``paths`` (see ``submission.find``), or, with ``shard`` = (K, N),
-    those of shard K of N (``cluster.shard_of`` on each submission's name). Raises
-    NoSubmissions when there is no submission at all (an empty shard is no error)."""
+@dataclass(frozen=True)
+class Found:
+    """A submission to grade: where it is, and its name (``names_for``)."""
+    path: Path
+    name: str
+
+
+def select(assignment, paths, shard=None) -> list[Found]:
+    """The submissions under ``paths`` (see ``submission.find``) with their names, or, with
+    ``shard`` = (K, N), those of shard K of N (``cluster.shard_of`` on each name; names are
+    given over the whole batch first, so every shard agrees on them). Raises NoSubmissions when
+    there is no submission at all (an empty shard is no error)."""
     from . import cluster
     subs = find(paths, folders=bool(assignment.submission_files))
     if not subs:
         raise NoSubmissions(f"no submissions found in {', '.join(map(str, paths))}: "
                             f"looked for {looked_for(assignment)}")
+    names = names_for(subs)
+    found = [Found(p, names[Path(p)]) for p in subs]
     if shard is not None:
         k, n = shard
-        subs = [p for p in subs if cluster.shard_of(name_of(p), n) == k]
-    return subs
+        found = [f for f in found if cluster.shard_of(f.name, n) == k]
+    return found
+
+
+def renamed(found: list[Found]) -> list[str]:
+    """What the terminal says of submissions graded under another name than their file's stem:
+    a line per stem shared by several files, and one per name made safe."""
+    by_stem = collections.defaultdict(list)
+    for f in found:
+        by_stem[name_of(f.path)].append(f)
+    lines = []
+    for stem, group in sorted(by_stem.items()):
+        if len(group) > 1:
+            lines.append(f"{' and '.join(repr(f.path.name) for f in group)} share the name {stem!r}: graded as "
+                         f"{' and '.join(f.name for f in group)}")
+        elif group[0].name != stem:
+            lines.append(f"{group[0].path.name!r} is graded as {group[0].name}")
+    return lines

@@ -62,8 +62,8 @@ def test_worker_processes_join_its_groups_which_go_with_it(env, tmp_path, worker
     reply = sandbox.Session(w).call("f")
     dirs = group_dirs(env, w)
     assert all(d.is_dir() for d in dirs)
-    assert all(w.dir.name in line for line in reply["value"].splitlines()
-               if line.split(":")[1] in ("cpu", "pids", "memory")), reply["value"]
+    assert all(w.dir.name in line for line in reply.value.splitlines()
+               if line.split(":")[1] in ("cpu", "pids", "memory")), reply.value
     w.close()
     assert env.groups.settle(wait=5)  # also what a batch's end does
     assert not any(d.exists() for d in dirs)
@@ -85,7 +85,7 @@ def test_process_cap_holds_for_the_whole_submission(env, tmp_path, workers):
             return made
         """), tmp_path, max_processes=20)
     w.load()
-    made = sandbox.Session(w).call("f")["value"]
+    made = sandbox.Session(w).call("f").value
     pids = next(d for d in group_dirs(env, w) if (d / "pids.max").exists())
     cap, current = (pids / "pids.max").read_text().strip(), int((pids / "pids.current").read_text())
     w.close()

@@ -94,8 +94,8 @@ def test_isolated_worker_sees_and_changes_nothing_of_the_grader(env, tmp_path, w
     paths = {"checks": str(CHECKS_FILE), "solution": str(variants.SOLUTION), "home": str(home_secret),
              "environ": f"/proc/{os.getpid()}/environ"}
     reply = sandbox.Session(w).call("look", paths, str(home_secret), os.getpid())
-    assert reply["ok"], reply
-    got = sandbox.codec.from_plain(reply["value"])
+    assert reply.ok, reply
+    got = reply.value
     # Only what the plan lists exists: the system folders, the Python installation (wherever
     # it lives: a venv inside a clone under /check, /work or a home), scratch and the worker's folder.
     planned = {Path(op[2] if op[0] in ("bind", "symlink") else op[1]).parts[1]
@@ -140,11 +140,11 @@ def test_concurrent_workers_cannot_see_or_signal_each_other(env, tmp_path, worke
     a, b = workers.start(env, code, tmp_path), workers.start(env, code, tmp_path)
     a.load()
     b.load()
-    a_dir = sandbox.Session(a).call("where")["value"]
-    found = sandbox.codec.from_plain(sandbox.Session(b).call("attack", a_dir)["value"])
+    a_dir = sandbox.Session(a).call("where").value
+    found = sandbox.Session(b).call("attack", a_dir).value
     assert found["listed"] in ("FileNotFoundError", "PermissionError"), found
     assert found["killed"] == [], found
-    assert sandbox.Session(a).call("where")["value"] == a_dir  # a is alive and unharmed
+    assert sandbox.Session(a).call("where").value == a_dir  # a is alive and unharmed
 
 
 def test_hidden_paths_inside_what_is_bound_are_covered(env, tmp_path, workers, monkeypatch):
@@ -166,7 +166,7 @@ def test_hidden_paths_inside_what_is_bound_are_covered(env, tmp_path, workers, m
                            "    return out\n", tmp_path)
     w.load()
     reply = sandbox.Session(w).call("f", str(base))
-    assert sandbox.codec.from_plain(reply.get("value")) == ["grader-secret", "", "PermissionError"], reply
+    assert reply.value == ["grader-secret", "", "PermissionError"], reply
 
 
 def test_read_only_also_on_kernels_without_mount_setattr(env, tmp_path, workers, monkeypatch):
@@ -175,8 +175,7 @@ def test_read_only_also_on_kernels_without_mount_setattr(env, tmp_path, workers,
     monkeypatch.setattr(env, "mount_setattr", False)
     w = workers.start(env, LOOK_AROUND, tmp_path)
     w.load()
-    got = sandbox.codec.from_plain(
-        sandbox.Session(w).call("look", {"checks": str(CHECKS_FILE)}, "/nonexistent/x", 1)["value"])
+    got = sandbox.Session(w).call("look", {"checks": str(CHECKS_FILE)}, "/nonexistent/x", 1).value
     assert got["write_usr"] != "WROTE" and "mine.txt" in got["tmp"], got
 
 
@@ -254,7 +253,7 @@ def test_a_worker_ends_with_everything_it_started_when_its_grader_goes(mode, env
     mark = f"{os.getpid() % 1000 + 1000}.{time.monotonic_ns() % 10**6}"
     w = workers.start(envs(mode), LEAVES_CHILDREN, tmp_path)
     w.load()
-    assert sandbox.Session(w).call("f", mark)["value"] == 1
+    assert sandbox.Session(w).call("f", mark).value == 1
     keeper = w.pid
     deadline = time.monotonic() + 5  # both children are running (on a busy machine, soon)
     while time.monotonic() < deadline and len([p for p in processes.table() if _cmdline_has(p, mark)]) < 2:
@@ -316,7 +315,7 @@ def test_a_worker_that_cannot_be_isolated_costs_its_submission_not_the_batch(tmp
     with grade.Grader("gradient_descent", isolate=MODES[0] if MODES else "none") as g:
         if not g.env.isolated:
             pytest.skip("no isolated mode here")
-        monkeypatch.setattr(g.env, "plan", lambda worker_dir: [["format_disk", "/"]])
+        monkeypatch.setattr(g.env, "plan", lambda worker_dir, without=(): [["format_disk", "/"]])
         r = g.grade(tmp_path / "s.py")
     assert r.score == 0 and not r.graded
     assert "the worker could not be isolated: unknown step 'format_disk'" in r.messages[0], r.messages

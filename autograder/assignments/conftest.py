@@ -25,8 +25,9 @@ def _assignment_of(request):
 def _graders():
     graders = {}
     yield graders
-    for grader, worker in graders.values():
-        worker.close()
+    for grader, workers in graders.values():
+        workers.close()
+        workers.sub.close()
         grader.close()
 
 
@@ -37,8 +38,8 @@ def ref(request, _graders):
 
 @pytest.fixture
 def sub(request, _graders):
-    _, worker = _loaded(request, _graders)
-    yield Student(sandbox.Session(worker), worker.names, worker.handed_in.files)
+    _, workers = _loaded(request, _graders)
+    yield Student(sandbox.Session(workers.main, workers.other), workers.main.names, workers.sub.files)
 
 
 def _loaded(request, graders):
@@ -46,14 +47,14 @@ def _loaded(request, graders):
     if not path:
         pytest.skip("no --submission given")
     name = _assignment_of(request)
-    if name not in graders or not graders[name][1].alive:  # first use, or a check crashed the worker
+    if name not in graders or not graders[name][1].main.alive:  # first use, or a check crashed the worker
         grader = graders[name][0] if name in graders else grade.Grader(name)
+        if name in graders:
+            graders[name][1].close()
         sub = submission.open_submission(Path(path), grader.assignment.submission_files)
-        result = grade.SubmissionResult("", path)
-        worker = None if sub.problem else grader.start_worker(sub, result)
-        if worker is None:
+        workers = grade.SubmissionWorkers(grader, sub, grade.SubmissionResult("", path), deadline=None)
+        if sub.problem or workers.start() is None:
             grader.close()
-            pytest.fail(sub.problem or "; ".join(result.messages))
-        worker.handed_in = sub
-        graders[name] = (grader, worker)
+            pytest.fail(sub.problem or "; ".join(workers.result.messages))
+        graders[name] = (grader, workers)
     return graders[name]

@@ -12,6 +12,7 @@ from collections import OrderedDict
 import numpy as np
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+SHORT = 200  # characters kept of a type name or an opaque value's text
 # Only numeric and boolean dtypes may cross: object arrays could hold arbitrary objects.
 SAFE_DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
                "float16", "float32", "float64", "complex64", "complex128"}
@@ -74,7 +75,8 @@ class Ref:
 
 def _type_name(x):
     t = type(x)
-    return t.__name__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+    name = f"{type.__getattribute__(t, '__module__')}.{type.__getattribute__(t, '__qualname__')}"
+    return name.removeprefix("builtins.")
 
 
 def _array_payload(arr):
@@ -136,22 +138,39 @@ def to_plain(x, depth=0):
                     "dtype": dtype, "type": _type_name(x)}
         if isinstance(x, torch.nn.Module):
             state = {str(k): v for k, v in torch.nn.Module.state_dict(x).items()}
-            return {"__module__": _type_name(x), "state": to_plain(state, depth + 1)}
+            return {"__module__": _type_name(x)[:SHORT], "state": to_plain(state, depth + 1)}
     text = object.__repr__(x)
-    return {"__opaque__": _type_name(x), "text": text[:200]}
+    return {"__opaque__": _type_name(x)[:SHORT], "text": text[:SHORT]}
 
 
 def _torch():
+    """torch if it is loaded; not a stand-in for it (``absent.py``: a worker without torch)."""
     import sys
-    return sys.modules.get("torch")
+    torch = sys.modules.get("torch")
+    return None if torch is None or getattr(torch, "__forbidden__", False) is True else torch
+
+
+MAX_DIMS, MAX_SIDE = 32, 1 << 40
+
+
+def _short(x):
+    return str(x)[:SHORT]
 
 
 def _array_from(payload):
-    dtype = payload["dtype"]
+    if not isinstance(payload, dict):
+        raise CodecError("array payload is not a mapping")
+    dtype = payload.get("dtype")
     if dtype not in SAFE_DTYPES:
-        raise CodecError(f"refusing dtype {dtype!r}")
-    shape = tuple(int(s) for s in payload["shape"])
-    raw = base64.b64decode(payload["data"])
+        raise CodecError(f"refusing dtype {_short(dtype)!r}")
+    shape = payload.get("shape")
+    if (not isinstance(shape, list) or len(shape) > MAX_DIMS
+            or not all(type(s) is int and 0 <= s <= MAX_SIDE for s in shape)):
+        raise CodecError("array shape is not a list of sizes")
+    shape = tuple(shape)
+    if not isinstance(payload.get("data"), str):
+        raise CodecError("array data is not base64 text")
+    raw = base64.b64decode(payload["data"], validate=True)
     arr = np.frombuffer(raw, dtype=np.dtype(dtype))
     if arr.size != math.prod(shape):
         raise CodecError("array payload does not match its shape")
@@ -176,21 +195,33 @@ def from_plain(x, make_tensor=None, resolve=None):
     def rec(v):
         return from_plain(v, make_tensor, resolve)
 
+    def items(key):
+        if not isinstance(x[key], list):
+            raise CodecError(f"{key} does not hold a list")
+        return x[key]
+
     if "__list__" in x:
-        return [rec(v) for v in x["__list__"]]
+        return [rec(v) for v in items("__list__")]
     if "__tuple__" in x:
-        return tuple(rec(v) for v in x["__tuple__"])
+        return tuple(rec(v) for v in items("__tuple__"))
     if "__dict__" in x:
         out = {}
-        for k, v in x["__dict__"]:
+        for pair in items("__dict__"):
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise CodecError("dict item is not a pair")
+            k, v = pair
             k = rec(k)
             if not isinstance(k, (str, int, float, bool, tuple, type(None))):
                 raise CodecError("dict key is not plain")
             out[k] = rec(v)
         return out
     if "__float__" in x:
+        if not isinstance(x["__float__"], str) or len(x["__float__"]) > 64:
+            raise CodecError("float is not a short text")
         return float(x["__float__"])
     if "__bigint__" in x:
+        if not isinstance(x["__bigint__"], str) or len(x["__bigint__"]) > 4300:
+            raise CodecError("integer is not a short text")
         return int(x["__bigint__"])
     if "__npscalar__" in x:
         return _array_from(x["__npscalar__"])[0]
@@ -198,17 +229,23 @@ def from_plain(x, make_tensor=None, resolve=None):
         return _array_from(x["__ndarray__"])
     if "__tensor__" in x:
         arr = _array_from(x["__tensor__"])
+        dtype = x.get("dtype")
+        if dtype is not None and not isinstance(dtype, str):
+            raise CodecError("tensor dtype is not a name")
         if make_tensor is not None:
-            return make_tensor(arr, bool(x.get("requires_grad")), x.get("dtype"))
-        return TensorData(arr, x.get("requires_grad", False), x.get("dtype"))
+            return make_tensor(arr, x.get("requires_grad") is True, dtype)
+        return TensorData(arr, x.get("requires_grad") is True, dtype and _short(dtype))
     if "__module__" in x:
-        return ModuleData(str(x["__module__"]), rec(x["state"]))
+        state = rec(x.get("state"))
+        if not isinstance(state, dict):
+            raise CodecError("module state is not a dict")
+        return ModuleData(_short(x["__module__"]), state)
     if "__opaque__" in x:
-        return Opaque(str(x["__opaque__"]), str(x.get("text", "")))
+        return Opaque(_short(x["__opaque__"]), _short(x.get("text", "")))
     if "__ref__" in x:
         if resolve is None:
-            return Ref(x["__ref__"])
-        return resolve(str(x["__ref__"]))
+            return Ref(_short(x["__ref__"]))
+        return resolve(_short(x["__ref__"]))
     raise CodecError(f"unknown plain-data tag in {sorted(x)[:3]}")
 
 

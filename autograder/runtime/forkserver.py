@@ -1,5 +1,7 @@
 """The template process: imports torch, NumPy and matplotlib once, then forks one worker per
-submission on request, so no submission pays the ~3 s of imports.
+submission on request, so no submission pays the ~3 s of imports. A template started with
+module names after its socket never imports those (``absent``): its workers serve the calls
+made with ``forbid``.
 
 It never runs student code and holds nothing secret (it is started with ``python -I``, a
 scrubbed environment and only this runtime package). Requests arrive on a SOCK_SEQPACKET
@@ -20,7 +22,7 @@ import socket
 import sys
 import time
 
-from . import jail, scratch, worker
+from . import absent, jail, scratch, worker
 
 
 def become_worker(spec, fd_in, fd_out, report_fd):
@@ -33,6 +35,7 @@ def become_worker(spec, fd_in, fd_out, report_fd):
     os.environ.update(spec["env"])
     jail.apply_limits(spec["limits"])
     jail.confine(spec, fd_in, [fd_out], report_fd)
+    absent.install(spec.get("without", ()), stand_in=True)  # before any student code
     worker.serve(fd_in, fd_out)
 
 
@@ -95,11 +98,12 @@ def clean_up_after_grader(keepers, groups):
 
 
 def main(argv):
+    """argv: the socket's fd, then the modules this template's workers do without."""
     sock = socket.socket(fileno=int(argv[0]))
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # setup processes are reaped by the kernel
     for sig in (signal.SIGINT, signal.SIGHUP):  # the grader decides when this process ends
         signal.signal(sig, signal.SIG_IGN)
-    worker.prepare_process()
+    worker.prepare_process(tuple(argv[1:]))
     # Keep the garbage collector off the imported modules' objects in every fork: otherwise
     # each worker's first collections touch (and so copy) most of the template's heap.
     gc.freeze()

@@ -1,9 +1,11 @@
 """Turn a submission (.py or .ipynb) into a list of code cells, optionally definitions only.
 
 Used by the worker (to load student code) and by the grader (to load the reference the same
-way). Pure standard library: notebooks are read as JSON, never executed here.
+way). Notebooks are read as JSON, never executed here; IPython's input transformers turn
+magics and shell escapes into the calls IPython would make (the worker answers them).
 """
 import ast
+import functools
 import json
 
 # Cell magics whose body is still Python worth running.
@@ -22,49 +24,68 @@ def read_cells(path):
 def read_numbered_cells(path):
     """(number, source) of each code cell: a notebook's cells are numbered as the student
     counts them in Jupyter, every cell from 1 at the top (markdown cells included), so
-    "cell 5, line 3" is found by looking; a .py file is one cell, number 1."""
+    "cell 5, line 3" is found by looking; a .py file is one cell, number 1. nbformat 3
+    notebooks (cells in worksheets, code in "input") are read too; a byte-order mark is
+    accepted, as Python and Jupyter accept it."""
     path = str(path)
     try:
         with open(path, "rb") as f:
             raw = f.read()
     except OSError as e:
         raise SubmissionError(f"cannot read {path}: {e.strerror}") from None
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
     if path.endswith(".ipynb"):
         try:
             nb = json.loads(raw.decode("utf-8", errors="replace"))
+        except RecursionError:
+            raise SubmissionError("notebook is nested too deeply to read") from None
         except ValueError as e:
             raise SubmissionError(f"notebook is not valid JSON ({e})") from None
-        if not isinstance(nb, dict) or not isinstance(nb.get("cells", []), list):
+        if not isinstance(nb, dict):
             raise SubmissionError("notebook has no 'cells' list")
-        cells = []
-        for number, cell in enumerate(nb.get("cells", []), 1):
+        cells = nb.get("cells", [])
+        if nb.get("nbformat") == 3 and "cells" not in nb:
+            sheets = nb.get("worksheets") or [{}]
+            cells = sheets[0].get("cells", []) if isinstance(sheets, list) and isinstance(sheets[0], dict) else None
+        if not isinstance(cells, list):
+            raise SubmissionError("notebook has no 'cells' list")
+        found = []
+        for number, cell in enumerate(cells, 1):
             if isinstance(cell, dict) and cell.get("cell_type") == "code":
-                src = cell.get("source", "")
-                cells.append((number, "".join(src) if isinstance(src, list) else str(src)))
-        return cells
+                src = cell.get("source", cell.get("input", ""))
+                found.append((number, "".join(map(str, src)) if isinstance(src, list) else str(src)))
+        return found
     if b"\x00" in raw:
         raise SubmissionError("file is binary, not Python source")
     return [(1, raw.decode("utf-8", errors="replace"))]
 
 
-def strip_magics(src):
-    """Replace IPython magics and shell escapes with `pass` so the cell parses as Python."""
-    lines = src.split("\n")
-    first = lines[0].strip() if lines else ""
-    if first.startswith("%%"):
-        magic = first[2:].split()[0] if first[2:].split() else ""
-        if magic not in PYTHON_CELL_MAGICS:
+@functools.cache
+def _transformer():
+    from IPython.core.inputtransformer2 import TransformerManager
+    return TransformerManager()
+
+
+def python_source(src):
+    """A cell as the Python IPython runs: magics and shell escapes (``!ls``, ``files = !ls``,
+    ``%matplotlib inline``, a ``!pip install`` continued with a backslash) become calls of
+    ``get_ipython()``, by IPython's own input transformers, so that only what IPython takes for
+    one is one (``!=`` at the start of a continued line stays a comparison). A cell magic's body
+    is kept when it is Python (``%%time``), else the cell is dropped. A carriage return ends a
+    line, as in Jupyter."""
+    src = src.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    first, _, rest = src.partition("\n")
+    if first.strip().startswith("%%"):
+        magic = first.strip()[2:].split()
+        if not magic or magic[0] not in PYTHON_CELL_MAGICS:
             return ""
-        lines = lines[1:]
-    out = []
-    for line in lines:
-        stripped = line.lstrip()
-        if stripped.startswith(("%", "!")) or (stripped.endswith("?") and not stripped.startswith("#")
-                                               and stripped[:-1].replace(".", "").isidentifier()):
-            out.append(line[: len(line) - len(stripped)] + "pass  # magic removed")
-        else:
-            out.append(line)
-    return "\n".join(out)
+        src = "\n" + rest  # the magic's line stays, empty, so line numbers are the student's
+    lines = src.split("\n")
+    blank = next((i for i, text in enumerate(lines) if text.strip()), len(lines))
+    try:  # IPython drops leading blank lines: they are put back, so line numbers stay the student's
+        return "\n" * blank + _transformer().transform_cell(src)
+    except Exception:  # noqa: BLE001 - IPython could not read it: the parser will say why
+        return src
 
 
 def _loaded_names(nodes):
@@ -149,7 +170,7 @@ def load_program(path, mode="all"):
     if mode not in ("all", "definitions"):
         raise ValueError(f"unknown load mode {mode!r}")
     numbered = read_numbered_cells(path)
-    parsed = [parse_cell(strip_magics(c)) for _, c in numbered]
+    parsed = [parse_cell(python_source(c)) for _, c in numbered]
     trees = [t for t, _ in parsed]
     if mode == "definitions":
         trees = definitions_only(trees)

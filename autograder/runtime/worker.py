@@ -1,13 +1,18 @@
 """The worker: loads one submission, then answers the grader's calls into it.
 
-Protocol (length-prefixed JSON on two private pipes, see ``codec``):
-  grader -> {"op": "load", "path", "mode"}        worker -> {"op": "loaded", "cell_errors", "names"}
+Protocol (length-prefixed JSON on two private pipes, see ``codec``; the grader reads every
+reply as hostile input, ``replies.py``):
+  grader -> {"op": "load", "path", "mode"}        worker -> {"op": "parsed", "signature"} (before any
+                                                            student code runs), then
+                                                            {"op": "loaded", "cell_errors", "names"}
   grader -> {"op": "call", "id", "target", ...}   worker -> {"op": "result", "id", "ok", ...}
 Every call is seeded and restores the submission's globals and ``sys.modules`` afterwards, so
 checks see the same submission whatever ran before them. A call that kills the process (or
 hangs) costs its check; the grader starts a fresh worker for the checks after it.
 Student stdout/stderr go to a capped file, never to the pipes.
 """
+import __future__
+import ast
 import linecache
 import os
 import signal
@@ -16,11 +21,12 @@ import sys
 import time
 import traceback
 
-from . import codec, loader
+from . import absent, codec, loader, signature
 
 HEADER = struct.Struct(">I")
 MAX_TRACEBACK_CHARS = 2000
 LOADING_FILE = "loading.txt"  # the number of the cell being loaded
+OUTPUT_FILE = "output.txt"  # what student code prints (capped)
 OUTPUT_LIMIT = 1 << 20  # characters of student output kept per stream
 
 
@@ -84,51 +90,72 @@ class Missing(LookupError):
     """A graded name the submission does not define (or not as a function)."""
 
 
-class Tripwire:
-    """Stands in for a forbidden module: any use is recorded and raises."""
-
-    def __init__(self, name, hits):
-        object.__setattr__(self, "_name", name)
-        object.__setattr__(self, "_hits", hits)
-
-    def __getattr__(self, attr):
-        use = f"{self._name}.{attr}"
-        self._hits.append(use)
-        raise RuntimeError(f"{use} used where only NumPy is allowed")
-
-    def __call__(self, *a, **k):
-        self._hits.append(self._name)
-        raise RuntimeError(f"{self._name} called where only NumPy is allowed")
+class _Output(list):
+    """What ``files = !ls`` gives: IPython's SList, empty (no shell runs when grading)."""
+    s = n = ""
+    l = p = property(lambda self: [])  # noqa: E741 - SList's own names
 
 
-def _forbid(ns, modules, hits):
-    """Replace forbidden modules (and the student's names bound to them or their submodules)."""
-    for key in list(sys.modules):
-        if any(key == m or key.startswith(m + ".") for m in modules):
-            sys.modules[key] = Tripwire(key, hits)
-    for k, v in list(ns.items()):
-        mod = getattr(type(v), "__name__", "") == "module" and getattr(v, "__name__", "")
-        owner = getattr(v, "__module__", None) if callable(v) and not isinstance(v, type) else None
-        for m in modules:
-            if (mod and (mod == m or mod.startswith(m + "."))) or (isinstance(owner, str) and owner.startswith(m)):
-                ns[k] = Tripwire(f"{m} ({k})", hits)
+class Shell:
+    """``get_ipython()`` for student code: what IPython's input transformers turn magics and
+    shell escapes into (``loader.python_source``). When grading, no shell runs and magics do
+    nothing: ``!pip install x`` installs nothing, ``%matplotlib inline`` changes nothing."""
+
+    def system(self, cmd):
+        return None
+
+    def getoutput(self, cmd, split=True, depth=0):
+        return _Output()
+
+    def run_line_magic(self, magic_name, line, _stack_depth=1):
+        return None
+
+    def run_cell_magic(self, magic_name, line, cell):
+        return None
+
+    def magic(self, line):
+        return None
+
+
+SHELL = Shell()
+
+
+def _future_flags(stmt):
+    """The compiler flags a ``from __future__ import ...`` statement turns on."""
+    flags = 0
+    if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
+        for alias in stmt.names:
+            feature = getattr(__future__, alias.name, None)
+            flags |= getattr(feature, "compiler_flag", 0)
+    return flags
 
 
 class Submission:
     def __init__(self):
-        self.ns = {"__name__": "__submission__", "__builtins__": __builtins__}
+        self.ns = {"__name__": "__submission__", "__builtins__": __builtins__, "get_ipython": lambda: SHELL}
         self.probes = None
 
-    def load(self, path, mode, skip=()):
+    def load(self, path, mode, skip=(), announce=None):
         """Run the submission's cells (all, or definitions only), except those in ``skip``.
-        The cell being run is written to LOADING_FILE first, so that when one kills or hangs
-        the process the grader knows which, and can load again without it."""
+        Each top-level statement runs on its own, as a cell would in Jupyter if it held only
+        that statement: one that fails (an import of a package the grader lacks, a Drive mount)
+        costs what depends on it, not the rest of its cell. ``from __future__`` imports hold for
+        the cells after them, as in a Jupyter session. ``announce(signature)`` is called once the
+        code is read, before any of it runs. The cell being run is written to LOADING_FILE
+        first, so that when one kills or hangs the process the grader knows which, and can load
+        again without it."""
         cell_errors = []
         try:
             program = loader.load_program(path, mode)
             sources = dict(loader.read_numbered_cells(path))
         except loader.SubmissionError as e:
-            return {"op": "loaded", "fatal": str(e), "cell_errors": [], "names": []}
+            if announce:
+                announce("")
+            return {"op": "loaded", "fatal": str(e)[:2000], "cell_errors": [], "names": []}
+        if announce:
+            announce(signature.of_sources(list(sources.values())))
+        notebook = str(path).endswith(".ipynb")
+        flags = 0
         progress = os.open(LOADING_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         for number, tree, err in program:
             if number in skip:
@@ -137,15 +164,20 @@ class Submission:
             if err:
                 cell_errors.append(f"cell {number} does not parse: {err}")
                 continue
-            filename = f"<cell {number}>" if str(path).endswith(".ipynb") else PY_FILE
-            _remember_source(filename, loader.strip_magics(sources.get(number, "")))
-            try:
-                exec(compile(tree, filename, "exec"), self.ns)
-            except BaseException as exc:  # noqa: BLE001 - a cell's failure must not stop later cells
-                cell_errors.append(f"cell {number}: {_describe(exc, f'cell {number}')['message']}")
+            filename = f"<cell {number}>" if notebook else PY_FILE
+            _remember_source(filename, loader.python_source(sources.get(number, "")))
+            for stmt in tree.body:
+                flags |= _future_flags(stmt)
+                try:
+                    code = compile(ast.Module(body=[stmt], type_ignores=[]), filename, "exec",
+                                   flags=flags, dont_inherit=True)
+                    exec(code, self.ns)
+                except BaseException as exc:  # noqa: BLE001 - one statement's failure must not stop the rest
+                    where = f"cell {number}, line {stmt.lineno}" if notebook else f"line {stmt.lineno}"
+                    cell_errors.append(f"{where}: {_describe(exc, where)['message']}")
         os.close(progress)
-        names = sorted(k for k in self.ns if not k.startswith("__"))
-        return {"op": "loaded", "cell_errors": cell_errors[:50], "names": names[:500]}
+        names = sorted(k for k in self.ns if not k.startswith("__") and k != "get_ipython")
+        return {"op": "loaded", "cell_errors": cell_errors[:50], "names": names[:2000]}
 
     def resolve(self, name):
         if name.startswith("probes."):
@@ -174,28 +206,30 @@ class Submission:
             return {"ok": False, "error": {"type": "Missing", "traceback": "",
                                            "message": f"{label} is {article} {kind}, not a function"}}
         seed_everything(msg.get("seed", 0))
-        hits = []
+        absent.USES.clear()
         saved = dict(sys.modules), dict(self.ns)
-        if msg.get("forbid"):
-            _forbid(self.ns, msg["forbid"], hits)
         start = time.process_time()
         try:
             value = fn(*args, **kwargs)
             if hasattr(value, "__next__") and not isinstance(value, (list, tuple, dict)):
                 raise TypeError(f"{label} returned a {type(value).__name__}; expected concrete values")
         except BaseException as exc:  # noqa: BLE001 - SystemExit/KeyboardInterrupt only end this call
-            return {"ok": False, "error": _describe(exc, label), "forbidden": hits, "cpu": time.process_time() - start}
+            return {"ok": False, "error": _describe(exc, label), "forbidden": absent.USES[:20],
+                    "cpu": time.process_time() - start}
         finally:
             sys.modules.clear()
             sys.modules.update(saved[0])
             self.ns.clear()
             self.ns.update(saved[1])
         try:
-            return {"ok": True, "value": codec.to_plain(value), "forbidden": hits,
+            return {"ok": True, "value": codec.to_plain(value), "forbidden": absent.USES[:20],
                     "cpu": time.process_time() - start}
         except Exception as exc:  # noqa: BLE001
             return {"ok": False, "error": {"type": "TypeError", "traceback": "",
                                            "message": f"{label} returned a value that cannot be graded: {exc}"}}
+
+
+REAL_TORCH = []  # torch as the template imported it (student code may replace sys.modules' entry)
 
 
 def seed_everything(seed):
@@ -204,8 +238,7 @@ def seed_everything(seed):
     import numpy as np
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    torch = sys.modules.get("torch")
-    if torch is not None:
+    for torch in REAL_TORCH:
         torch.manual_seed(seed)
 
 
@@ -220,16 +253,21 @@ def warm_up(torch):
         opt.step()
 
 
-def prepare_process():
-    """Imports every check needs, done once before any fork; plotting without a display."""
+def prepare_process(without=()):
+    """Imports every check needs, done once before any fork; plotting without a display.
+    ``without``: modules this template's workers do without (never imported here)."""
     os.environ.setdefault("MPLBACKEND", "Agg")
+    absent.install(without, stand_in=False)
     import numpy  # noqa: F401
     try:
         import torch
         torch.set_num_threads(1)
         warm_up(torch)
+        REAL_TORCH.append(torch)
     except ImportError:
         pass
+    from . import probes  # noqa: F401 - here, while forbidden modules are simply missing
+    loader.python_source("")  # IPython's input transformers, imported once
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -277,7 +315,7 @@ class CappedOutput:
 def serve(fd_in, fd_out):
     """Serve the grader on the given pipe ends until told to quit (in the forked worker)."""
     # Student output goes to a file; the protocol pipes are only reachable through our Channel.
-    out = os.open("output.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    out = os.open(OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(out, 1)
@@ -296,7 +334,8 @@ def serve(fd_in, fd_out):
             os._exit(0)
         op = msg.get("op")
         if op == "load":
-            chan.send(sub.load(msg["path"], msg.get("mode", "all"), set(msg.get("skip", ()))))
+            announce = lambda sig: chan.send({"op": "parsed", "signature": sig})  # noqa: E731
+            chan.send(sub.load(msg["path"], msg.get("mode", "all"), set(msg.get("skip", ())), announce))
         elif op == "call":
             reply = sub.call(msg)
             reply.update(op="result", id=msg.get("id"))

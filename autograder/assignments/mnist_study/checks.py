@@ -238,6 +238,8 @@ def read_results(sub):
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
         raise AssertionError(f"study_results.json is not valid JSON ({e})") from None
+    except RecursionError:
+        raise AssertionError("study_results.json is nested too deeply to be the study's results") from None
     if not isinstance(raw, dict):
         raise AssertionError("study_results.json should hold an object keyed by \"batch_size,lr\"")
     results = {}
