@@ -115,8 +115,8 @@ class Student:
         ``kind="bar"``, a label to one number. Shown only where the check's visibility allows."""
         def numbers(v):
             try:
-                arr = np.asarray(as_array(v, title) if isinstance(v, (TensorData, np.ndarray)) else v, dtype=float)
-            except (TypeError, ValueError, AssertionError):
+                arr = real_numbers(v, title)
+            except AssertionError:
                 return []
             return [float(x) for x in arr.reshape(-1)[:10_000]]
         self.figures.append({"title": title, "kind": kind, "xlabel": xlabel, "ylabel": ylabel, "logy": logy,
@@ -237,6 +237,22 @@ def as_array(value, what):
     if arr.dtype.kind not in REAL_KINDS:
         raise AssertionError(f"{what}: expected real numbers, got {describe(value)}")
     return arr
+
+
+def real_numbers(value, what) -> np.ndarray:
+    """``value`` as a float64 array when it is real numbers in any container a student might
+    use (array, tensor, list or tuple of numbers); an AssertionError naming what was got
+    otherwise (complex numbers, ragged lists, strings, None)."""
+    if isinstance(value, (TensorData, np.ndarray, np.generic, int, float)) and not isinstance(value, bool):
+        return as_array(value, what).astype(np.float64)
+    if isinstance(value, (list, tuple)):
+        try:
+            arr = np.asarray(value)
+        except (TypeError, ValueError):
+            arr = None
+        if arr is not None and arr.dtype.kind in REAL_KINDS:
+            return arr.astype(np.float64)
+    raise AssertionError(f"{what}: expected real numbers, got {describe(value)}")
 
 
 def expect_type(value, kind, what, shape=None):

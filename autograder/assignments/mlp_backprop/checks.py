@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...checks import Registry, assert_close, expect_type, relative_error
+from ...checks import Registry, as_array, assert_close, expect_type, real_numbers, relative_error
 
 checks = Registry("mlp_backprop")
 
@@ -89,18 +89,21 @@ def compare_gradients(grads, want, rtol, against):
 @checks.add(task="1.1", function="two_layer_backprop", points=1)
 def test_backprop_worked_example(sub, ref):
     """The worked example comes out exactly: L = 62.5, dW2 = [[10, 20], [15, 30]], dW1 = [[25, 25], [50, 50]]."""
-    got = sub.call("two_layer_backprop", *SEED_EXAMPLE.values(), forbid=NUMPY_ONLY)
-    expect_type(got, "tuple", "two_layer_backprop(...)")
-    if len(got) != 3:
-        raise AssertionError(f"two_layer_backprop(...) should return (L, dW1, dW2), got {len(got)} values")
-    L, dW1, dW2 = got
+    L, dW1, dW2 = _three(sub.call("two_layer_backprop", *SEED_EXAMPLE.values(), forbid=NUMPY_ONLY))
     assert_close(L, 62.5, "L", rtol=0, atol=1e-12)
     assert_close(dW1, np.array([[25.0, 25.0], [50.0, 50.0]]), "dW1", rtol=0, atol=1e-12)
     assert_close(dW2, np.array([[10.0, 20.0], [15.0, 30.0]]), "dW2", rtol=0, atol=1e-12)
 
 
+def _three(got):
+    expect_type(got, "tuple", "two_layer_backprop(...)")
+    if len(got) != 3:
+        raise AssertionError(f"two_layer_backprop(...) should return (L, dW1, dW2), got {len(got)} values")
+    return got
+
+
 def _backprop_against_autograd(sub, X, W1, W2, T):
-    L, dW1, dW2 = sub.call("two_layer_backprop", X, W1, W2, T, forbid=NUMPY_ONLY)
+    L, dW1, dW2 = _three(sub.call("two_layer_backprop", X, W1, W2, T, forbid=NUMPY_ONLY))
     t1 = torch.tensor(W1, requires_grad=True)
     t2 = torch.tensor(W2, requires_grad=True)
     loss = 0.5 * torch.sum((torch.tensor(T) - torch.relu(torch.relu(torch.tensor(X) @ t1) @ t2)) ** 2)
@@ -227,7 +230,7 @@ def test_init_he_scale_zero_biases(sub, ref):
     _, params, _ = mlp(sub, INIT_SIZES, None, seed=23)
     _expect_params(params, INIT_SIZES, f"MLP({INIT_SIZES}, seed=23)")
     for i, n_in in enumerate(INIT_SIZES[:-1], start=1):
-        W, b = np.asarray(params[f"W{i}"], dtype=float), np.asarray(params[f"b{i}"], dtype=float)
+        W, b = real_numbers(params[f"W{i}"], f"W{i}"), real_numbers(params[f"b{i}"], f"b{i}")
         he = np.sqrt(2.0 / n_in)
         mean, std = float(W.mean()), float(W.std())
         if not abs(std / he - 1) <= INIT_STD_RTOL:
@@ -273,7 +276,8 @@ def test_forward_stable_for_huge_logits(sub, ref):
     params = {"W1": np.array([[500.0, -500.0, 0.0], [500.0, 500.0, -1000.0]]), "b1": np.zeros(3)}
     X = np.array([[1.0, 1.0], [-1.0, 1.0], [1.0, -1.0]])
     (probs,), _, _ = mlp(sub, sizes, params, ("forward", [X], {}))
-    probs = np.asarray(probs, dtype=float)
+    expect_type(probs, "ndarray", "forward(X)", shape=(len(X), 3))
+    probs = as_array(probs, "forward(X)")
     if not np.all(np.isfinite(probs)):
         raise AssertionError("forward(X) overflows for logits around +-1000 (got nan or inf): "
                              "subtract each row's maximum logit before exp")
@@ -284,7 +288,8 @@ def test_forward_stable_for_huge_logits(sub, ref):
     params = {**params, "b1": np.full(3, -1000.0)}
     X = np.array([[1.0, 1.0], [-1.0, 1.0], [1.0, -1.0], [0.0, 0.0], [3.0, 3.0]])
     (probs,), _, _ = mlp(sub, sizes, params, ("forward", [X], {}))
-    probs = np.asarray(probs, dtype=float)
+    expect_type(probs, "ndarray", "forward(X)", shape=(len(X), 3))
+    probs = as_array(probs, "forward(X)")
     if not np.all(np.isfinite(probs)):
         raise AssertionError("forward(X) gives nan or inf when the rows' logits lie far apart (one row around "
                              "-1000, another around 2000): subtract each row's own maximum, not the batch's")
@@ -428,7 +433,7 @@ def test_fit_contract_and_progress(sub, ref):
         raise AssertionError(f"fit(..., num_epochs=15) should return a list of 15 losses, got "
                              f"{type(history).__name__} of length "
                              f"{len(history) if hasattr(history, '__len__') else '?'}")
-    h = np.asarray(history, dtype=float)
+    h = real_numbers(history, "fit's losses")
     if not np.all(np.isfinite(h)) or not h[-1] < h[0]:
         raise AssertionError(f"fit's loss should decrease: first {h[0]:.4g}, last {h[-1]:.4g}")
 
@@ -460,7 +465,7 @@ def _fit_against_reference(sub, ref, sizes, X, y, lr, epochs, kwargs, what):
     _expect_params(params, sizes, f"{what}: MLP({sizes}) after fit")
     sub.plot(f"MLP.fit, {what}: loss per epoch", {"yours": history, "reference": want_history}, xlabel="epoch",
              ylabel="mean batch loss")
-    assert_close(np.asarray(history, dtype=float), np.asarray(want_history, dtype=float), f"{what}: history",
+    assert_close(real_numbers(history, f"{what}: history"), np.asarray(want_history, dtype=float), f"{what}: history",
                  rtol=1e-7, atol=1e-12)
     for k in sorted(want_params):
         assert_close(params[k], want_params[k], f"{what}: params[{k!r}] after fit", rtol=1e-7, atol=1e-12,
@@ -494,7 +499,7 @@ def _curve(sub, f, seed):
     x_test = torch.randn(500, 1, generator=g).clamp(x.min(), x.max())
     pred = sub.call("probes.fit_curve_predictions", sub.fn("fit_curve"), x, f(x), x_test, timeout=60)
     expect_type(pred, "tensor", "model(x_test)", shape=(500, 1))
-    mse = float(np.mean((np.asarray(pred.array, dtype=float) - f(x_test).numpy()) ** 2))
+    mse = float(np.mean((real_numbers(pred, "model(x_test)") - f(x_test).numpy()) ** 2))
     if not mse < CURVE_MSE:
         raise AssertionError(f"held-out mean squared error {mse:.4g}; below {CURVE_MSE} expected")
 
