@@ -73,11 +73,12 @@ class Workers:
     def __init__(self):
         self.started = []
 
-    def start(self, env, code_or_path, tmp_path, **limits):
+    def start(self, env, code_or_path, tmp_path, without=(), **limits):
         path = Path(code_or_path) if isinstance(code_or_path, Path) else tmp_path / f"s{time.monotonic_ns()}.py"
         if not isinstance(code_or_path, Path):
             path.write_text(code_or_path)
-        w = sandbox.Worker(path, env, sandbox.Limits(**{"call_timeout": 10, "load_timeout": 20, **limits}))
+        w = sandbox.Worker(path, env, sandbox.Limits(**{"call_timeout": 10, "load_timeout": 20, **limits}),
+                           without=without)
         self.started.append(w)
         return w.start()
 

@@ -359,3 +359,66 @@ def test_history_of_a_worktree_or_submodule_is_hidden_too(tmp_path, monkeypatch)
     monkeypatch.setattr(grade.assignments, "REPO", repo)
     paths = grade.hidden_paths()
     assert repo / ".git" in paths and main_git / "worktrees" / "wt" in paths and main_git in paths
+
+
+TORCH_HUNT = '''
+import torch  # a stand-in where torch is forbidden: importing works, using fails
+import importlib, os, sys
+
+
+def hunt(torch_folder):
+    found = {"stand_in": type(torch).__name__}
+    try:
+        torch.zeros(1)
+        found["use"] = "worked"
+    except AttributeError as e:
+        found["use"] = type(e).__name__
+    sys.meta_path[:] = [f for f in sys.meta_path if "absent" not in type(f).__module__]
+    for name in [k for k in sys.modules if k.split(".")[0] == "torch"]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+    try:
+        import torch as again
+        found["again"] = repr(getattr(again, "zeros", None))
+    except Exception as e:
+        found["again"] = type(e).__name__
+    try:
+        found["folder"] = len(os.listdir(torch_folder))
+    except OSError as e:
+        found["folder"] = type(e).__name__
+    with open("/proc/self/maps") as f:
+        found["mapped"] = "libtorch" in f.read()
+    return found
+'''
+
+
+def _torch_mapped(keeper):
+    """Whether any process of the worker (seen from outside, by the grader) maps libtorch."""
+    for pid in processes.tree(keeper):
+        try:
+            if "libtorch" in Path(f"/proc/{pid}/maps").read_text():
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def test_a_worker_without_torch_has_no_torch_to_find(env, tmp_path, workers):
+    """The NumPy-only rule, verified from outside: the worker of forbid=["torch"] calls maps no
+    part of torch, and its code, having removed the stand-in and emptied sys.modules, finds no
+    torch to import and cannot list torch's folder. The main worker does map torch (so the
+    look from outside sees what it looks for)."""
+    folder = sandbox.module_folders(["torch"])[0]
+    plain = workers.start(env, TORCH_HUNT.replace("import torch  #", "import numpy  #"), tmp_path)
+    plain.load()
+    assert _torch_mapped(plain.pid)
+    w = workers.start(env, TORCH_HUNT, tmp_path, without=("torch",))
+    w.load()
+    assert not _torch_mapped(w.pid)
+    reply = sandbox.Session(w).call("hunt", folder)
+    assert reply.ok, reply
+    got = reply.value
+    assert got["stand_in"] == "ForbiddenModule" and got["use"] == "ForbiddenUse", got
+    assert got["again"] in ("ModuleNotFoundError", "None", "ImportError"), got
+    assert got["folder"] in ("PermissionError", "FileNotFoundError", 0), got
+    assert got["mapped"] is False and not _torch_mapped(w.pid)
