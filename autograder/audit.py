@@ -181,7 +181,52 @@ def op_slice(node):
         yield "off by one", ast.Slice(node.lower, ast.BinOp(node.upper, ast.Sub(), ast.Constant(1)), node.step)
 
 
-OPERATORS = (op_arithmetic, op_comparison, op_constant, op_call, op_transpose, op_slice)
+def op_unstable(node):
+    """The shift that keeps exp from overflowing dropped: ``Z - Z.max(...)`` becomes ``Z``."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub) and isinstance(node.right, ast.Call):
+        f = node.right.func
+        if (f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", None)) in ("max", "amax"):
+            yield "unstable", node.left
+
+
+OPERATORS = (op_arithmetic, op_comparison, op_constant, op_call, op_transpose, op_slice, op_unstable)
+CLASS_COUNT = ("num_classes", "n_classes", "classes", "K")
+
+
+def _belongs_to_caller(target, params) -> bool:
+    """Whether an update of ``target`` in place is seen by the caller: an argument, an element
+    of one, or an object's own state (``self.params[k]``)."""
+    while isinstance(target, ast.Subscript):
+        target = target.value
+    if isinstance(target, ast.Attribute):
+        return isinstance(target.value, ast.Name) and target.value.id == "self"
+    return isinstance(target, ast.Name) and target.id in params
+
+
+def contextual(node, params: list[str]):
+    """Mutants that need the enclosing function's parameters, as (name, replacement text):
+    an argument changed in place (``theta = theta - e`` or ``return theta - e`` becomes
+    ``theta -= e``) or, the reverse, an update in place that makes a new array instead
+    (``W[k] -= e`` becomes ``W[k] = W[k] - (e)``), and a class count taken from the labels
+    present (``num_classes`` becomes ``int(np.max(y)) + 1``): bugs that only a look at the
+    arguments after the call, or a batch missing a class, can show."""
+    ops = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+    if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id in params and isinstance(node.value, ast.BinOp)
+            and isinstance(node.value.left, ast.Name) and node.value.left.id == node.targets[0].id
+            and type(node.value.op) in ops):
+        yield "in place", f"{node.targets[0].id} {ops[type(node.value.op)]}= {ast.unparse(node.value.right)}"
+    if (isinstance(node, ast.Return) and isinstance(node.value, ast.BinOp) and isinstance(node.value.left, ast.Name)
+            and node.value.left.id in params and type(node.value.op) in ops):
+        name = node.value.left.id
+        yield "in place", f"{name} {ops[type(node.value.op)]}= {ast.unparse(node.value.right)}; return {name}"
+    if isinstance(node, ast.AugAssign) and type(node.op) in ops and _belongs_to_caller(node.target, params):
+        target = ast.unparse(node.target)  # the reverse: an update in place made a new array
+        yield "in place", f"{target} = {target} {ops[type(node.op)]} ({ast.unparse(node.value)})"
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in CLASS_COUNT \
+            and node.id in params and params[0] != node.id:
+        yield "classes from labels", f"(int(np.max({params[0]})) + 1)"
+
 DROPPABLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr)
 
 
@@ -223,10 +268,21 @@ def mutants(a: Assignment) -> list[Mutant]:
         after = new_lines[at].strip()
         out.append(Mutant(f"m{len(out) + 1:04d}", op, fn, tasks.get(fn, ""), node.lineno, before, after, text))
 
+    functions = [(f.lineno, f.end_lineno, [a.arg for a in f.args.args if a.arg != "self"])
+                 for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+    def params_at(node):
+        inner = [f for f in functions if f[0] <= node.lineno and node.end_lineno <= f[1]]
+        return max(inner, key=lambda f: f[0])[2] if inner else []
+
     for node in ast.walk(tree):
         fn = _in_region(node, spans)
         if fn is None:
             continue
+        if node.lineno == node.end_lineno:
+            for op, text in contextual(node, params_at(node)):
+                new_lines, at = _replace(lines, node, text)
+                add(op, node, fn, new_lines, at)
         if isinstance(node, ast.stmt) and isinstance(node, DROPPABLE) and not _is_docstring(node):
             new_lines, at = _replace(lines, node, "pass")
             add("statement dropped", node, fn, new_lines, at)

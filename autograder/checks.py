@@ -88,6 +88,7 @@ class CallReply:
     error: CallError | None = None
     forbidden: tuple[str, ...] = ()
     cpu: float = 0.0
+    args: tuple | None = None  # with return_args: the positional arguments as the call left them
 
 
 def seed_everything(seed):
@@ -128,20 +129,26 @@ class Student:
     def has(self, name):
         return name in self.names
 
-    def call_raw(self, target, *args, seed=0, forbid=(), timeout=None, **kwargs) -> tuple[CallReply, object]:
+    def call_raw(self, target, *args, seed=0, forbid=(), timeout=None, return_args=False,
+                 **kwargs) -> tuple[CallReply, object]:
         """The call's ``CallReply`` and its value (None when it raised). With ``forbid`` (only
-        ``["torch"]``), the call runs in a worker where torch does not exist at all."""
-        reply = self.session.call(target, *args, seed=seed, forbid=forbid, timeout=timeout, **kwargs)
+        ``["torch"]``), the call runs in a worker where torch does not exist at all; with
+        ``return_args``, the reply's ``args`` are the arguments as the function left them."""
+        reply = self.session.call(target, *args, seed=seed, forbid=forbid, timeout=timeout,
+                                  return_args=return_args, **kwargs)
         return reply, reply.value
 
-    def call(self, target, *args, seed=0, forbid=(), timeout=None, **kwargs):
-        reply, value = self.call_raw(target, *args, seed=seed, forbid=forbid, timeout=timeout, **kwargs)
+    def call(self, target, *args, seed=0, forbid=(), timeout=None, return_args=False, **kwargs):
+        """The call's value; with ``return_args``, (value, the positional arguments as the
+        function left them), so a check can see what it changed in place."""
+        reply, value = self.call_raw(target, *args, seed=seed, forbid=forbid, timeout=timeout,
+                                     return_args=return_args, **kwargs)
         if not reply.ok:
             raise StudentError(self.error_message(target, reply))
         if reply.forbidden:  # it touched a forbidden module and caught the error
             who = "your code" if target.startswith("probes.") else target
             raise StudentError(f"{who} used {reply.forbidden[0]} where only NumPy is allowed")
-        return value
+        return (value, reply.args) if return_args else value
 
     @staticmethod
     def error_message(target: str, reply: CallReply) -> str:
@@ -179,10 +186,12 @@ class Reference:
             return probes.REGISTRY[name]
         return self.ns[name]
 
-    def call(self, target, *args, seed=0, forbid=(), timeout=None, **kwargs):
+    def call(self, target, *args, seed=0, forbid=(), timeout=None, return_args=False, **kwargs):
         plain_args, plain_kwargs = codec.to_plain(list(args)), codec.to_plain(kwargs)
         key = json.dumps([target, plain_args, plain_kwargs, seed], sort_keys=True)
-        return codec.from_plain(self.call_plain(target, plain_args, plain_kwargs, seed, key))
+        value = codec.from_plain(self.call_plain(target, plain_args, plain_kwargs, seed, key))
+        # The reference is trusted not to change its arguments: they come back as given.
+        return (value, codec.from_plain(plain_args)) if return_args else value
 
     def call_plain(self, target, plain_args, plain_kwargs, seed=0, key=None):
         """The reference's answer as plain data (cached), for arguments already plain."""

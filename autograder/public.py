@@ -117,7 +117,7 @@ class LocalStudent:
             raise LookupError(f"the notebook does not define {name}")
         return self.env[name]
 
-    def call_raw(self, target, *args, seed=0, forbid=(), timeout=None, **kwargs):
+    def call_raw(self, target, *args, seed=0, forbid=(), timeout=None, return_args=False, **kwargs):
         try:
             fn = self._resolve(target)
             a = codec.from_plain(codec.to_plain(list(args)), codec.make_tensor, self._resolve)
@@ -125,18 +125,19 @@ class LocalStudent:
             framework.seed_everything(seed)
             value = fn(*a, **k)
             plain = codec.from_plain(codec.to_plain(value))
-            return framework.CallReply(True, plain), plain
+            left = tuple(codec.from_plain(codec.to_plain(list(a)))) if return_args else None
+            return framework.CallReply(True, plain, args=left), plain
         except LookupError as e:
             return framework.CallReply(False, None, framework.CallError("Missing", str(e.args[0]))), None
         except Exception as e:  # noqa: BLE001 - reported as the check's failure
             text = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
             return framework.CallReply(False, None, framework.CallError(type(e).__name__, text)), None
 
-    def call(self, target, *args, **kwargs):
-        reply, value = self.call_raw(target, *args, **kwargs)
+    def call(self, target, *args, return_args=False, **kwargs):
+        reply, value = self.call_raw(target, *args, return_args=return_args, **kwargs)
         if not reply.ok:
             raise framework.StudentError(framework.Student.error_message(target, reply))
-        return value
+        return (value, reply.args) if return_args else value
 
     error_message = staticmethod(framework.Student.error_message)
 

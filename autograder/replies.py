@@ -125,8 +125,9 @@ def loaded(raw: bytes) -> dict:
             "names": _strings(msg.get("names", []), "the load reply's names", MAX_NAMES, SHORT_CHARS)}
 
 
-def result(raw: bytes, call_id: int) -> CallReply:
-    """A call's outcome, its value decoded: ``CallReply``."""
+def result(raw: bytes, call_id: int, n_args: int | None = None) -> CallReply:
+    """A call's outcome, its value decoded: ``CallReply``. ``n_args``: the number of positional
+    arguments the reply must give back (the call asked for them), else None."""
     msg = _message(raw, "result")
     if _field(msg, "id", int, "the result") != call_id:
         raise BadReply("the result answers another call")
@@ -144,10 +145,20 @@ def result(raw: bytes, call_id: int) -> CallReply:
         return CallReply(False, None, error, forbidden, float(cpu))
     if "value" not in msg:
         raise BadReply("the result has no value")
+    value = _plain(msg["value"], "the value")
+    args = None
+    if n_args is not None:
+        args = _plain(msg.get("args"), "the arguments given back")
+        if not isinstance(args, list) or len(args) != n_args:
+            raise BadReply(f"the result does not give back its {n_args} arguments")
+        args = tuple(args)
+    return CallReply(True, value, None, forbidden, float(cpu), args)
+
+
+def _plain(x: object, what: str) -> object:
     try:
-        value = codec.from_plain(msg["value"])
+        return codec.from_plain(x)
     except RecursionError:
-        raise BadReply("the value is nested too deeply") from None
+        raise BadReply(f"{what} is nested too deeply") from None
     except Exception as e:  # noqa: BLE001 - the boundary: whatever the bytes were, the answer is BadReply
-        raise BadReply(f"the value cannot be read ({type(e).__name__}: {text.line(e, 200)})") from None
-    return CallReply(True, value, None, forbidden, float(cpu))
+        raise BadReply(f"{what} cannot be read ({type(e).__name__}: {text.line(e, 200)})") from None

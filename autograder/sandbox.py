@@ -674,11 +674,12 @@ class Worker:
         raw = self.read_file(LOADING_FILE, 16).strip()
         return int(raw) if raw.isdigit() and 0 < int(raw) < 1_000_000 else None
 
-    def load(self, mode="all", skip=()):
+    def load(self, mode="all", skip=(), keep=()):
         """Load the submission: {"fatal", "cell_errors", "names", "signature"} (see
-        ``replies.loaded``). The worker sends the code's signature before it runs any of it."""
+        ``replies.loaded``). The worker sends the code's signature before it runs any of it.
+        ``keep``: names definitions-only loading keeps however they are bound (the graded ones)."""
         doing = "while loading the submission"
-        self.send({"op": "load", "path": self.path_in_sandbox, "mode": mode, "skip": list(skip)})
+        self.send({"op": "load", "path": self.path_in_sandbox, "mode": mode, "skip": list(skip), "keep": list(keep)})
         self.signature = self.read_reply(replies.parsed, self.limits.load_timeout, doing)
         return {**self.read_reply(replies.loaded, self.limits.load_timeout, doing), "signature": self.signature}
 
@@ -705,14 +706,16 @@ class Session:
             raise ValueError("this session has no worker for calls with forbid")
         return self.others(without)
 
-    def call(self, target, *args, seed=0, forbid=(), timeout=None, **kwargs) -> CallReply:
-        """Call ``target`` (a submission name or a probe) and return its ``CallReply``."""
+    def call(self, target, *args, seed=0, forbid=(), timeout=None, return_args=False, **kwargs) -> CallReply:
+        """Call ``target`` (a submission name or a probe) and return its ``CallReply``; with
+        ``return_args``, holding the positional arguments as the call left them."""
         worker = self._worker_for(forbid)
         call_id = next(worker.call_ids)  # per worker: a reply left over from an earlier call never fits
         worker.send({"op": "call", "id": call_id, "target": target, "args": codec.to_plain(list(args)),
-                     "kwargs": codec.to_plain(kwargs), "seed": seed})
+                     "kwargs": codec.to_plain(kwargs), "seed": seed, "return_args": bool(return_args)})
         timeout = timeout or worker.limits.call_timeout
-        reply = worker.read_reply(lambda body: replies.result(body, call_id), timeout, f"in {target}")
+        reply = worker.read_reply(lambda body: replies.result(body, call_id, len(args) if return_args else None),
+                                  timeout, f"in {target}")
         self.cpu += reply.cpu
         self.values += reply.ok
         return reply

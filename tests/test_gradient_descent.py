@@ -127,3 +127,30 @@ def test_failing_cells_and_magics_do_not_stop_later_definitions(tmp_path, gd):
     assert r.score == gd.total, [c.output for c in r.checks if c.score < c.points]
     text = "\n".join(r.messages)
     assert "ModuleNotFoundError: No module named 'not_a_module'" in text and "cell 4 does not parse" in text
+
+
+def test_a_failing_statement_costs_only_itself_not_its_cell(tmp_path, gd):
+    """A Colab notebook's first cell mounts Drive outside a try, imports packages the grader
+    lacks and runs `!nvidia-smi`; a later cell moves data to CUDA (no GPU here: it raises).
+    In Jupyter each would stop its cell; here each statement runs on its own, so the imports
+    and definitions after them survive, and each failure is named once with its place."""
+    import json
+    from autograder import build, grade
+    nb = json.loads(build.render(build.solution_notebook(gd.solution)))
+    first = next(i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code")
+    colab = ("from google.colab import drive; drive.mount('/content/drive')\n"
+             "import torchvision\nfrom torchinfo import summary\ngpu_info = !nvidia-smi\n")
+    nb["cells"][first]["source"] = colab + "".join(nb["cells"][first]["source"])
+    nb["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                        "source": "X = torch.ones(5, 1)\nX = X.to('cuda')\n"})
+    path = tmp_path / "colab.ipynb"
+    path.write_text(json.dumps(nb))
+    with grade.Grader(gd) as g:
+        r = g.grade(path)
+    assert r.score == gd.total, [c.output for c in r.checks if c.score < c.points]
+    text = "\n".join(r.messages)
+    cell, last = first + 1, len(nb["cells"])
+    assert f"cell {cell}, line 1 was skipped: ModuleNotFoundError: No module named 'google'" in text, text
+    assert f"cell {cell}, line 2 was skipped: ModuleNotFoundError: No module named 'torchvision'" in text, text
+    assert f"cell {last}, line 2 was skipped: " in text and "CUDA" in text, text
+    assert text.count("No module named 'google'") == 1

@@ -62,3 +62,16 @@ def test_messages_name_the_mistake(linear_batch):
     assert "used torch" in msg
     msg = output(linear_batch["bug_labels_not_one_hot"], "test_image_classifier_contract")
     assert "expected shape (785, 10), got (785, 1)" in msg
+
+
+def test_the_threshold_hint_is_given_only_where_it_is_the_fault(linear_batch):
+    """"A probability of exactly 0.5 counts as class 1" helps a strict threshold, and would mislead
+    a submission whose bias column is last."""
+    hint = "a probability of exactly 0.5 counts as class 1"
+    assert hint in output(linear_batch["bug_predict_threshold_strict"], "test_predict_binary_threshold")
+    assert hint not in output(linear_batch["bug_predict_bias_column_last"], "test_predict_binary_threshold")
+
+
+def test_changing_theta_in_place_is_named(linear_batch):
+    assert "changed the theta it was given" in output(linear_batch["bug_gd_step_changes_theta_in_place"],
+                                                      "test_gd_step_values")

@@ -84,6 +84,27 @@ BUGS = {
         [("image_features", ".astype(np.float64) / 255.0", ".astype(np.float64)")],
         ["test_image_features_shape_and_scale", "test_image_features_hidden",
          "test_image_classifier_matches_reference"]),
+    # Classes of bug third-party implementations showed (issue 21).
+    "gd_step_changes_theta_in_place": (
+        [("gd_step", "    return theta - lr * gradient(Xb, Y, theta)\n",
+          "    theta -= lr * gradient(Xb, Y, theta)\n    return theta\n")],
+        ["test_gd_step_values"]),
+    "gradient_classes_from_labels": (  # K taken from the labels present, not from theta
+        [("gradient", GRADIENT,
+          "    K = int(Y.argmax(axis=1).max()) + 1 if Y.shape[1] > 1 else 1\n"
+          "    return Xb.T @ (predict_proba(Xb, theta)[:, :K] - Y[:, :K]) / m\n")],
+        ["test_gradient_matches_reference"]),
+    "gradient_unshifted_softmax": (  # its own softmax, without subtracting the row maximum
+        [("gradient", GRADIENT,
+          "    Z = Xb @ theta\n"
+          "    if theta.shape[1] == 1:\n        P = 1.0 / (1.0 + np.exp(-Z))\n"
+          "    else:\n        E = np.exp(Z)\n        P = E / E.sum(axis=1, keepdims=True)\n"
+          "    return Xb.T @ (P - Y) / m\n")],
+        ["test_gradient_matches_reference"]),
+    "predict_bias_column_last": (
+        [("predict", "predict_proba(add_bias_term(X), theta)",
+          "predict_proba(np.concatenate([X, np.ones((len(X), 1))], axis=1), theta)")],
+        ["test_predict_multiclass", "test_predict_binary_threshold"]),
     "gradient_with_torch": (
         [("gradient", GRADIENT,
           "    import torch\n"
@@ -93,6 +114,14 @@ BUGS = {
 }
 
 ALTERNATIVES = {
+    # float32 weights from the digit classifier: its contract gives shapes only (train's checks
+    # charge train's dtype), so the float32 run is graded with a float32 tolerance.
+    "image_classifier_float32": [
+        ("train_image_classifier", "    return train(image_features(images), one_hot(labels, 10), lr, num_epochs,",
+         "    theta, losses = train(image_features(images), one_hot(labels, 10), lr, num_epochs,"),
+        ("train_image_classifier", "                 batch_size=batch_size, seed=seed)\n",
+         "                 batch_size=batch_size, seed=seed)\n    return theta.astype(np.float32), "
+         "losses.astype(np.float32)\n")],
     "sigmoid_logaddexp": [("sigmoid", STABLE_SIGMOID, "    return np.exp(-np.logaddexp(0.0, -z))\n")],
     "softmax_log_sum_exp": [
         ("softmax", SOFTMAX,

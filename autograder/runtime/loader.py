@@ -120,8 +120,15 @@ DEF_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 IMPORT_NODES = (ast.Import, ast.ImportFrom)
 
 
-def _keep(stmt, needed):
-    if isinstance(stmt, DEF_NODES + IMPORT_NODES):
+def _defines(stmt, keep):
+    """An assignment that is a definition: of a lambda (``accuracy = lambda y, p: ...``), or of
+    a name in ``keep`` (a graded function bound by assignment: ``f = functools.partial(g, 2)``)."""
+    return (isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None
+            and (isinstance(stmt.value, ast.Lambda) or bool(_targets(stmt) & keep)))
+
+
+def _keep(stmt, needed, keep):
+    if isinstance(stmt, DEF_NODES + IMPORT_NODES) or _defines(stmt, keep):
         return True
     if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
         return bool(_targets(stmt) & needed) or _is_literal(stmt.value)
@@ -140,13 +147,15 @@ def parse_cell(src):
         return None, "cell is too deeply nested to parse"
 
 
-def definitions_only(trees):
-    """Keep imports, functions, classes, literal constants and the top-level assignments that
-    those functions and classes read (and, transitively, the assignments those read). Training
+def definitions_only(trees, keep=()):
+    """Keep imports, functions, classes, lambdas, assignments to the names in ``keep`` (the
+    graded functions: one may be bound by assignment), literal constants and the top-level
+    assignments that those read (and, transitively, the assignments those read). Training
     loops, plots and prints are dropped, so a notebook that trains for minutes loads in
     milliseconds. Line numbers are preserved."""
+    keep = set(keep)
     stmts = [s for tree in trees if tree for s in tree.body]
-    needed = _loaded_names([s for s in stmts if isinstance(s, DEF_NODES)])
+    needed = _loaded_names([s for s in stmts if isinstance(s, DEF_NODES) or _defines(s, keep)])
     assigns = [s for s in stmts if isinstance(s, (ast.Assign, ast.AnnAssign)) and s.value is not None]
     while True:  # the values a kept assignment reads are needed too
         grown = needed | _loaded_names([s for s in assigns if _targets(s) & needed])
@@ -156,15 +165,16 @@ def definitions_only(trees):
     out = []
     for tree in trees:
         if tree is not None:
-            tree = ast.Module(body=[s for s in tree.body if _keep(s, needed)], type_ignores=[])
+            tree = ast.Module(body=[s for s in tree.body if _keep(s, needed, keep)], type_ignores=[])
         out.append(tree)
     return out
 
 
-def load_program(path, mode="all"):
+def load_program(path, mode="all", keep=()):
     """The submission as a list of (cell number, ast.Module or None, parse error or None).
 
-    mode='all' keeps every statement; mode='definitions' drops top-level work (see above).
+    mode='all' keeps every statement; mode='definitions' drops top-level work (see above;
+    ``keep``: the graded names, kept however they are bound).
     Raises SubmissionError when the file cannot be read as code at all.
     """
     if mode not in ("all", "definitions"):
@@ -173,5 +183,5 @@ def load_program(path, mode="all"):
     parsed = [parse_cell(python_source(c)) for _, c in numbered]
     trees = [t for t, _ in parsed]
     if mode == "definitions":
-        trees = definitions_only(trees)
+        trees = definitions_only(trees, keep)
     return [(number, tree, err) for (number, _), tree, (_, err) in zip(numbered, trees, parsed)]

@@ -135,7 +135,7 @@ class Submission:
         self.ns = {"__name__": "__submission__", "__builtins__": __builtins__, "get_ipython": lambda: SHELL}
         self.probes = None
 
-    def load(self, path, mode, skip=(), announce=None):
+    def load(self, path, mode, skip=(), announce=None, keep=()):
         """Run the submission's cells (all, or definitions only), except those in ``skip``.
         Each top-level statement runs on its own, as a cell would in Jupyter if it held only
         that statement: one that fails (an import of a package the grader lacks, a Drive mount)
@@ -146,7 +146,7 @@ class Submission:
         again without it."""
         cell_errors = []
         try:
-            program = loader.load_program(path, mode)
+            program = loader.load_program(path, mode, keep)
             sources = dict(loader.read_numbered_cells(path))
         except loader.SubmissionError as e:
             if announce:
@@ -174,7 +174,7 @@ class Submission:
                     exec(code, self.ns)
                 except BaseException as exc:  # noqa: BLE001 - one statement's failure must not stop the rest
                     where = f"cell {number}, line {stmt.lineno}" if notebook else f"line {stmt.lineno}"
-                    cell_errors.append(f"{where}: {_describe(exc, where)['message']}")
+                    cell_errors.append(f"{where} was skipped: {_describe(exc, where)['message']}")
         os.close(progress)
         names = sorted(k for k in self.ns if not k.startswith("__") and k != "get_ipython")
         return {"op": "loaded", "cell_errors": cell_errors[:50], "names": names[:2000]}
@@ -222,8 +222,11 @@ class Submission:
             self.ns.clear()
             self.ns.update(saved[1])
         try:
-            return {"ok": True, "value": codec.to_plain(value), "forbidden": absent.USES[:20],
-                    "cpu": time.process_time() - start}
+            reply = {"ok": True, "value": codec.to_plain(value), "forbidden": absent.USES[:20],
+                     "cpu": time.process_time() - start}
+            if msg.get("return_args"):  # the arguments as the function left them: changed in place?
+                reply["args"] = codec.to_plain(list(args))
+            return reply
         except Exception as exc:  # noqa: BLE001
             return {"ok": False, "error": {"type": "TypeError", "traceback": "",
                                            "message": f"{label} returned a value that cannot be graded: {exc}"}}
@@ -335,7 +338,8 @@ def serve(fd_in, fd_out):
         op = msg.get("op")
         if op == "load":
             announce = lambda sig: chan.send({"op": "parsed", "signature": sig})  # noqa: E731
-            chan.send(sub.load(msg["path"], msg.get("mode", "all"), set(msg.get("skip", ())), announce))
+            chan.send(sub.load(msg["path"], msg.get("mode", "all"), set(msg.get("skip", ())), announce,
+                               msg.get("keep", ())))
         elif op == "call":
             reply = sub.call(msg)
             reply.update(op="result", id=msg.get("id"))
