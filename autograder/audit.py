@@ -190,6 +190,10 @@ def op_unstable(node):
 
 
 OPERATORS = (op_arithmetic, op_comparison, op_constant, op_call, op_transpose, op_slice, op_unstable)
+# Bugs that only some inputs can show, each reported on its own line: a survivor means no check
+# looks at the arguments after a call, feeds a batch missing a class, or scores large enough.
+GAP_CLASSES = {"in place": "arguments changed (or not) in place", "classes from labels":
+               "class count taken from the labels present", "unstable": "exp without the max shift"}
 CLASS_COUNT = ("num_classes", "n_classes", "classes", "K")
 
 
@@ -362,7 +366,15 @@ def summarise(a: Assignment, found: list[Mutant], seconds: float) -> dict:
     eq = sum(1 for m in found if not m.killed and m.equivalent)
     kills = {c.name: sum(c.name in m.failed for m in found) for c in a.checks}
     stale = [k for k in equivalent if not any((m.function, m.before, m.after) == k for m in found)]
+    classes = {}
+    for m in found:
+        if m.operator in GAP_CLASSES:
+            c = classes.setdefault(m.operator, {"tried": 0, "killed": 0, "equivalent": 0})
+            c["tried"] += 1
+            c["killed"] += m.killed
+            c["equivalent"] += bool(not m.killed and m.equivalent)
     return {"assignment": a.name, "seconds": round(seconds, 1), "tried": tried, "killed": killed,
+            "gap_classes": classes,
             "not_audited": {t: a.tasks[t] for t in a.graded_from_files},
             "submission_files": list(a.submission_files),
             "equivalent": eq, "survived": tried - killed - eq,
@@ -393,6 +405,10 @@ def print_report(report: dict, file=None) -> None:
     for task, t in r["tasks"].items():
         print(f"  {task.split()[0]:<6}{t['function']:<24}{t['tried']:>6}{t['killed']:>8}{t['survived']:>10}"
               f"{t['equivalent']:>12}", file=file)
+    for op, c in r.get("gap_classes", {}).items():
+        left = c["tried"] - c["killed"] - c["equivalent"]
+        print(f"  {op + ':':<30}{c['tried']:>6}{c['killed']:>8}{left:>10}{c['equivalent']:>12}   "
+              f"({GAP_CLASSES[op]}{': no check catches it' if left else ''})", file=file)
     for task, fn in r["not_audited"].items():
         print(f"  {task:<6}{fn:<24} not audited: graded from the files it writes "
               f"({', '.join(r['submission_files'])}), which a mutant would hand in unchanged", file=file)

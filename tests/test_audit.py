@@ -137,3 +137,60 @@ def test_cli_audit_writes_the_report_as_json(tmp_path, capsys):
     assert data["tried"] == 6 and len(data["mutants"]) == 6
     assert all({"operator", "before", "after", "killed", "failed"} <= set(m) for m in data["mutants"])
     assert "gradient_descent: " in capsys.readouterr().out
+
+
+GAPS = '''\
+import numpy as np
+
+
+def step(theta, grad, lr):
+    """Toy graded function: a new theta."""
+    # BEGIN SOLUTION
+    return theta - lr * grad
+    # END SOLUTION
+
+
+def probs(Z, num_classes):
+    """Toy graded function: stable softmax with a class count."""
+    # BEGIN SOLUTION
+    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    out = np.zeros((len(Z), num_classes))
+    out[:, :E.shape[1]] = E / E.sum(axis=1, keepdims=True)
+    return out
+    # END SOLUTION
+
+
+class Model:
+    def update(self, grads, lr):
+        # BEGIN SOLUTION
+        for k in self.params:
+            self.params[k] -= lr * grads[k]
+        # END SOLUTION
+'''
+
+
+def test_mutants_of_the_bugs_only_some_inputs_show(tmp_path):
+    """In place (both ways), the max shift dropped and a class count from the labels: the bug
+    classes third-party code slipped past checks with, made so the audit reports them."""
+    path = tmp_path / "gaps.py"
+    path.write_text(GAPS)
+    a = SimpleNamespace(name="gaps", solution=path, tasks={"1.1": "step", "1.2": "probs", "1.3": "Model.update"},
+                        graded_from_files=())
+    made = {(m.operator, m.after) for m in audit.mutants(a)}
+    assert ("in place", "theta -= lr * grad; return theta") in made
+    assert ("in place", "self.params[k] = self.params[k] - (lr * grads[k])") in made
+    assert ("unstable", "E = np.exp(Z)") in made
+    assert ("classes from labels", "out = np.zeros((len(Z), (int(np.max(Z)) + 1)))") in made
+
+
+def test_the_report_names_each_gap_class_and_whether_a_check_catches_it(capsys):
+    linear = assignments.get("linear_classifier")
+    found = [m for m in audit.mutants(linear) if m.operator in audit.GAP_CLASSES]
+    assert {m.operator for m in found} == set(audit.GAP_CLASSES)
+    audit.grade_mutants(linear, found, progress=False)
+    report = audit.summarise(linear, found, 1.0)
+    assert all(m.killed for m in found), [(m.diff(), m.failed) for m in found if not m.killed]
+    assert "test_gd_step_values" in next(m for m in found if m.function == "gd_step").failed
+    audit.print_report(report)
+    out = capsys.readouterr().out
+    assert "in place:" in out and "(arguments changed (or not) in place)" in out and "no check catches" not in out
