@@ -69,7 +69,8 @@ def test_lambdas_and_graded_names_bound_by_assignment_are_kept(tmp_path):
     """``accuracy = lambda ...`` is a definition; a graded name bound to a call
     (``functools.partial``) is kept because the grader names it; other work is not."""
     path = nb(tmp_path, "import functools\naccuracy = lambda y, p: (y == p).mean()\nresults = train()",
-              "def _count(sizes, bias):\n    return sum(sizes) + bias\n\ncount_params = functools.partial(_count, bias=1)")
+              "def _count(sizes, bias):\n    return sum(sizes) + bias\n\n"
+              "count_params = functools.partial(_count, bias=1)")
     kept = names(loader.load_program(path, "definitions", keep={"count_params"}))
     assert kept == ["import functools", "accuracy = lambda y, p: (y == p).mean()", "def _count(sizes, bias):",
                     "count_params = functools.partial(_count, bias=1)"]
@@ -77,7 +78,8 @@ def test_lambdas_and_graded_names_bound_by_assignment_are_kept(tmp_path):
 
 
 def test_shell_escapes_assigned_or_continued_and_operator_continuations(tmp_path):
-    program = loader.load_program(nb(tmp_path, "gpu_info = !nvidia-smi\nfiles = !ls\n!pip install torchinfo \\\n  seaborn",
+    program = loader.load_program(nb(tmp_path, "gpu_info = !nvidia-smi\nfiles = !ls\n"
+                                     "!pip install torchinfo \\\n  seaborn",
                                      "ok = (1\n      != 2)\nrest = (7\n        % 4)", "\ufeffx = 3\r\ny = 4\r\n"))
     assert all(err is None for _, _, err in program), program
     kept = names(program)
