@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import assignments, build, grade, sandbox
+from .isolation import Mode, resolve
 from .assignments import Assignment
 
 EQUIVALENT_FILE = "equivalent_mutants.toml"
@@ -315,14 +316,14 @@ def _write(a: Assignment, m: Mutant, where: Path, files: Path | None) -> Path:
     return folder
 
 
-def grade_mutants(a: Assignment, found: list[Mutant], jobs: int | None = None, isolate: str | None = None,
+def grade_mutants(a: Assignment, found: list[Mutant], jobs: int | None = None, isolation: Mode | None = None,
                   progress: bool = True, limits: sandbox.Limits | None = None) -> None:
     """Grade every mutant with the batch engine; fills in score, failed checks and status."""
     from . import verify
     files = verify.reference_run(a, progress) if a.submission_files else None
     with tempfile.TemporaryDirectory(prefix="ag-audit-") as tmp:
         paths = [_write(a, m, Path(tmp), files) for m in found]
-        with grade.Grader(a, limits or AUDIT_LIMITS, isolate=sandbox.resolve_mode(isolate)) as grader:
+        with grade.Grader(a, limits or AUDIT_LIMITS, isolation=resolve(isolation).mode) as grader:
             results = grade.grade_paths(grader, paths, progress=progress, jobs=jobs)
     for m, r in zip(found, results):
         m.score, m.max_score, m.status = r.score, r.max_score, r.status
@@ -383,7 +384,7 @@ def summarise(a: Assignment, found: list[Mutant], seconds: float) -> dict:
             "mutants": found, "stale_equivalents": stale}
 
 
-def audit(name: str, jobs: int | None = None, isolate: str | None = None, progress: bool = True,
+def audit(name: str, jobs: int | None = None, isolation: Mode | None = None, progress: bool = True,
           limit: int | None = None) -> dict:
     a = assignments.get(name)
     start = time.monotonic()
@@ -391,7 +392,7 @@ def audit(name: str, jobs: int | None = None, isolate: str | None = None, progre
     if progress:
         print(f"{a.name}: grading {len(found)} mutants of solution regions in "
               f"{a.solution.relative_to(assignments.REPO)}", file=sys.stderr)
-    grade_mutants(a, found, jobs, isolate, progress)
+    grade_mutants(a, found, jobs, isolation, progress)
     return summarise(a, found, time.monotonic() - start)
 
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from . import assignments, build, data, grade, sandbox, submission, text
+from .isolation import Mode, NoIsolation
 
 EXIT_CODES = """\
 exit status:
@@ -41,9 +42,10 @@ def _grade(args):
             return 0
         results = grade.grade_all(args.assignment, args.paths, args.out, limits=limits, progress=not args.quiet,
                                   jobs=args.jobs, resume=not args.regrade,
-                                  isolate="none" if args.no_sandbox else None, pages=not args.no_pages,
+                                  isolation=Mode.NONE if args.no_sandbox else args.isolation,
+                                  pages=not args.no_pages,
                                   shard=shard)
-    except (FileNotFoundError, submission.NoSubmissions, sandbox.NoIsolation, cluster.ShardError,
+    except (FileNotFoundError, submission.NoSubmissions, NoIsolation, cluster.ShardError,
             grade.CannotWrite) as e:
         return _fail(e)
     except sandbox.Stopped as stop:
@@ -70,7 +72,7 @@ def _check(args):
     from . import verify
     failed = []
     for name in args.assignment or assignments.names():
-        if verify.check(name, isolate="none" if args.no_sandbox else None, progress=not args.quiet):
+        if verify.check(name, isolation=Mode.NONE if args.no_sandbox else None, progress=not args.quiet):
             failed.append(name)
     if failed:
         print(f"autograder: check failed for {', '.join(failed)}: fix what is listed above", file=sys.stderr)
@@ -93,7 +95,7 @@ def _build(args):
 
 def _audit(args):
     from . import audit
-    report = audit.audit(args.assignment, jobs=args.jobs, isolate="none" if args.no_sandbox else None,
+    report = audit.audit(args.assignment, jobs=args.jobs, isolation=Mode.NONE if args.no_sandbox else None,
                          progress=not args.quiet, limit=args.limit)
     audit.print_report(report)
     if args.out:
@@ -189,6 +191,10 @@ def main(argv=None):
     g.add_argument("--regrade", action="store_true",
                    help="grade everything again (default: keep results an earlier run of the same grader "
                         "wrote for unchanged submissions, so a stopped batch resumes)")
+    g.add_argument("--isolation", choices=[m.value for m in Mode if m is not Mode.NONE], default=None,
+                   help="isolate student code this way (root: namespaces as root; user: a user namespace; uid: an "
+                        "unprivileged uid, permission bits and seccomp, what a container's default security "
+                        "allows) instead of the strongest this machine allows (default)")
     g.add_argument("--no-sandbox", action="store_true",
                    help="grade even where student code cannot be isolated (no root, no user namespaces): "
                         "it then runs as you, unconfined; the summary and every results.json say so")
@@ -279,7 +285,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     try:
         return args.run(args)
-    except (assignments.DeclarationError, sandbox.NoIsolation) as e:
+    except (assignments.DeclarationError, NoIsolation) as e:
         return _fail(e)
     except sandbox.Stopped as stop:  # check or audit (grade reports its own stops)
         print(f"autograder: stopped by {signal.Signals(stop.signum).name if stop.signum else 'a signal'}",

@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import charts, similarity
+from .isolation import POLICIES, Mode
 from .results import NO_SANDBOX_NOTE, CheckResult, SubmissionResult, atomic_write
+
+MODES = {m.value for m in Mode}
 
 PAGE = "feedback.html"
 SUMMARY = "summary.html"
@@ -106,7 +109,7 @@ def student_page(result: SubmissionResult, assignment) -> str:
         if not c.hidden:
             section.visible.append(_check_line(c, said))
     status = status_words(result)
-    notes = result.messages + ([NO_SANDBOX_NOTE] if result.sandbox == "none" else [])
+    notes = result.messages + ([NO_SANDBOX_NOTE] if result.isolation == Mode.NONE else [])
     if not result.graded and len(notes) == 1 and notes[0] in status:
         notes = []  # the status line says it all
     return render("student_page.html.j2", assignment=assignment.name, submission=result.submission,
@@ -159,7 +162,9 @@ def class_summary(results: list[SubmissionResult], assignment, stub_signature: s
         mean=f"{statistics.fmean(scores):.2f}", median=_num(statistics.median(scores)), max_score=_num(max_score),
         counts={"graded": sum(r.graded for r in results), "ungraded": sum(not r.graded for r in results),
                 "timeout": sum(r.status == "timeout" for r in results)},
-        no_sandbox=NO_SANDBOX_NOTE if any(r.sandbox == "none" for r in results) else "",
+        no_sandbox=NO_SANDBOX_NOTE if any(r.isolation == Mode.NONE for r in results) else "",
+        isolation=sorted({POLICIES[Mode(r.isolation)].meaning for r in results
+                          if r.isolation in MODES and r.isolation != Mode.NONE}),
         score_chart=b64(charts.score_distribution(scores, max_score)),
         # In the order the checks are declared (task by task), as the student pages list them.
         pass_chart=b64(charts.pass_rates([f"{t} {text}" + (" (hidden)" if h else "")

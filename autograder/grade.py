@@ -23,6 +23,7 @@ from pathlib import Path
 
 from . import assignments, feedback, replies, report, sandbox, submission, text
 from .checks import Reference, Student
+from .isolation import Mode, resolve
 from .results import CheckResult, SubmissionResult, read_kept
 from .results import write as write_result
 from .runtime import loader
@@ -72,22 +73,22 @@ MAX_MESSAGES = 60
 
 class Grader:
     """Grades submissions of one assignment; holds what all submissions share.
-    ``isolate``: see ``sandbox.resolve_mode`` (raises NoIsolation rather than grade
-    unconfined, unless given "none")."""
+    ``isolation``: a mode or None for the strongest available (``isolation.resolve``; raises
+    NoIsolation rather than grade unconfined, unless given ``Mode.NONE``)."""
 
-    def __init__(self, assignment, limits=None, out_dir=None, isolate=None, hide=()):
+    def __init__(self, assignment, limits=None, out_dir=None, isolation=None, hide=()):
         import torch
 
         from .runtime import worker
         # Start the worker template first: it imports torch while the grader does the same.
-        self.env = sandbox.Environment.create(hide=hidden_paths(out_dir) + list(hide), isolate=isolate)
+        self.env = sandbox.Environment.create(hide=hidden_paths(out_dir) + list(hide), isolation=isolation)
         try:
             torch.set_num_threads(1)  # the same arithmetic as in the single-threaded workers
             worker.warm_up(torch)  # torch's lazy imports, paid once rather than in the first check
             self.assignment = assignments.get(assignment) if isinstance(assignment, str) else assignment
             self.limits = limits or sandbox.Limits()
             self.ref = Reference(load_reference(self.assignment))
-            self.identity = grader_identity(self.assignment, self.limits, self.env.mode)
+            self.identity = grader_identity(self.assignment, self.limits, self.env.policy.mode)
             # Kept by definitions-only loading however they are bound (``accuracy = lambda ...``).
             self.graded_names = sorted({fn.split(".")[0] for fn in self.assignment.tasks.values()})
         except BaseException:
@@ -211,7 +212,7 @@ class Grader:
                 raise sandbox.Stopped() from None
             print(f"autograder: internal error while grading {text.line(name)}:", file=sys.stderr)
             traceback.print_exc()
-            result = SubmissionResult(name, str(path), fingerprint=fingerprint, sandbox=self.env.mode,
+            result = SubmissionResult(name, str(path), fingerprint=fingerprint, isolation=self.env.policy.mode.value,
                                       assignment=self.assignment.name, grader=self.identity, status="error")
             reason = (f"The submission could not be graded: internal error ({type(e).__name__}: "
                       f"{text.line(e, 200)}); the grader's log has the details.")
@@ -225,7 +226,7 @@ class Grader:
         deadline = start + self.assignment.time_budget  # local: grade() runs in several threads
         # Unpacked zips go in the batch's scratch folder, which goes whatever happens.
         sub = submission.open_submission(path, self.assignment.submission_files, scratch=self.env.root, name=name)
-        result = SubmissionResult(sub.name, str(path), fingerprint=fingerprint, sandbox=self.env.mode,
+        result = SubmissionResult(sub.name, str(path), fingerprint=fingerprint, isolation=self.env.policy.mode.value,
                                   assignment=self.assignment.name, grader=self.identity)
         loaded = SubmissionWorkers(self, sub, result, deadline)
         if sub.problem:
@@ -321,7 +322,7 @@ def _digest(files) -> str:
     return h.hexdigest()[:16]
 
 
-def grader_identity(assignment, limits, mode="") -> dict:
+def grader_identity(assignment, limits, mode: Mode | str = "") -> dict:
     """What decides a grade besides the submission, part by part (so that a merge of shards
     graded differently can say which part differs): the checks (the assignment's folder), the
     rest of the toolkit's code, the reference, the limits, the data set and the isolation."""
@@ -330,10 +331,11 @@ def grader_identity(assignment, limits, mode="") -> dict:
     own = pkg / "assignments" / assignment.name
     code = [f for f in pkg.rglob("*.py") if own not in f.parents]
     return {"checks": _digest(own.rglob("*.py")), "toolkit": _digest(code), "reference": _digest([assignment.solution]),
-            "limits": repr(limits), "data": os.environ.get(data.ENV_VAR) or "", "isolation": mode}
+            "limits": repr(limits), "data": os.environ.get(data.ENV_VAR) or "",
+            "isolation": Mode(mode).value if mode else ""}
 
 
-def grader_version(assignment, limits, mode="") -> str:
+def grader_version(assignment, limits, mode: Mode | str = "") -> str:
     """One digest of ``grader_identity``: part of every submission's fingerprint."""
     import hashlib
     import json
@@ -411,14 +413,14 @@ class StopSignals:
             signal.signal(sig, handler)
 
 
-def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=None, jobs=None, resume=True,
+def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolation=None, jobs=None, resume=True,
               pages=True, shard=None):
     """Grade every submission under ``paths`` with ``jobs`` workers at a time; write each
     results.json as soon as it is known, then grades.csv.
 
     Raises, before writing anything: NoSubmissions when nothing gradable is there,
-    ``sandbox.NoIsolation`` when student code cannot be isolated and ``isolate`` is not
-    "none". Raises ``sandbox.Stopped`` (with ``graded`` and ``total`` set) when a signal
+    ``isolation.NoIsolation`` when student code cannot be isolated and ``isolation`` is not
+    ``Mode.NONE``. Raises ``sandbox.Stopped`` (with ``graded`` and ``total`` set) when a signal
     stops the batch: every worker is killed at once and the results finished so far stay.
 
     With ``resume``, a submission whose results.json in ``out_dir`` was written by the same
@@ -435,9 +437,9 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=No
     limits = limits or sandbox.Limits()
     with StopSignals() as signals:
         subs = submission.select(assignment, paths, shard)
-        mode = sandbox.resolve_mode(isolate)
+        policy = resolve(isolation)
         check_writable(out_dir)
-        version = grader_version(assignment, limits, mode)
+        version = grader_version(assignment, limits, policy.mode)
         for line in submission.renamed(subs):  # two files, one stem: both graded, each under its own name
             print(f"autograder: {text.line(line)}", file=sys.stderr)
         results, todo = [], []
@@ -456,7 +458,7 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=No
         drawer = report.PageDrawer(out_dir, assignment) if pages and todo else None
         try:
             if todo:  # starting the grader (torch, the reference) is the expensive part
-                with Grader(assignment, limits, out_dir, mode) as grader:
+                with Grader(assignment, limits, out_dir, policy.mode) as grader:
                     _grade_batch(grader, todo, out_dir, results, progress, jobs, signals, drawer)
             if drawer is not None:
                 drawer.finish()
@@ -478,7 +480,7 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolate=No
             report.write_batch(results, out_dir, assignment, pages)
         except OSError as e:
             raise CannotWrite(out_dir, e) from None
-    report.print_summary(results, time.monotonic() - start, resumed=resumed, mode=mode, full=progress)
+    report.print_summary(results, time.monotonic() - start, resumed=resumed, policy=policy, full=progress)
     return results
 
 

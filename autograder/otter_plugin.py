@@ -18,6 +18,7 @@ from pathlib import Path
 from otter.plugins import AbstractOtterPlugin
 
 from . import grade, results, sandbox
+from .isolation import Mode, NoIsolation
 
 
 class FixedResults:
@@ -38,10 +39,10 @@ class EnginePlugin(AbstractOtterPlugin):
         notebook = Path(self.submission_path).resolve()
         ag_dir = notebook.parent.parent  # otter's autograder/{source,submission,results}
         limits = sandbox.Limits(call_timeout=float(self.plugin_config.get("call_timeout", sandbox.Limits.call_timeout)))
-        isolate = "none" if self.plugin_config.get("no_sandbox") else None
+        isolation = Mode.NONE if self.plugin_config.get("no_sandbox") else None
         try:
-            grader = grade.Grader(name, limits=limits, hide=[ag_dir], isolate=isolate)
-        except sandbox.NoIsolation as e:
+            grader = grade.Grader(name, limits=limits, hide=[ag_dir], isolation=isolation)
+        except NoIsolation as e:
             return {"score": 0, "output": f"The autograder refused to run this submission: {e} (for the zip: "
                     "`autograder build --no-sandbox`)", "tests": []}
         with grader:

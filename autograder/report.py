@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from . import feedback, similarity, text
+from .isolation import Mode
 from .results import NO_SANDBOX_NOTE, RESULTS, SubmissionResult, atomic_write, read_folder
 
 GRADEBOOK = "grades.csv"
@@ -230,7 +231,7 @@ def reason(result):
     return text.line(result.messages[0].split("\n")[0] if result.messages else "it did not load", 300)
 
 
-def print_summary(results, seconds, file=None, resumed=0, listed=20, mode="", full=True):
+def print_summary(results, seconds, file=None, resumed=0, listed=20, policy=None, full=True):
     """Counts and wall time; every submission when there are few, otherwise the slowest ones
     and those that did not grade cleanly; then, always (even when not ``full``), every
     submission that could not be graded, with the reason its results.json gives."""
@@ -242,8 +243,8 @@ def print_summary(results, seconds, file=None, resumed=0, listed=20, mode="", fu
               + (f" ({seconds / fresh:.3f} s each)" if fresh else "")
               + (f", {resumed} kept from an earlier run" if resumed else "")
               + f": {counts['ok']} ok, {counts['error']} error, {counts['timeout']} timeout", file=file)
-        if mode == "none":
-            print(NO_SANDBOX_NOTE, file=file)
+        if policy is not None:  # what the isolation was, in words
+            print(NO_SANDBOX_NOTE if policy.mode is Mode.NONE else f"Isolation: {policy.meaning}.", file=file)
 
         def line(r):
             print(f"  {text.line(r.submission, 60):30s} {r.score:6g} / {r.max_score:g}  {r.status}  "

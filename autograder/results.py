@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import text
+from .isolation import Mode
 
 RESULTS = "results.json"
-FORMAT = 2  # extra_data's layout; a results.json of another format is graded again
+FORMAT = 3  # extra_data's layout; a results.json of another format is graded again
 NO_SANDBOX_NOTE = ("Graded without isolation (--no-sandbox): the submission's code ran as the grader's user, "
                    "able to read and change what that user can.")
 
@@ -50,7 +51,7 @@ class SubmissionResult:
     fingerprint: str = ""  # what was graded, by which grader (see ``grade.grader_version``)
     signature: str = ""  # the code, normalised (see ``similarity.code_signature``)
     graded: bool = False  # whether any check ran against the loaded submission
-    sandbox: str = ""  # the isolation it was graded under: "root", "user" or "none"
+    isolation: str = ""  # the isolation.Mode it was graded under: "root", "user", "uid" or "none"
     assignment: str = ""
     grader: dict = field(default_factory=dict)  # what graded it (see ``grade.grader_identity``)
 
@@ -118,7 +119,7 @@ def to_json(result: SubmissionResult, manual: dict | None = None) -> dict:
             "output_format": "md",
             "tags": [f"task {c.task}", c.function] + (["timeout"] if c.status == "timeout" else []),
         })
-    output = "\n".join(result.messages + ([NO_SANDBOX_NOTE] if result.sandbox == "none" else []))
+    output = "\n".join(result.messages + ([NO_SANDBOX_NOTE] if result.isolation == Mode.NONE else []))
     if manual:
         listed = ", ".join(f"{q} ({text})" for q, text in manual.items())
         output = (output + "\n" if output else "") + f"Written answers are graded by hand: {listed}."
@@ -133,7 +134,7 @@ def to_json(result: SubmissionResult, manual: dict | None = None) -> dict:
         # The rest of the record: enough to resume a batch and to redraw every page.
         "extra_data": {"format": FORMAT, "assignment": result.assignment, "submission": result.submission,
                        "status": result.status, "max_score": result.max_score, "graded": result.graded,
-                       "sandbox": result.sandbox, "fingerprint": result.fingerprint, "grader": result.grader,
+                       "isolation": result.isolation, "fingerprint": result.fingerprint, "grader": result.grader,
                        "messages": result.messages,
                        "student_cpu_seconds": round(result.cpu, 3), "code_signature": result.signature,
                        "checks": [{"name": c.name, "task": c.task, "function": c.function, "status": c.status,
@@ -157,7 +158,7 @@ def from_json(data: dict, path: str = "") -> SubmissionResult:
         result = SubmissionResult(extra["submission"], path, status=extra["status"], messages=list(extra["messages"]),
                                   seconds=float(data["execution_time"]), fingerprint=extra["fingerprint"],
                                   signature=extra["code_signature"], graded=bool(extra["graded"]),
-                                  sandbox=extra["sandbox"], assignment=extra["assignment"],
+                                  isolation=extra["isolation"], assignment=extra["assignment"],
                                   grader=dict(extra["grader"]))
         for test, c in zip(data["tests"], extra["checks"], strict=True):
             result.checks.append(CheckResult(

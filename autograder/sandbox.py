@@ -9,19 +9,22 @@ student code (``runtime/jail.py``). Each worker:
   * has limits on address space, file size and core dumps, and a time limit per call enforced
     from the grader side (``Worker.recv``): CPU time, and time spent waiting, but not time
     spent queued for a CPU on a busy machine; a stuck worker is killed with all it started;
-  * is isolated (``isolation``): as root, or as an ordinary user where the kernel allows
-    unprivileged user namespaces, it gets its own mount, PID, network and IPC namespaces and a
-    root file system of its own (``root_plan``): the system and Python read-only, the checks,
-    references, tests, .git, output folder and home directories absent; as root also its own
-    control groups where the kernel allows (``cgroups.py``) and its own unprivileged user.
-    Without isolation (``--no-sandbox``, explicit) only the limits hold.
+  * is isolated as its ``isolation.Policy`` says: with namespaces (as root, or as an ordinary
+    user where the kernel allows unprivileged user namespaces) it gets its own mount, PID,
+    network and IPC namespaces and a root file system of its own (``root_plan``): the system
+    and Python read-only, the checks, references, tests, .git, output folder and home
+    directories absent; as root also its own control groups where the kernel allows
+    (``cgroups.py``) and its own unprivileged user. Where a container forbids namespaces, as
+    root it runs as its own unprivileged uid, the grading material made unreadable to it by
+    permission bits (``open_only``), the network denied by seccomp, and every process of its
+    uid is killed when it ends. Without isolation (``--no-sandbox``, explicit) only the limits
+    hold.
 """
 import contextlib
-import functools
+import fcntl
 import itertools
 import json
 import os
-import platform
 import select
 import shutil
 import socket
@@ -37,15 +40,18 @@ from pathlib import Path
 
 from . import cgroups, replies
 from .checks import CallReply
+from .isolation import Kill, Policy, resolve
 from .runtime import codec, processes, scratch
 from .runtime.worker import LOADING_FILE, OUTPUT_FILE
 
 HEADER = struct.Struct(">I")
 RUNTIME_SRC = Path(__file__).parent / "runtime"
-# As root, each worker runs as its own unprivileged user, taken in turn from this range (no
-# passwd entry needed): concurrent submissions cannot signal, trace or read each other, and one's
-# fork bomb cannot use up another's process limit. Reused only after UID_COUNT workers.
+# As root, each worker runs as its own unprivileged user from this range (no passwd entry
+# needed), held by the grader while the worker lives (``UidPool``): concurrent submissions, of
+# one grader or of several on one machine, cannot signal, trace or read each other, and one's
+# fork bomb cannot use up another's process limit.
 UID_BASE, UID_COUNT = 200_000, 10_000
+UID_LOCKS = Path("/var/lib/autograder-uids")  # root's own: a lock file per uid in use
 PASSED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # correctness settings on some CPUs
 CPUS = os.cpu_count() or 1
 FAST_REPLY = 0.05  # seconds of a call before its CPU time is read (most replies come sooner)
@@ -53,7 +59,6 @@ FAST_REPLY = 0.05  # seconds of a call before its CPU time is read (most replies
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys")
 DEVICES = ("null", "zero", "full", "random", "urandom")
 SCRATCH_BYTES = 256 << 20  # each of the worker's private /tmp, /var/tmp and /dev/shm
-MODES = ("root", "user", "none")
 # Modules a call may be made without (``Session.call(..., forbid=...)``): such calls go to a
 # worker forked from a template that never imported them, whose file system does not hold them.
 FORBIDDABLE = ("torch",)
@@ -88,87 +93,6 @@ class Stopped(BaseException):
     def __init__(self, signum=None):
         super().__init__(signum)
         self.signum = signum
-
-
-class NoIsolation(RuntimeError):
-    """Student code cannot be isolated on this machine (the message says why)."""
-
-
-# -- which isolation this machine allows ----------------------------------------------------------
-
-@dataclass(frozen=True)
-class Isolation:
-    mode: str = None  # "root" or "user"; None when neither works here
-    reason: str = ""  # why not, when mode is None
-
-    @property
-    def advice(self):
-        return ("Student code would run as you, able to read the hidden checks and change your files. Either:\n"
-                "  - run the grader as root (as Gradescope does) or inside a container;\n"
-                "  - enable unprivileged user namespaces: sysctl kernel.unprivileged_userns_clone=1 and "
-                "user.max_user_namespaces=10000\n    (Ubuntu 24.04 and later: "
-                "kernel.apparmor_restrict_unprivileged_userns=0);\n"
-                "  - or pass --no-sandbox to grade without isolation (every results.json will say so).")
-
-
-def _sysctl_hints():
-    hints = []
-    for path, bad, text in (("/proc/sys/kernel/unprivileged_userns_clone", "0", "kernel.unprivileged_userns_clone = 0"),
-                            ("/proc/sys/user/max_user_namespaces", "0", "user.max_user_namespaces = 0"),
-                            ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1",
-                             "AppArmor restricts them: kernel.apparmor_restrict_unprivileged_userns = 1")):
-        with contextlib.suppress(OSError):
-            if Path(path).read_text().strip() == bad:
-                hints.append(text)
-    return hints
-
-
-def probe(mode):
-    """"" if a worker can be confined in ``mode`` here, else why not. Runs the real confinement
-    (``jail.probe``) in a fresh interpreter, as the template would."""
-    if platform.system() != "Linux":
-        return f"this is {platform.system()}: isolation needs Linux namespaces"
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); from autograder.runtime.jail import probe; "
-            "why = probe(sys.argv[2]); print(why); sys.exit(1 if why else 0)")
-    try:
-        proc = subprocess.run([sys.executable, "-I", "-c", code, str(RUNTIME_SRC.parents[1]), mode],
-                              capture_output=True, text=True, timeout=60, env=_base_env())
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return f"the isolation probe failed ({e})"
-    if proc.returncode == 0:
-        return ""
-    lines = (proc.stdout.strip() or proc.stderr.strip()).splitlines()
-    return lines[-1] if lines else f"the isolation probe exited with status {proc.returncode}"
-
-
-@functools.cache
-def isolation():
-    """The strongest isolation this machine allows: "root" as root, else "user" where
-    unprivileged user namespaces work; otherwise mode None and the reason."""
-    reasons = []
-    for mode in (("root", "user") if os.geteuid() == 0 else ("user",)):
-        why = probe(mode)
-        if not why:
-            return Isolation(mode)
-        reasons.append(f"{mode} namespaces: {why}" if mode == "root" else why)
-    if os.geteuid() != 0:
-        reasons = [f"unprivileged user namespaces do not work here ({reasons[0]})"] + _sysctl_hints()
-    return Isolation(None, "; ".join(reasons))
-
-
-def resolve_mode(isolate):
-    """``isolate``: None (the strongest available, or NoIsolation), a mode name, or False
-    (the same as "none")."""
-    if isolate is False:
-        return "none"
-    if isolate in MODES:
-        return isolate
-    if isolate not in (None, True):
-        raise ValueError(f"isolate must be one of {MODES}, None or False, got {isolate!r}")
-    found = isolation()
-    if found.mode is None:
-        raise NoIsolation(f"cannot isolate student code on this machine: {found.reason}.\n{found.advice}")
-    return found.mode
 
 
 # -- the worker's root file system ----------------------------------------------------------------
@@ -215,6 +139,99 @@ def root_plan(python_paths, hide, runtime_dir, worker_dir):
     plan.append(["bind", str(worker_dir), str(worker_dir), True])
     plan += [["hide", str(p)] for p in hide]  # where they fall inside what is bound
     return plan
+
+
+class UidPool:
+    """Unprivileged uids for workers, UID_BASE and up. A worker holds its uid (an exclusive lock
+    on a file named after it, in a folder only root may write) from start to close, so two
+    workers never share one, whether of one grader or of two graders on one machine; a killed
+    grader's locks go with it."""
+
+    def __init__(self, folder: Path = UID_LOCKS):
+        try:
+            folder.mkdir(mode=0o700, exist_ok=True)
+            st = os.lstat(folder)
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+                raise PermissionError(f"{folder} is not a folder only this user may write")
+        except OSError:  # uids are then unique within this grader only
+            folder = Path(tempfile.mkdtemp(prefix="autograder-uids-"))
+        self.folder = folder
+        self.next = itertools.count(os.getpid() * 7)  # graders start at different places
+        self.lock = threading.Lock()
+
+    def take(self) -> tuple[int, int]:
+        """(a free uid, the lock's file descriptor to give back)."""
+        with self.lock:
+            for _ in range(UID_COUNT):
+                uid = UID_BASE + next(self.next) % UID_COUNT
+                fd = os.open(self.folder / str(uid), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(fd)
+                    continue
+                if not processes.of_uid(uid):  # what its last worker left may still be ending
+                    return uid, fd
+                os.close(fd)
+        raise SandboxError(f"all {UID_COUNT} worker uids are in use", kind="setup")
+
+    def give_back(self, fd: int) -> None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def hidden_homes() -> list[str]:
+    """Where people keep their files: what a worker of the uid mode is kept out of."""
+    found = ["/root"]
+    with contextlib.suppress(OSError):
+        found += [str(p) for p in Path("/home").iterdir()]
+    return found + ["/autograder/source"]
+
+
+def _above(path: str, inner: str) -> bool:
+    return inner != path and inner.startswith(path.rstrip("/") + "/")
+
+
+def open_only(keep: list[str], hide: list[str]) -> None:
+    """Permission bits for the uid mode, set by the grader (root) before its first worker starts:
+    what a worker needs (``keep``: the Python installation, its own scratch folder) can be
+    reached by other users (every folder above it passes through, o+x), and what it must not
+    see (``hide``: the checks, solutions, tests, .git, the output folder, home directories) is
+    closed to them (o-rwx). Where a hidden folder holds a needed one (/root holding the Python
+    installation), it is only passed through, and everything else in it is closed. Workers run
+    as other users, with no supplementary groups: only the bits for others count."""
+    keep = sorted({os.path.realpath(k) for k in keep if os.path.exists(k)})
+    for k in keep:
+        parent = os.path.dirname(k)
+        while parent not in ("/", ""):
+            _chmod(parent, lambda m: m | 0o001)
+            parent = os.path.dirname(parent)
+
+    def close(path):
+        if any(k == path or _above(k, path) for k in keep):
+            return  # needed: inside what a worker uses (a hidden path there is covered below)
+        if any(_above(path, k) for k in keep):
+            _chmod(path, lambda m: (m & ~0o006) | 0o001)  # pass through, no listing
+            with contextlib.suppress(OSError):
+                for name in os.listdir(path):
+                    close(os.path.join(path, name))
+            return
+        _chmod(path, lambda m: m & ~0o007)
+
+    for h in hide:
+        h = os.path.realpath(h)
+        if os.path.lexists(h) and h not in keep:
+            if any(k == h or _above(k, h) for k in keep):  # a hidden path inside what is kept
+                _chmod(h, lambda m: m & ~0o007)
+            else:
+                close(h)
+
+
+def _chmod(path, change) -> None:
+    with contextlib.suppress(OSError):
+        st = os.lstat(path)
+        if not stat.S_ISLNK(st.st_mode) and change(st.st_mode) != st.st_mode:
+            os.chmod(path, stat.S_IMODE(change(st.st_mode)))
 
 
 def _base_env(**extra):
@@ -290,11 +307,11 @@ class Environment:
     hide, the template processes that fork workers (``Template``: the main one, and one without
     torch once a call asks for it) and the live workers, which ``stop`` kills at once."""
     root: Path
-    mode: str = "none"  # "root", "user" or "none"
+    policy: Policy
     hide: list = field(default_factory=list)
     templates: dict = field(default_factory=dict)  # modules done without (a tuple) -> Template
     lock: object = field(default_factory=threading.Lock)
-    uids: object = field(default_factory=itertools.count)
+    uids: "UidPool" = None
     groups: object = None  # cgroups.Groups: a CPU share, process and memory cap per worker
     live: set = field(default_factory=set)
     live_lock: object = field(default_factory=threading.Lock)
@@ -302,14 +319,14 @@ class Environment:
     mount_setattr: bool = True  # False: the remount per mount that kernels before 5.12 need (tests)
 
     @classmethod
-    def create(cls, hide=(), isolate=None):
-        """``isolate``: see ``resolve_mode``; raises NoIsolation rather than run unconfined
-        unless asked to ("none" or False)."""
-        mode = resolve_mode(isolate)
+    def create(cls, hide=(), isolation=None):
+        """``isolation``: a mode (or its name), or None for the strongest this machine allows
+        (``isolation.resolve``); raises NoIsolation rather than run unconfined unless asked to."""
+        policy = resolve(isolation)
         root = Path(tempfile.mkdtemp(prefix="autograder-"))
-        # Only the grader and its template enter it: a worker sees its own folder alone, bound
-        # into a root of its own (with --no-sandbox it runs as the grader's user anyway).
-        os.chmod(root, 0o700)
+        # Only the grader and its template list it: a worker sees its own folder alone, bound into
+        # a root of its own; in the uid mode it may pass through (x) to its own 0700 folder.
+        os.chmod(root, 0o711 if policy.own_uid and not policy.namespaces else 0o700)
         rt = root / "rt" / "agr_runtime"
         rt.mkdir(parents=True)
         for src in RUNTIME_SRC.glob("*.py"):
@@ -318,13 +335,10 @@ class Environment:
             os.chmod(p, 0o755 if p.is_dir() else 0o644)
         (root / "newroot").mkdir(mode=0o755)  # where each worker builds its root (own mount ns)
         hide = [str(Path(p).resolve()) for p in hide if Path(p).exists()]
-        env = cls(root=root, mode=mode, hide=hide, groups=cgroups.Groups.create() if mode == "root" else None)
+        env = cls(root=root, policy=policy, hide=hide, uids=UidPool() if policy.own_uid else None,
+                  groups=cgroups.Groups.create() if policy.cgroups and os.geteuid() == 0 else None)
         env.template()  # it imports torch while the grader does the same
         return env
-
-    @property
-    def isolated(self):
-        return self.mode != "none"
 
     def template(self, without=()) -> Template:
         """The template whose workers do without the modules ``without``, started on first use."""
@@ -336,11 +350,14 @@ class Environment:
                 self.templates[without].start()
             return self.templates[without]
 
+    def python_paths(self, without=()):
+        ready = self.template(without).ready
+        return [*ready["path"], *ready["prefixes"], os.path.dirname(ready["executable"])]
+
     def plan(self, worker_dir, without=()):
         """The root file system plan of a worker in ``worker_dir`` (doing without ``without``)."""
-        ready = self.template(without).ready
-        python = [*ready["path"], *ready["prefixes"], os.path.dirname(ready["executable"])]
-        return root_plan(python, self.hide + module_folders(without), self.root / "rt", worker_dir)
+        return root_plan(self.python_paths(without), self.hide + module_folders(without), self.root / "rt",
+                         worker_dir)
 
     def spawn(self, spec, fds, without=()):
         """Fork a worker from the template for ``without``; its keeper's PID. Restarts the
@@ -353,8 +370,10 @@ class Environment:
                     raise Stopped()
                 try:
                     template.wait_ready()
-                    if self.isolated:
+                    if self.policy.namespaces:
                         spec = {**spec, "plan": self.plan(spec["dir"], without)}
+                    elif self.policy.own_uid:  # before each worker starts: files made since are covered too
+                        open_only(self.python_paths(without) + [str(self.root)], self.hide + hidden_homes())
                     socket.send_fds(template.sock, [json.dumps(spec).encode()], list(fds))
                     reply = json.loads(template.sock.recv(1 << 16))
                     break
@@ -367,8 +386,6 @@ class Environment:
             raise SandboxError(f"the worker could not be isolated: {reply['error']}", kind="setup")
         return int(reply["pid"])
 
-    def next_uid(self):
-        return UID_BASE + next(self.uids) % UID_COUNT
 
     def stop(self):
         """Kill every live worker now and refuse new ones (a signal stopped grading)."""
@@ -419,6 +436,7 @@ class Worker:
         self.without = tuple(without)  # modules this worker does without (see FORBIDDABLE)
         self.budget = budget or replies.Budget()  # bytes of replies left, shared by a submission's workers
         self.signature = None  # the code signature the worker sent before running student code
+        self.uid = self._uid_lock = None  # its own uid, where the policy gives it one
         self.call_ids = itertools.count()
         self.limits = limits or Limits()
         self.pid = None  # the keeper: what ``kill`` ends
@@ -452,15 +470,17 @@ class Worker:
         for name, src in self.files.items():
             copies.append(self.dir / Path(name).name)
             shutil.copy(src, copies[-1])
-        uid = self.uid = self.env.next_uid()
-        if self.env.mode == "root":  # the worker's own uid (see jail.confine)
+        if self.env.policy.own_uid:  # the worker's own uid (see jail.confine), held until it is closed
+            self.uid, self._uid_lock = self.env.uids.take()
             for p in (self.dir, *copies):
-                os.chown(p, uid, uid)
+                os.chown(p, self.uid, self.uid)
+        uid = self.uid if self.env.policy.own_uid else os.geteuid()
         os.chmod(self.dir, 0o700)
         self.path_in_sandbox = target.name
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
-        spec = {"dir": str(self.dir), "isolate": self.env.mode, "uid": uid, "new_root": str(self.env.root / "newroot"),
+        spec = {"dir": str(self.dir), "isolation": self.env.policy.spec(), "uid": uid,
+                "new_root": str(self.env.root / "newroot"),
                 "without": list(self.without),
                 "mount_setattr": self.env.mount_setattr,
                 "env": {"HOME": str(self.dir), "TMPDIR": str(self.dir), "MPLCONFIGDIR": str(self.dir / ".mpl")},
@@ -490,21 +510,31 @@ class Worker:
                 self.env.groups.remove(self.dir.name)
             scratch.remove_tree(self.dir)
             self.dir = None
+        if self._uid_lock is not None:  # its processes are gone (``kill``): the uid is free again
+            if not self.env.policy.namespaces:  # it shared /tmp: what it left there goes too
+                scratch.remove_owned(self.uid)
+            self.env.uids.give_back(self._uid_lock)
+            self._uid_lock = None
         with self.env.live_lock:
             self.env.live.discard(self)
 
     def kill(self):
-        """Kill the worker and everything it started. Isolated, ``pid`` is PID 1 of the
-        worker's PID namespace, whose death makes the kernel kill every process in it;
-        otherwise it is a child subreaper, whose descendants are killed first."""
+        """Kill the worker and everything it started, as its policy says (``isolation.Kill``):
+        ``pid`` is PID 1 of the worker's PID namespace, whose death makes the kernel kill every
+        process in it; or a keeper whose uid the worker does not have, killed with every
+        process of the worker's own uid; or a child subreaper, whose descendants are killed
+        first."""
         pid = self.pid
         if pid is None:
             return
-        if self.env.isolated:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, 9)
-        else:
+        kill = self.env.policy.kill
+        if kill is Kill.SUBREAPER:
             processes.kill_tree(pid)
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, 9)
+        if kill is Kill.UID and self.uid is not None:
+            processes.kill_uid(self.uid)
 
     @property
     def alive(self):

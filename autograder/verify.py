@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import assignments, build, grade, sandbox
+from .isolation import Mode, resolve
 from .assignments import Assignment
 
 CACHE = assignments.REPO / ".cache" / "reference-run"
@@ -184,13 +185,13 @@ def judge_stub(a: Assignment, result) -> list[Problem]:
     return out
 
 
-def graded(a: Assignment, isolate: str | None = None, progress: bool = True, jobs: int | None = None,
+def graded(a: Assignment, isolation: Mode | None = None, progress: bool = True, jobs: int | None = None,
            limits: sandbox.Limits | None = None) -> tuple[list[Problem], dict]:
     """Grade the reference and the stub; the problems and {"reference": result, "stub": result}."""
     with tempfile.TemporaryDirectory(prefix="ag-check-") as tmp:
         tmp = Path(tmp)
         paths = [reference_submission(a, tmp, progress), stub_submission(a, tmp)]
-        with grade.Grader(a, limits, isolate=sandbox.resolve_mode(isolate)) as grader:
+        with grade.Grader(a, limits, isolation=resolve(isolation).mode) as grader:
             ref, stub = grade.grade_paths(grader, paths, progress=False, jobs=jobs)
     return judge_reference(a, ref) + judge_stub(a, stub), {"reference": ref, "stub": stub}
 
@@ -234,7 +235,7 @@ def public_answers(a: Assignment, dist: Path | None = None) -> list[Problem]:
 
 # -- all steps ----------------------------------------------------------------------------------
 
-def check(name: str, isolate: str | None = None, file=None, progress: bool = True) -> list[Problem]:
+def check(name: str, isolation: Mode | None = None, file=None, progress: bool = True) -> list[Problem]:
     """Run every step on assignment ``name``, printing each step's verdict; all the problems."""
     file = file or sys.stdout
     a = assignments.get(name)  # raises DeclarationError with the field and file
@@ -251,7 +252,7 @@ def check(name: str, isolate: str | None = None, file=None, progress: bool = Tru
     print(f"  ok   declaration ({rel(a.folder / '__init__.py')})", file=file)
     problems = report("every task has a public check (students get a grader.check cell)", coverage(a))
     problems += report(f"stub in sync with the solution ({rel(a.stub)})", stub_in_sync(a))
-    found, results = graded(a, isolate, progress)
+    found, results = graded(a, isolation, progress)
     ref, stub = results["reference"], results["stub"]
     problems += report(f"reference earns every point: {ref.score:g}/{ref.max_score:g} "
                        f"({rel(a.solution)}, {ref.seconds:.1f} s)", [p for p in found if p.step == "reference"])

@@ -22,12 +22,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 import grade_batch  # noqa: E402
-from autograder import grade, sandbox  # noqa: E402
+from autograder import grade, isolation  # noqa: E402
 
 
 def run(subs, mode):
     start = time.monotonic()
-    results = grade.grade_all("gradient_descent", [subs], Path(tempfile.mkdtemp()), progress=False, isolate=mode)
+    results = grade.grade_all("gradient_descent", [subs], Path(tempfile.mkdtemp()), progress=False, isolation=mode)
     return time.monotonic() - start, {r.submission: r.score for r in results}
 
 
@@ -36,7 +36,8 @@ def main():
     p.add_argument("--n", type=int, default=100)
     p.add_argument("--rounds", type=int, default=2)
     args = p.parse_args()
-    modes = [m for m in (("root", "user") if os.geteuid() == 0 else ("user",)) if not sandbox.probe(m)] + ["none"]
+    modes = [m.value for m in (isolation.ORDER_AS_ROOT if os.geteuid() == 0 else isolation.ORDER_AS_USER)
+             if not isolation.probe(m)] + ["none"]
     subs = Path(tempfile.mkdtemp())
     grade_batch.make_submissions("gradient_descent", subs, args.n)
     times, scores = {m: [] for m in modes}, {}

@@ -10,6 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from autograder import assignments, build, grade, sandbox  # noqa: E402
+from autograder.isolation import Mode, probe  # noqa: E402
 from autograder.runtime import processes, scratch  # noqa: E402
 from autograder.checks import Ref  # noqa: E402
 from autograder.assignments.gradient_descent import checks as gd_checks  # noqa: E402
@@ -19,9 +20,15 @@ import variants  # noqa: E402
 
 @functools.cache
 def isolated_modes():
-    """The isolated modes this machine offers: as root "root" and "user" (a user namespace
+    """The namespace modes this machine offers: as root "root" and "user" (a user namespace
     entered as root), as an ordinary user "user" where the kernel allows it."""
-    return [m for m in (("root", "user") if os.geteuid() == 0 else ("user",)) if not sandbox.probe(m)]
+    return [m.value for m in ((Mode.ROOT, Mode.USER) if os.geteuid() == 0 else (Mode.USER,)) if not probe(m)]
+
+
+@functools.cache
+def uid_mode_works():
+    """As root: whether the uid mode (a container's default security) works here."""
+    return os.geteuid() == 0 and not probe(Mode.UID)
 
 
 def worker_processes():

@@ -18,7 +18,7 @@ from nbclient import NotebookClient
 
 import variants
 import variants_mlp
-from autograder import assignments, build, grade
+from autograder import assignments, build, grade, isolation
 
 CALL_TIMEOUT = 5  # seconds per call into student code in the test zips (the shipped default is 30)
 
@@ -294,7 +294,7 @@ def test_attack_bombs_and_background_children_through_otter(tmp_path, dist):
     assert scores["test_model_values"] == 0 and scores["test_model_gradients"] == 0
     lost = {t["name"]: t.get("output", "")[:300] for t in results["tests"] if t["score"] < t["max_score"]}
     assert results["score"] == 27 - 2 and seconds < 180, (seconds, lost)
-    if grade.sandbox.isolation().mode:
+    if isolation.resolve().isolated:
         assert test_hostile.sleepers() == []
 
 

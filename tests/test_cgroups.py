@@ -44,7 +44,7 @@ def test_reads_v2_mount_with_its_controllers(tmp_path):
 def env():
     if os.geteuid() != 0:
         pytest.skip("needs root and a writable cgroup hierarchy (see README, Security)")
-    e = sandbox.Environment.create(isolate="root")
+    e = sandbox.Environment.create(isolation="root")
     if e.groups is None:
         e.close()
         pytest.skip("needs root and a writable cgroup hierarchy (see README, Security)")

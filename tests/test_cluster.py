@@ -164,6 +164,59 @@ def test_kubernetes_indexed_job_grades_each_shard_once(batch, tmp_path):
     assert sorted(sum(listed, [])) == names(subs)
 
 
+# Pod Security Standards, "baseline": what a pod may not ask for (kubernetes.io/docs/concepts/
+# security/pod-security-standards); capabilities beyond this list may not be added.
+BASELINE_CAPABILITIES = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+                         "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
+
+
+def baseline_violations(pod_spec):
+    found = []
+    for key in ("hostNetwork", "hostPID", "hostIPC"):
+        if pod_spec.get(key):
+            found.append(key)
+    if any("hostPath" in v for v in pod_spec.get("volumes", [])):
+        found.append("hostPath volume")
+    contexts = [pod_spec.get("securityContext") or {}] + [c.get("securityContext") or {}
+                                                         for c in pod_spec.get("containers", [])]
+    for sc in contexts:
+        if sc.get("privileged"):
+            found.append("privileged")
+        added = set((sc.get("capabilities") or {}).get("add") or ())
+        if added - BASELINE_CAPABILITIES:
+            found.append(f"capabilities {sorted(added - BASELINE_CAPABILITIES)}")
+        for profile in ("seccompProfile", "appArmorProfile"):
+            if (sc.get(profile) or {}).get("type") == "Unconfined":
+                found.append(f"{profile} Unconfined")
+        if sc.get("procMount", "Default") != "Default":
+            found.append("procMount")
+    return found
+
+
+def test_kubernetes_jobs_are_valid_and_need_no_privileges(tmp_path):
+    """The job files pass Kubernetes' own schemas (offline, kubernetes-validate, strict: no
+    unknown field) and the "baseline" Pod Security Standard that most clusters enforce: no added
+    capability, no Unconfined profile; the runtime's default seccomp profile, no escalation."""
+    import kubernetes_validate
+    proc = run("cluster", "kubernetes", "gradient_descent", "--shards", "3", "--image", "registry.example/dl-ag:1",
+               "--claim", "grading-data", "--dest", tmp_path / "k8s")
+    assert proc.returncode == 0, proc.stderr
+    for name in ("grade-job.yaml", "merge-job.yaml"):
+        job = yaml.safe_load((tmp_path / "k8s" / name).read_text())
+        kubernetes_validate.validate(job, "1.31.0", strict=True)
+        pod = job["spec"]["template"]["spec"]
+        assert baseline_violations(pod) == [], (name, baseline_violations(pod))
+        for c in pod["containers"]:
+            assert c["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+            assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    with pytest.raises(kubernetes_validate.ValidationError):  # the schemas are really applied
+        kubernetes_validate.validate({**job, "spec": {**job["spec"], "bogus": 1}}, "1.31.0", strict=True)
+    # the check itself sees what the earlier job asked for
+    assert baseline_violations({"containers": [{"securityContext": {
+        "capabilities": {"add": ["SYS_ADMIN"]}, "seccompProfile": {"type": "Unconfined"}}}]}) == [
+        "capabilities ['SYS_ADMIN']", "seccompProfile Unconfined"]
+
+
 # -- Slurm, for real: a one-node cluster on localhost ------------------------------------------------------
 
 SLURM_BINARIES = ("slurmctld", "slurmd", "sbatch", "squeue", "munged")

@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 
 import variants
-from autograder import cli, grade, sandbox
+from autograder import cli, grade, isolation, sandbox
 from autograder.runtime import processes
-from conftest import isolated_modes
+from conftest import isolated_modes, uid_mode_works
 
 CHECKS_FILE = Path(grade.__file__).parent / "assignments" / "gradient_descent" / "checks.py"
 SECRET = "grader-secret-4f1e"
-MODES = isolated_modes()
+MODES = isolated_modes()  # with namespaces
+ALL_MODES = MODES + (["uid"] if uid_mode_works() else [])  # and, as root, the uid mode (a container's)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def envs(tmp_path_factory):
 
     def get(mode):
         if mode not in made:
-            made[mode] = sandbox.Environment.create(hide=hide, isolate=mode)
+            made[mode] = sandbox.Environment.create(hide=hide, isolation=mode)
         return made[mode]
 
     yield get
@@ -41,6 +42,11 @@ def envs(tmp_path_factory):
 
 @pytest.fixture(params=MODES)
 def env(request, envs):
+    return envs(request.param)
+
+
+@pytest.fixture(params=ALL_MODES)
+def any_env(request, envs):
     return envs(request.param)
 
 
@@ -113,11 +119,11 @@ def test_isolated_worker_sees_and_changes_nothing_of_the_grader(env, tmp_path, w
     assert len(got["pids"]) <= 3 and not got["grader_visible"], got["pids"]  # keeper, server, a child
     assert got["network"] is False and got["umount"] is False
     assert int(got["caps"], 16) == 0
-    if env.mode == "root":
+    if env.policy.own_uid:
         assert got["uid"] >= sandbox.UID_BASE
 
 
-def test_concurrent_workers_cannot_see_or_signal_each_other(env, tmp_path, workers):
+def test_concurrent_workers_cannot_see_or_signal_each_other(any_env, tmp_path, workers):
     code = textwrap.dedent('''
         import os, signal
         def where():
@@ -137,7 +143,7 @@ def test_concurrent_workers_cannot_see_or_signal_each_other(env, tmp_path, worke
                         pass
             return found
         ''')
-    a, b = workers.start(env, code, tmp_path), workers.start(env, code, tmp_path)
+    a, b = workers.start(any_env, code, tmp_path), workers.start(any_env, code, tmp_path)
     a.load()
     b.load()
     a_dir = sandbox.Session(a).call("where").value
@@ -227,6 +233,126 @@ def test_time_limits_count_cpu_and_waiting_not_time_queued_on_a_busy_machine(mod
         w.close()
 
 
+# -- the uid mode: root where a container forbids namespaces ----------------------------------------
+
+UID_LOOK = '''
+import ctypes, os, socket
+def look(paths, grader_pid):
+    out = {"uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(), "home": os.environ.get("HOME"),
+           "tmpdir": os.environ.get("TMPDIR"), "cwd": os.getcwd(), "cwd_mode": oct(os.stat(".").st_mode & 0o777)}
+    for name, path in paths.items():
+        try:
+            with open(path, "rb") as f:
+                f.read(1)
+            out[name] = "READ"
+        except OSError as e:
+            out[name] = type(e).__name__
+    for name, path in (("write_home", "/root/.agr-pwned"), ("write_usr", "/usr/agr-pwned")):
+        try:
+            open(path, "w").close()
+            out[name] = "WROTE"
+        except OSError as e:
+            out[name] = type(e).__name__
+    for family in ("AF_INET", "AF_INET6", "AF_NETLINK", "AF_PACKET"):
+        try:
+            socket.socket(getattr(socket, family), socket.SOCK_RAW if family == "AF_PACKET" else socket.SOCK_DGRAM)
+            out[family] = "opened"
+        except OSError as e:
+            out[family] = type(e).__name__
+    socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).close()  # local sockets still work
+    try:
+        os.kill(grader_pid, 0)
+        out["signal_grader"] = "sent"
+    except OSError as e:
+        out["signal_grader"] = type(e).__name__
+    status = open("/proc/self/status").read()
+    out["caps"] = [l.split()[1] for l in status.splitlines() if l.startswith("CapEff")][0]
+    out["no_new_privs"] = [l.split()[1] for l in status.splitlines() if l.startswith("NoNewPrivs")][0]
+    import resource
+    out["nproc"] = resource.getrlimit(resource.RLIMIT_NPROC)[0]
+    return out
+'''
+
+
+@pytest.mark.skipif(not uid_mode_works(), reason="the uid mode needs root and libseccomp")
+def test_uid_worker_sees_and_changes_nothing_of_the_grader(envs, tmp_path, workers, home_secret):
+    """A container's default security: no namespaces, so the worker shares the machine's file
+    system and network namespace; it runs as an unprivileged uid of its own, without groups or
+    capabilities, cannot read the checks, solutions or home directories (permission bits),
+    cannot open a network socket (seccomp) and cannot signal the grader."""
+    env = envs("uid")
+    w = workers.start(env, UID_LOOK, tmp_path)
+    w.load()
+    paths = {"checks": str(CHECKS_FILE), "solution": str(variants.SOLUTION), "home_file": str(home_secret),
+             "environ": f"/proc/{os.getpid()}/environ", "tests": str(Path(__file__))}
+    reply = sandbox.Session(w).call("look", paths, os.getpid())
+    assert reply.ok, reply
+    got = reply.value
+    assert got["uid"] == got["gid"] == w.uid >= sandbox.UID_BASE and got["groups"] == [], got
+    assert got["home"] == got["tmpdir"] == got["cwd"] == str(w.dir) and got["cwd_mode"] == "0o700", got
+    for name in paths:
+        assert got[name] == "PermissionError", (name, got)
+    assert got["write_home"] == got["write_usr"] == "PermissionError", got
+    assert [got[f] for f in ("AF_INET", "AF_INET6", "AF_NETLINK", "AF_PACKET")] == ["PermissionError"] * 4, got
+    assert got["signal_grader"] == "PermissionError", got
+    assert int(got["caps"], 16) == 0 and got["no_new_privs"] == "1" and got["nproc"] == w.limits.max_processes
+    assert SECRET in home_secret.read_text()
+
+
+@pytest.mark.skipif(not uid_mode_works(), reason="the uid mode needs root and libseccomp")
+def test_uid_mode_leaves_nothing_of_its_uid_and_two_graders_never_share_one(envs, tmp_path, workers):
+    """Every process of a worker's uid ends with it, and what it left in the shared /tmp goes;
+    uids are held by a lock per uid, so a second grader on the machine takes other ones."""
+    env = envs("uid")
+    code = LEAVES_CHILDREN + "\ndef litter(name):\n    open('/tmp/' + name, 'w').write('x')\n    return 1\n"
+    w = workers.start(env, code, tmp_path)
+    w.load()
+    mark = f"{os.getpid() % 1000 + 2000}.{time.monotonic_ns() % 10**6}"
+    litter = f"agr-litter-{os.getpid()}"
+    assert sandbox.Session(w).call("f", mark).value == 1 and sandbox.Session(w).call("litter", litter).value == 1
+    uid = w.uid
+    other = sandbox.UidPool()  # as a second grader would
+    taken = [other.take() for _ in range(3)]
+    assert uid not in [u for u, _ in taken]
+    for _, fd in taken:
+        other.give_back(fd)
+    w.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(entry[0] for entry in _uid_processes(uid)):
+        time.sleep(0.05)
+    assert _uid_processes(uid) == [] and not os.path.exists(f"/tmp/{litter}")
+
+
+def _uid_processes(uid):
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.stat(f"/proc/{pid}").st_uid == uid and processes.table().get(int(pid), (0, 0, "Z"))[2] not in "ZX":
+                found.append(pid)
+        except OSError:
+            pass
+    return found
+
+
+def test_open_only_passes_through_to_what_is_kept_and_closes_the_rest(tmp_path):
+    """The uid mode's permission bits: a hidden folder holding the Python installation is only
+    passed through (o+x), everything else in it closed to others; a hidden folder inside what
+    is kept is closed; folders above what is kept can be passed through."""
+    home = tmp_path / "home"
+    (home / "py" / "lib").mkdir(parents=True)
+    (home / "secrets").mkdir()
+    (home / "notes.txt").write_text("x")
+    (home / "py" / "lib" / "checks").mkdir()
+    for p in (tmp_path, home, home / "py", home / "secrets"):
+        p.chmod(0o700)
+    sandbox.open_only([str(home / "py")], [str(home), str(home / "py" / "lib" / "checks")])
+    mode = lambda p: p.stat().st_mode & 0o007  # noqa: E731
+    assert mode(tmp_path) & 0o001 and mode(home) == 0o001  # passed through, not listed
+    assert mode(home / "secrets") == 0 and mode(home / "notes.txt") == 0
+    assert mode(home / "py") == 0  # kept: its own bits are left as they were
+    assert mode(home / "py" / "lib" / "checks") == 0
+
+
 # -- the grader goes away ------------------------------------------------------------------------
 
 LEAVES_CHILDREN = '''
@@ -245,7 +371,7 @@ def _cmdline_has(pid, mark):
         return False
 
 
-@pytest.mark.parametrize("mode", MODES + ["none"])
+@pytest.mark.parametrize("mode", ALL_MODES + ["none"])
 def test_a_worker_ends_with_everything_it_started_when_its_grader_goes(mode, envs, tmp_path, workers):
     """Only the grader's end of the request pipe closes (as when the grader is killed with
     SIGKILL): the keeper notices and everything the submission started ends, a child that
@@ -271,24 +397,28 @@ def test_a_worker_ends_with_everything_it_started_when_its_grader_goes(mode, env
 # -- no isolation --------------------------------------------------------------------------------
 
 def test_grading_refuses_where_student_code_cannot_be_isolated(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(sandbox, "isolation", lambda: sandbox.Isolation(None, "namespaces are off (test)"))
+    monkeypatch.setattr(isolation, "strongest", lambda: isolation.Available(None, "namespaces are off (test)"))
     out = tmp_path / "out"
     code = cli.main(["grade", "gradient_descent", "examples/gradient_descent/alice_reference.ipynb", "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 2 and not out.exists()
     assert "cannot isolate student code on this machine: namespaces are off (test)" in err
-    assert "as root" in err and "user namespaces" in err and "--no-sandbox" in err
+    assert "--no-sandbox" in err
+    if os.geteuid() == 0:  # as root, what a container must allow
+        assert "seccomp" in err and "libseccomp2" in err, err
+    else:
+        assert "as root" in err and "user namespaces" in err, err
 
 
 def test_no_sandbox_grades_and_says_so_everywhere(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(sandbox, "isolation", lambda: sandbox.Isolation(None, "namespaces are off (test)"))
+    monkeypatch.setattr(isolation, "strongest", lambda: isolation.Available(None, "namespaces are off (test)"))
     out = tmp_path / "out"
     code = cli.main(["grade", "gradient_descent", "examples/gradient_descent/alice_reference.ipynb", "--out", str(out),
                      "--no-sandbox"])
     err = capsys.readouterr().err
     results = json.loads((out / "alice_reference" / "results.json").read_text())
     assert code == 0 and results["score"] == 27
-    assert results["extra_data"]["sandbox"] == "none" and "Graded without isolation" in results["output"]
+    assert results["extra_data"]["isolation"] == "none" and "Graded without isolation" in results["output"]
     assert "Graded without isolation" in err and "Graded without isolation" in (out / "summary.html").read_text()
 
 
@@ -301,19 +431,19 @@ def test_worker_without_isolation_still_hides_environment(tmp_path):
     (tmp_path / "s.py").write_text(src)
     os.environ["AUTOGRADER_TEST_SECRET"] = SECRET
     try:
-        with grade.Grader("gradient_descent", isolate=False) as g:
+        with grade.Grader("gradient_descent", isolation=isolation.Mode.NONE) as g:
             r = g.grade(tmp_path / "s.py")
     finally:
         del os.environ["AUTOGRADER_TEST_SECRET"]
     out = next(c.output for c in r.checks if c.name == "test_model_values")
-    assert "ENV no-env" in out and SECRET not in out and r.sandbox == "none"
+    assert "ENV no-env" in out and SECRET not in out and r.isolation == "none"
 
 
 def test_a_worker_that_cannot_be_isolated_costs_its_submission_not_the_batch(tmp_path, monkeypatch):
     """Set-up failures (here a plan the jail does not know) are reported as such, in words."""
     (tmp_path / "s.py").write_text(variants.reference_text())
-    with grade.Grader("gradient_descent", isolate=MODES[0] if MODES else "none") as g:
-        if not g.env.isolated:
+    with grade.Grader("gradient_descent", isolation=MODES[0] if MODES else "none") as g:
+        if not g.env.policy.namespaces:
             pytest.skip("no isolated mode here")
         monkeypatch.setattr(g.env, "plan", lambda worker_dir, without=(): [["format_disk", "/"]])
         r = g.grade(tmp_path / "s.py")

@@ -101,6 +101,9 @@ def main(argv):
     """argv: the socket's fd, then the modules this template's workers do without."""
     sock = socket.socket(fileno=int(argv[0]))
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # setup processes are reaped by the kernel
+    # Orphans of its workers (a server whose keeper was killed) come back here, and are reaped
+    # the same way, not left as zombies of whatever PID 1 is (in a container, often the grader).
+    jail._prctl(jail.PR_SET_CHILD_SUBREAPER, 1)
     for sig in (signal.SIGINT, signal.SIGHUP):  # the grader decides when this process ends
         signal.signal(sig, signal.SIG_IGN)
     worker.prepare_process(tuple(argv[1:]))

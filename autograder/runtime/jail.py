@@ -1,11 +1,14 @@
 """Confine a freshly forked worker before it touches student code (runs in the worker).
 
-Modes (``spec["isolate"]``, chosen by the grader: ``sandbox.isolation``):
-  "root"  the grader runs as root: new mount, PID, network and IPC namespaces, a root file
-          system of the worker's own, then an unprivileged uid of the worker's own;
-  "user"  an ordinary user, where the kernel allows unprivileged user namespaces: the same
-          namespaces inside a new user namespace, then every capability is dropped;
-  "none"  no isolation (``--no-sandbox``): limits and a keeper only.
+The grader's policy (``spec["isolation"]``, ``isolation.Policy.spec``) says what to do:
+  namespaces     new mount, PID, network and IPC namespaces and a root file system of the
+                 worker's own (inside a new user namespace with ``user_namespace``); then an
+                 unprivileged uid of its own (``own_uid``, as root) or no capabilities at all;
+  own_uid alone  (root in a container that forbids namespaces) the server runs as an
+                 unprivileged uid and gid of its own, no supplementary groups, no capabilities,
+                 ``no_new_privs``, a seccomp filter denying network sockets; its keeper stays
+                 root, out of its reach, and kills every process of that uid at the end;
+  neither        no isolation (``--no-sandbox``): limits and a keeper only.
 
 The worker's file system (``build_root``, from the plan the grader made: ``sandbox.root_plan``)
 is a fresh tmpfs holding read-only binds of the system (/usr, /etc, ...) and of the Python
@@ -277,8 +280,8 @@ def _drop_to(uid):
     _check(_prctl(PR_SET_NO_NEW_PRIVS, 1), "no_new_privs")
 
 
-def _set_process_limit(mode, max_processes):
-    if mode == "user" and not _per_namespace_process_count():
+def _set_process_limit(policy, max_processes):
+    if policy["user_namespace"] and not _per_namespace_process_count():
         limit_processes_of_current_user(max_processes)
     else:
         resource.setrlimit(resource.RLIMIT_NPROC, (max_processes, max_processes))
@@ -286,8 +289,27 @@ def _set_process_limit(mode, max_processes):
 
 # -- the keeper ----------------------------------------------------------------------------------
 
-def _start_server(lifeline, keep_fds):
-    """Fork the server; in the keeper, wait for the end (see the module docstring)."""
+NETWORK_FAMILIES = ("AF_INET", "AF_INET6", "AF_PACKET", "AF_NETLINK")
+
+
+def deny_network():
+    """A seccomp filter (libseccomp, through pyseccomp) that fails socket() for internet, packet
+    and netlink families, and io_uring, which can make sockets without socket(). Needs
+    no_new_privs; holds for this process and all it starts, and cannot be removed."""
+    import errno
+    import socket
+
+    import pyseccomp as seccomp
+    f = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+    for family in NETWORK_FAMILIES:
+        f.add_rule(seccomp.ERRNO(errno.EACCES), "socket", seccomp.Arg(0, seccomp.EQ, getattr(socket, family)))
+    f.add_rule(seccomp.ERRNO(errno.ENOSYS), "io_uring_setup")
+    f.load()
+
+
+def _start_server(lifeline, keep_fds, sweep_uid=None):
+    """Fork the server; in the keeper, wait for the end (see the module docstring). With
+    ``sweep_uid``, every process of that uid is killed at the end too (the uid mode)."""
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)  # wakes the poll below through wake_w
@@ -320,6 +342,8 @@ def _start_server(lifeline, keep_fds):
             pass
         if server in processes.reap_children():
             ended = True
+    if sweep_uid is not None:
+        processes.kill_uid(sweep_uid)
     processes.kill_tree(os.getpid(), include_root=False, reap=True)  # without a namespace
     os._exit(0)
 
@@ -329,9 +353,18 @@ def confine(spec, lifeline, server_fds, report_fd):
     ``lifeline`` is the read end of the grader's request pipe, ``server_fds`` the fds only
     the server keeps, and ``report_fd`` receives the keeper's host PID (what the grader kills)
     or "error: ..." when confinement failed."""
-    mode = spec["isolate"]
+    policy = spec["isolation"]
     limits = spec["limits"]
-    if mode == "none":
+    if not policy["namespaces"] and policy["own_uid"]:  # root where namespaces are forbidden
+        _check(_prctl(PR_SET_CHILD_SUBREAPER, 1), "child subreaper")
+        os.write(report_fd, str(os.getpid()).encode())
+        os.close(report_fd)
+        _start_server(lifeline, server_fds, sweep_uid=spec["uid"])
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits["max_processes"],) * 2)  # counted per uid
+        _drop_to(spec["uid"])
+        deny_network()
+        return
+    if not policy["namespaces"]:
         limit_processes_of_current_user(limits["max_processes"])
         _check(_prctl(PR_SET_CHILD_SUBREAPER, 1), "child subreaper")
         os.write(report_fd, str(os.getpid()).encode())
@@ -339,7 +372,7 @@ def confine(spec, lifeline, server_fds, report_fd):
         _start_server(lifeline, server_fds)
         return
     flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC
-    if mode == "root":
+    if not policy["user_namespace"]:
         _check(_libc.unshare(flags), "unshare")
     elif os.geteuid() == 0:  # "user" as root: tests of this mode in a root CI run
         _unshare_user_as_root(flags | CLONE_NEWUSER)
@@ -365,8 +398,8 @@ def confine(spec, lifeline, server_fds, report_fd):
         make_read_only(new_root, writable, modern=spec.get("mount_setattr", True))
         enter_root(new_root)
         os.chdir(spec["dir"])
-        _set_process_limit(mode, limits["max_processes"])
-        if mode == "root":
+        _set_process_limit(policy, limits["max_processes"])
+        if policy["own_uid"]:
             _drop_to(spec["uid"])
         else:
             _drop_capabilities()
@@ -378,16 +411,40 @@ def confine(spec, lifeline, server_fds, report_fd):
     _start_server(lifeline, server_fds)
 
 
-def probe(mode):
-    """"" if this machine lets a worker be confined in ``mode``, else why not: the real
-    confinement, with a small plan, of a process that then only looks around and exits."""
+PROBE_UID = 199_999  # below the workers' uids: the uid mode's probe kills every process of it
+
+
+def _confined_enough(policy, staging):
+    """Inside the probe's confined process: whether it sees what the policy promises."""
+    if policy["namespaces"]:
+        return os.getpid() != 1 and os.path.isdir("/usr") and not os.path.exists(staging)
+    import socket
+    try:
+        os.listdir(staging)
+        return False
+    except PermissionError:
+        pass
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM).close()
+        return False
+    except PermissionError:
+        return os.getuid() == PROBE_UID
+
+
+def probe(policy):
+    """"" if this machine lets a worker be confined as ``policy`` (``isolation.Policy.spec``)
+    says, else why not: the real confinement, with a small plan, of a process that then only
+    looks around and exits."""
     import shutil
+    import socket  # noqa: F401 - imported as root: the confined process may not read the stdlib's folder
     import tempfile
+    if policy["seccomp_network"]:
+        import pyseccomp  # noqa: F401 - the same, and its absence (no libseccomp) is the answer
     staging = tempfile.mkdtemp(prefix="autograder-probe-")
     lifeline_r, lifeline_w = os.pipe()
     report_r, report_w = os.pipe()
     done_r, done_w = os.pipe()
-    spec = {"isolate": mode, "dir": "/", "new_root": staging, "uid": 65534,
+    spec = {"isolation": policy, "dir": "/", "new_root": staging, "uid": PROBE_UID,
             "limits": {"max_processes": 64}, "plan": [["bind", "/usr", "/usr", False], ["dir", "/proc"]]}
     pid = os.fork()
     if pid == 0:
@@ -395,10 +452,15 @@ def probe(mode):
             for fd in (lifeline_w, report_r, done_r):
                 os.close(fd)
             confine(spec, lifeline_r, [done_w], report_w)
-            ok = os.getpid() != 1 and os.path.isdir("/usr") and not os.path.exists(staging)
-            os.write(done_w, b"ok" if ok else b"the worker could still see the grader's files")
-        except BaseException as exc:  # noqa: BLE001
-            os.write(report_w, f"error: {_describe(exc)}".encode())
+            ok = _confined_enough(policy, staging)
+            os.write(done_w, b"ok" if ok else b"the worker could still see the grader's files or the network")
+        except BaseException as exc:  # noqa: BLE001 - told through whichever pipe is still open
+            for fd in (report_w, done_w):
+                try:
+                    os.write(fd, f"error: {_describe(exc)}".encode())
+                    break
+                except OSError:
+                    pass
         os._exit(0)
     for fd in (lifeline_r, report_w, done_w):
         os.close(fd)
@@ -407,7 +469,7 @@ def probe(mode):
         if not reported.isdigit():
             return reported.removeprefix("error: ") or "the set-up process ended without a word"
         done = os.read(done_r, 4096).decode(errors="replace")
-        return "" if done == "ok" else done or "the confined process died"
+        return "" if done == "ok" else done.removeprefix("error: ") or "the confined process died"
     finally:
         os.close(lifeline_w)  # the keeper ends with its lifeline
         os.waitpid(pid, 0)

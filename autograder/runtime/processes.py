@@ -107,6 +107,47 @@ def kill_tree(root, include_root=True, reap=False, rounds=50):
     return True
 
 
+def of_uid(uid):
+    """PIDs of processes (zombies included) owned by ``uid``."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.stat(f"/proc/{name}").st_uid == uid:
+                    found.append(int(name))
+            except OSError:
+                pass
+    return found
+
+
+def kill_uid(uid):
+    """SIGKILL every process of ``uid`` (run as root): a child takes that uid and calls
+    kill(-1), which the kernel carries out for all of the uid's processes at once, so none can
+    fork away meanwhile. Returns once that child is done."""
+    child = os.fork()
+    if child == 0:
+        code = 1
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            if os.getuid() == uid == os.geteuid() and uid >= 1000:  # never as root, never a system user
+                os.kill(-1, signal.SIGKILL)
+            code = 0
+        except OSError:
+            pass
+        finally:
+            os._exit(code)
+    while True:
+        try:
+            os.waitpid(child, 0)
+            return
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            return
+
+
 def reap_children():
     """Collect every exited child of this process (a keeper's orphans); returns their pids."""
     done = []

@@ -44,3 +44,28 @@ def remove_tree(path):
                     pass
         shutil.rmtree(path, ignore_errors=True)
     return not os.path.lexists(path)
+
+
+SHARED_SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def remove_owned(uid, folders=SHARED_SCRATCH):
+    """Remove what ``uid`` left at the top of shared scratch folders (a worker of the uid mode,
+    which has no private /tmp, once every process of its uid is gone). Links are removed, never
+    followed."""
+    for folder in folders:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                if os.lstat(path).st_uid != uid:
+                    continue
+                if os.path.isdir(path) and not os.path.islink(path):
+                    remove_tree(path)
+                else:
+                    os.unlink(path)
+            except OSError:
+                pass

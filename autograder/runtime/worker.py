@@ -270,6 +270,10 @@ def prepare_process(without=()):
     except ImportError:
         pass
     from . import probes  # noqa: F401 - here, while forbidden modules are simply missing
+    try:  # the uid mode's network filter, loaded before the worker may no longer read it
+        import pyseccomp  # noqa: F401
+    except (ImportError, OSError):
+        pass
     loader.python_source("")  # IPython's input transformers, imported once
     try:
         import matplotlib
