@@ -16,6 +16,7 @@ stop_containers() {
 }
 
 stop_containers
+trap 'stop_containers' EXIT  # .ci/run's own trap, set later, calls it too
 mkdir -p "$AGR_CI_DOCKER"
 dockerd --data-root "$AGR_CI_DOCKER/root" --exec-root "$AGR_CI_DOCKER/exec" -H "unix://$AGR_CI_DOCKER/docker.sock" \
   --pidfile "$AGR_CI_DOCKER/pid" --iptables=false --bridge=none >"$AGR_CI_DOCKER/dockerd.log" 2>&1 &
@@ -29,9 +30,15 @@ debootstrap --variant=minbase --include=python3,python3-venv,libseccomp2,procps 
   bookworm "$rootfs" http://deb.debian.org/debian >"$AGR_CI_DOCKER/debootstrap.log" 2>&1
 tar -C "$rootfs" -c . | /usr/bin/docker import - agr-bookworm:ci >/dev/null
 rm -rf "$rootfs"
-# Every wheel the image installs, from this machine's pip (its cache and its CPU build of torch).
+# Every wheel the image installs, for the image's Python (Debian's 3.11.2), from this machine's
+# pip (its cache and its CPU build of torch); the toolkit itself is built in the image.
 rm -rf .ci-wheels && mkdir .ci-wheels
-python -m pip wheel --quiet -w .ci-wheels '.[grading]' 'setuptools>=61' wheel
+python - > .ci-wheels/requirements.txt <<'PY'
+import tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+print("\n".join(project["dependencies"] + project["optional-dependencies"]["grading"] + ["setuptools>=61", "wheel"]))
+PY
+python -m pip download --quiet --python-version 3.11.2 --only-binary=:all: -d .ci-wheels -r .ci-wheels/requirements.txt
 /usr/bin/docker build --network none -q --build-arg BASE=agr-bookworm:ci --build-arg WHEELS=.ci-wheels \
   -t dl-autograder:ci . >/dev/null
 rm -rf .ci-wheels

@@ -85,7 +85,10 @@ def test_grade_in_a_default_container(docker, tmp_path):
     """`autograder grade` as root in a default container: the uid mode, the examples scored as on
     the host, and the hostile cases that apply held: no reading the checks, the solution, root's
     files, the grader's environment or the network; no writing results, the toolkit or the
-    system; a fork bomb and an endless loop cost their checks; nothing outlives grading."""
+    system; a fork bomb and an endless loop cost their checks; nothing outlives grading.
+    (One submission at a time: without control groups, which a default container does not
+    give, a fork bomb's hundreds of processes share the CPU with whatever is graded beside it,
+    and under a 2 s limit that can cost another submission a check: README, Security.)"""
     subs, out = tmp_path / "subs", tmp_path / "out"
     subs.mkdir()
     out.mkdir()
@@ -96,7 +99,7 @@ def test_grade_in_a_default_container(docker, tmp_path):
         variants.write(subs, name, text)
     script = textwrap.dedent(f"""
         echo {th.SECRET} > /root/agr-secret
-        autograder grade gradient_descent /subs --out /out --timeout 2 --load-timeout 10 -q
+        autograder grade gradient_descent /subs --out /out --timeout 2 --load-timeout 10 --jobs 1 -q
         echo "exit $?"
         sleep 1
         echo "left: $(ps -eo args | grep -c '[s]leep {th.SLEEP_MARK}') $(ls /tmp | grep -c agr-leftover)"
