@@ -10,9 +10,15 @@ if [ -n "$need" ]; then
 fi
 
 stop_containers() {
-  [ -f "$AGR_CI_DOCKER/pid" ] && kill "$(cat "$AGR_CI_DOCKER/pid")" 2>/dev/null
-  for _ in $(seq 50); do [ -f "$AGR_CI_DOCKER/pid" ] || break; sleep 0.2; done
+  local pid
+  pid=$(cat "$AGR_CI_DOCKER/pid" 2>/dev/null) || pid=""
+  # a pid file left by a machine that stopped may name some other process by now
+  if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ]; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do [ -d "/proc/$pid" ] || break; sleep 0.2; done
+  fi
   rm -rf "$AGR_CI_DOCKER"
+  return 0
 }
 
 stop_containers
@@ -22,12 +28,23 @@ dockerd --data-root "$AGR_CI_DOCKER/root" --exec-root "$AGR_CI_DOCKER/exec" -H "
   --pidfile "$AGR_CI_DOCKER/pid" --iptables=false --bridge=none >"$AGR_CI_DOCKER/dockerd.log" 2>&1 &
 export DOCKER_HOST="unix://$AGR_CI_DOCKER/docker.sock" AGR_DOCKER=/usr/bin/docker
 for _ in $(seq 100); do /usr/bin/docker info >/dev/null 2>&1 && break; sleep 0.3; done
-/usr/bin/docker info >/dev/null
+/usr/bin/docker info >/dev/null || { echo "containers: dockerd did not start:" >&2; tail -n 20 "$AGR_CI_DOCKER/dockerd.log" >&2; exit 1; }
+echo "containers: dockerd started ($(/usr/bin/docker version --format '{{.Server.Version}}'))"
 
 start=$(date +%s)
 rootfs="$AGR_CI_DOCKER/bookworm"
-debootstrap --variant=minbase --include=python3,python3-venv,libseccomp2,procps \
-  bookworm "$rootfs" http://deb.debian.org/debian >"$AGR_CI_DOCKER/debootstrap.log" 2>&1
+# Debian's archive is the one registry this step reaches; a failed download is tried again once,
+# and a failure prints the log's tail (its output is otherwise kept out of CI's).
+for attempt in 1 2; do
+  rm -rf "$rootfs"
+  if debootstrap --variant=minbase --include=python3,python3-venv,libseccomp2,procps \
+      bookworm "$rootfs" http://deb.debian.org/debian >"$AGR_CI_DOCKER/debootstrap.log" 2>&1; then
+    break
+  fi
+  echo "containers: debootstrap failed (attempt $attempt):" >&2
+  tail -n 20 "$AGR_CI_DOCKER/debootstrap.log" "$rootfs/debootstrap/debootstrap.log" >&2 2>/dev/null || true
+  [ "$attempt" = 2 ] && exit 1
+done
 tar -C "$rootfs" -c . | /usr/bin/docker import - agr-bookworm:ci >/dev/null
 rm -rf "$rootfs"
 # Every wheel the image installs, for the image's Python (Debian's 3.11.2), from this machine's
@@ -40,7 +57,7 @@ print("\n".join(project["dependencies"] + project["optional-dependencies"]["grad
 PY
 python -m pip download --quiet --python-version 3.11.2 --only-binary=:all: -d .ci-wheels -r .ci-wheels/requirements.txt
 /usr/bin/docker build --network none -q --build-arg BASE=agr-bookworm:ci --build-arg WHEELS=.ci-wheels \
-  -t dl-autograder:ci . >/dev/null
+  -t dl-autograder:ci . >"$AGR_CI_DOCKER/build.log" 2>&1 || { tail -n 30 "$AGR_CI_DOCKER/build.log" >&2; exit 1; }
 rm -rf .ci-wheels
 export AGR_TEST_IMAGE=dl-autograder:ci AGR_REQUIRE_CONTAINERS=1
 echo "containers: engine, base image and dl-autograder:ci built in $(( $(date +%s) - start )) s"
