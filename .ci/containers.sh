@@ -1,7 +1,6 @@
 # Sourced by .ci/run as root: start a Docker daemon of CI's own and build the repository's image on
 # a debootstrap'd Debian bookworm. Exports DOCKER_HOST, AGR_DOCKER and AGR_TEST_IMAGE for the tests,
 # and AGR_REQUIRE_CONTAINERS=1: in CI the container tests must run, not skip.
-AGR_CI_DOCKER=/var/tmp/agr-ci-docker
 need=""
 [ -x /usr/bin/docker ] && command -v dockerd >/dev/null || need="$need docker.io"
 command -v debootstrap >/dev/null || need="$need debootstrap"
@@ -9,21 +8,27 @@ if [ -n "$need" ]; then
   apt-get install -y -qq $need >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $need >/dev/null; }
 fi
 
-stop_containers() {
-  local pid
-  pid=$(cat "$AGR_CI_DOCKER/pid" 2>/dev/null) || pid=""
+# A daemon's folder: its pid file, socket, logs and data root. dockerd binds its data root onto
+# itself, and a machine whose processes were stopped keeps that mount: a folder is unmounted
+# before it is removed, and each run makes a new one, so a leftover never stops CI.
+stop_containers_in() {
+  local dir=$1 pid
+  pid=$(cat "$dir/pid" 2>/dev/null) || pid=""
   # a pid file left by a machine that stopped may name some other process by now
   if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ]; then
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 50); do [ -d "/proc/$pid" ] || break; sleep 0.2; done
   fi
-  rm -rf "$AGR_CI_DOCKER"
-  return 0
+  awk -v d="$dir" '$5 == d || index($5, d "/") == 1 {print $5}' /proc/self/mountinfo | sort -r | while read -r m; do
+    umount -l "$m" 2>/dev/null || true
+  done
+  rm -rf "$dir" 2>/dev/null || echo "containers: could not remove $dir (left for the next run)" >&2
 }
+stop_containers() { [ -n "${AGR_CI_DOCKER:-}" ] && stop_containers_in "$AGR_CI_DOCKER"; return 0; }
 
-stop_containers
+for old in /var/tmp/agr-ci-docker*; do [ -e "$old" ] && stop_containers_in "$old"; done
+AGR_CI_DOCKER=$(mktemp -d /var/tmp/agr-ci-docker.XXXXXX)
 trap 'stop_containers' EXIT  # .ci/run's own trap, set later, calls it too
-mkdir -p "$AGR_CI_DOCKER"
 dockerd --data-root "$AGR_CI_DOCKER/root" --exec-root "$AGR_CI_DOCKER/exec" -H "unix://$AGR_CI_DOCKER/docker.sock" \
   --pidfile "$AGR_CI_DOCKER/pid" --iptables=false --bridge=none >"$AGR_CI_DOCKER/dockerd.log" 2>&1 &
 export DOCKER_HOST="unix://$AGR_CI_DOCKER/docker.sock" AGR_DOCKER=/usr/bin/docker
