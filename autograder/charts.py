@@ -8,8 +8,6 @@ data always gives the same file (``autograder report`` rebuilds identical pages)
 import io
 import math
 
-from matplotlib.ticker import MaxNLocator, NullLocator, StrMethodFormatter
-
 WIDTH, HEIGHT, DPI = 6.8, 3.2, 90
 LABEL_CHARS = 66  # of a check's words beside its pass-rate bar (4 inches at 7 points)
 REFERENCE_STYLE = {"color": "0.6", "linewidth": 4, "alpha": 0.6, "zorder": 1}
@@ -44,6 +42,7 @@ def _plain_log_ticks(axis, values):
     """Log-axis ticks labelled "100", "0.01", "1e-05" rather than in mathtext (whose parser
     took an eighth of the drawing time), and no minor ticks (a third of it) unless the data
     span less than a decade: then the minor ticks are the only ones, and are labelled."""
+    from matplotlib.ticker import NullLocator, StrMethodFormatter  # here: a grader draws no chart
     axis.set_major_formatter(StrMethodFormatter("{x:g}"))
     shown = [v for v in values if not math.isnan(v)]
     if shown and max(shown) >= 10 * min(shown):
@@ -127,6 +126,7 @@ def _bars(record, series, log):
 def score_distribution(scores: list[float], max_score: float) -> bytes:
     """How many submissions earned each whole score, 0 to ``max_score`` (a score of 12.5 is
     counted with 12)."""
+    from matplotlib.ticker import MaxNLocator
     top = max(1, math.ceil(max_score))
     fig, ax = _figure(f"Score distribution ({len(scores)} submissions)", f"score (of {max_score:g})", "submissions",
                       left=0.6)

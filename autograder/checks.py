@@ -168,14 +168,39 @@ class Reference:
 
     Arguments and results go through the same codec as the submission's, so both sides
     return identical types; results are cached because every submission asks the same.
+    ``answers``: answers recorded earlier for this grader ({call key: plain value}, see
+    ``reference_answers``), used as they are. The reference itself (``load()``, returning its
+    namespace) is loaded only when a call is not among them: a cold grader whose answers are
+    all recorded never runs the reference, its imports or its training runs.
     """
 
     CACHE_SIZE = 512  # answers kept; bounds memory when checks ask with per-submission inputs
 
-    def __init__(self, namespace):
-        self.ns = namespace
-        self.cache = collections.OrderedDict()
+    def __init__(self, namespace=None, *, load=None, answers=None):
+        if namespace is None and load is None:
+            raise TypeError("Reference needs the reference's namespace or a function loading it")
+        self._ns, self._load = namespace, load
+        self.recorded = dict(answers or {})  # never evicted: they cost nothing to keep
+        self.cache = collections.OrderedDict()  # computed in this process
+        self.computed = 0  # answers this process had to compute (the rest were recorded)
         self.lock = threading.RLock()  # seeding is global: one reference call at a time
+
+    @property
+    def ns(self):
+        with self.lock:
+            if self._ns is None:
+                self._ns = self._load()
+            return self._ns
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the reference was loaded in this process (not when every answer was recorded)."""
+        return self._ns is not None
+
+    def answers(self) -> dict:
+        """Every answer known here, recorded and computed: what ``reference_answers.save`` keeps."""
+        with self.lock:
+            return {**self.recorded, **self.cache}
 
     def fn(self, name):
         return Ref(name)
@@ -188,19 +213,22 @@ class Reference:
 
     def call(self, target, *args, seed=0, forbid=(), timeout=None, return_args=False, **kwargs):
         plain_args, plain_kwargs = codec.to_plain(list(args)), codec.to_plain(kwargs)
-        key = json.dumps([target, plain_args, plain_kwargs, seed], sort_keys=True)
+        key = call_key(target, plain_args, plain_kwargs, seed)
         value = codec.from_plain(self.call_plain(target, plain_args, plain_kwargs, seed, key))
         # The reference is trusted not to change its arguments: they come back as given.
         return (value, codec.from_plain(plain_args)) if return_args else value
 
     def call_plain(self, target, plain_args, plain_kwargs, seed=0, key=None):
         """The reference's answer as plain data (cached), for arguments already plain."""
-        key = key or json.dumps([target, plain_args, plain_kwargs, seed], sort_keys=True)
+        key = key or call_key(target, plain_args, plain_kwargs, seed)
         with self.lock:
+            if key in self.recorded:
+                return self.recorded[key]
             if key in self.cache:
                 self.cache.move_to_end(key)
             else:
                 self.cache[key] = self._compute(target, plain_args, plain_kwargs, seed)
+                self.computed += 1
                 if len(self.cache) > self.CACHE_SIZE:
                     self.cache.popitem(last=False)
             return self.cache[key]
@@ -210,6 +238,11 @@ class Reference:
         kwargs = codec.from_plain(plain_kwargs, codec.make_tensor, self._resolve)
         seed_everything(seed)
         return codec.to_plain(self._resolve(target)(*args, **kwargs))
+
+
+def call_key(target: str, plain_args, plain_kwargs, seed: int) -> str:
+    """What identifies one call to the reference: its target, plain arguments and seed."""
+    return json.dumps([target, plain_args, plain_kwargs, seed], sort_keys=True)
 
 
 # -- comparing answers -------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import signal
 import subprocess
 import sys
 
-from . import assignments, build, data, grade, sandbox, submission, text
+from . import assignments, build, data, forked_grader, grade, sandbox, submission, text
 from .isolation import Mode, NoIsolation
 
 EXIT_CODES = """\
@@ -165,7 +165,10 @@ def _export(args):
     return 1 if skipped else 0
 
 
-def main(argv=None):
+def main(argv=None, fork=False):
+    """Run the command ``argv`` (default: this process's arguments); its exit status. With
+    ``fork`` (the console script), ``grade`` runs in a grader forked from its workers' template
+    (``forked_grader``): one torch import for both."""
     defaults = sandbox.Limits()
     p = argparse.ArgumentParser(prog="autograder", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -283,6 +286,11 @@ def main(argv=None):
     m.set_defaults(run=_audit)
 
     args = p.parse_args(argv)
+    if fork and args.run is _grade and not args.list:
+        # One torch import for the grader and its workers' template (forked_grader.py).
+        code = forked_grader.run("autograder.cli:main", list(sys.argv[1:] if argv is None else argv))
+        if code is not None:
+            return code
     try:
         return args.run(args)
     except (assignments.DeclarationError, NoIsolation) as e:
@@ -296,7 +304,7 @@ def main(argv=None):
 def run():
     """The console script: ``main``, then exit. After a stop, exit at once: a grading thread
     may still be computing a reference answer in this process, and nothing it does matters."""
-    code = main()
+    code = main(fork=forked_grader.wanted())
     if code > STOPPED:
         sys.stdout.flush()
         sys.stderr.flush()

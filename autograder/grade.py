@@ -21,7 +21,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from . import assignments, feedback, replies, report, sandbox, submission, text
+from . import assignments, feedback, reference_answers, replies, report, sandbox, submission, text
 from .checks import Reference, Student
 from .isolation import Mode, resolve
 from .results import CheckResult, SubmissionResult, read_kept
@@ -60,6 +60,9 @@ def hidden_paths(out_dir=None):
             paths.append(gitdir)
             if (gitdir / "commondir").is_file():  # a worktree's: the main repository's .git
                 paths.append((gitdir / (gitdir / "commondir").read_text().strip()).resolve())
+    with contextlib.suppress(OSError):  # made now, so that it is hidden from the first worker on
+        reference_answers.cache_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
+        paths.append(reference_answers.cache_dir())
     if out_dir is not None:
         paths.append(Path(out_dir))
     return paths
@@ -76,27 +79,37 @@ class Grader:
     ``isolation``: a mode or None for the strongest available (``isolation.resolve``; raises
     NoIsolation rather than grade unconfined, unless given ``Mode.NONE``)."""
 
-    def __init__(self, assignment, limits=None, out_dir=None, isolation=None, hide=()):
+    def __init__(self, assignment, limits=None, out_dir=None, isolation=None, hide=(), identity=None):
         import torch
-
-        from .runtime import worker
         # Start the worker template first: it imports torch while the grader does the same.
         self.env = sandbox.Environment.create(hide=hidden_paths(out_dir) + list(hide), isolation=isolation)
         try:
             torch.set_num_threads(1)  # the same arithmetic as in the single-threaded workers
-            worker.warm_up(torch)  # torch's lazy imports, paid once rather than in the first check
             self.assignment = assignments.get(assignment) if isinstance(assignment, str) else assignment
             self.limits = limits or sandbox.Limits()
-            self.ref = Reference(load_reference(self.assignment))
-            self.identity = grader_identity(self.assignment, self.limits, self.env.policy.mode)
+            # ``identity``: grader_identity's, when the caller computed it already (once per batch)
+            self.identity = identity or grader_identity(self.assignment, self.limits, self.env.policy.mode)
+            self.answers_key = reference_answers.answers_key(self.identity)
+            self.ref = Reference(load=self._load_reference,
+                                 answers=reference_answers.load(self.assignment, self.answers_key))
             # Kept by definitions-only loading however they are bound (``accuracy = lambda ...``).
             self.graded_names = sorted({fn.split(".")[0] for fn in self.assignment.tasks.values()})
         except BaseException:
             self.env.close()
             raise
 
+    def _load_reference(self):
+        """The reference, loaded when a check first asks what no recorded answer says."""
+        import torch
+
+        from .runtime import worker
+        worker.warm_up(torch)  # torch's lazy imports (optimizers), paid before the reference trains
+        return load_reference(self.assignment)
+
     def close(self):
         self.env.close()
+        if self.ref.computed:  # the next cold grader reads them instead of running the reference
+            reference_answers.save(self.assignment, self.answers_key, self.ref.answers())
 
     def __enter__(self):
         return self
@@ -335,11 +348,11 @@ def grader_identity(assignment, limits, mode: Mode | str = "") -> dict:
             "isolation": Mode(mode).value if mode else ""}
 
 
-def grader_version(assignment, limits, mode: Mode | str = "") -> str:
-    """One digest of ``grader_identity``: part of every submission's fingerprint."""
+def grader_version(identity: dict) -> str:
+    """One digest of a ``grader_identity``: part of every submission's fingerprint."""
     import hashlib
     import json
-    return hashlib.sha256(json.dumps(grader_identity(assignment, limits, mode), sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
 def default_jobs():
@@ -439,7 +452,8 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolation=
         subs = submission.select(assignment, paths, shard)
         policy = resolve(isolation)
         check_writable(out_dir)
-        version = grader_version(assignment, limits, policy.mode)
+        identity = grader_identity(assignment, limits, policy.mode)
+        version = grader_version(identity)
         for line in submission.renamed(subs):  # two files, one stem: both graded, each under its own name
             print(f"autograder: {text.line(line)}", file=sys.stderr)
         results, todo = [], []
@@ -458,7 +472,7 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolation=
         drawer = report.PageDrawer(out_dir, assignment) if pages and todo else None
         try:
             if todo:  # starting the grader (torch, the reference) is the expensive part
-                with Grader(assignment, limits, out_dir, policy.mode) as grader:
+                with Grader(assignment, limits, out_dir, policy.mode, identity=identity) as grader:
                     _grade_batch(grader, todo, out_dir, results, progress, jobs, signals, drawer)
             if drawer is not None:
                 drawer.finish()

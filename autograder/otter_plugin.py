@@ -1,6 +1,8 @@
 """The otter-grader plugin that makes an otter autograder zip grade with this toolkit's engine.
 
-otter runs plugins in its own process, before and after it executes the notebook in a Jupyter
+The zip's run_autograder does without otter's run (``gradescope.py``: the same grading and the
+same results, about two seconds of CPU sooner); this plugin is what ``otter run -a
+autograder.zip`` uses. otter runs plugins in its own process, before and after it executes the notebook in a Jupyter
 kernel. This plugin:
   * ``before_execution``: grades the submission with ``grade.Grader`` (each submission in a
     sandboxed worker, checks in this process) and then hands otter an empty notebook, so no
@@ -17,8 +19,12 @@ from pathlib import Path
 
 from otter.plugins import AbstractOtterPlugin
 
-from . import grade, results, sandbox
-from .isolation import Mode, NoIsolation
+from . import assignments, gradescope
+
+
+def grade_config_wants_folder(config: dict) -> bool:
+    """A submission with files beside its notebook is graded as the folder holding them."""
+    return bool(assignments.get(config["assignment"]).submission_files)
 
 
 class FixedResults:
@@ -35,21 +41,11 @@ class EnginePlugin(AbstractOtterPlugin):
     """Grade with the toolkit's isolated engine instead of otter's in-kernel tests."""
 
     def _grade(self):
-        name = self.plugin_config["assignment"]
         notebook = Path(self.submission_path).resolve()
         ag_dir = notebook.parent.parent  # otter's autograder/{source,submission,results}
-        limits = sandbox.Limits(call_timeout=float(self.plugin_config.get("call_timeout", sandbox.Limits.call_timeout)))
-        isolation = Mode.NONE if self.plugin_config.get("no_sandbox") else None
-        try:
-            grader = grade.Grader(name, limits=limits, hide=[ag_dir], isolation=isolation)
-        except NoIsolation as e:
-            return {"score": 0, "output": f"The autograder refused to run this submission: {e} (for the zip: "
-                    "`autograder build --no-sandbox`)", "tests": []}
-        with grader:
-            target = notebook.parent if grader.assignment.submission_files else notebook
-            result = grader.grade(target)
-            result.submission = notebook.stem
-            return results.to_json(result, grader.assignment.manual)
+        config = self.plugin_config
+        target = notebook.parent if grade_config_wants_folder(config) else notebook
+        return gradescope.grade_submission(config, target, hide=[ag_dir], name=notebook.stem)
 
     def before_execution(self, submission):
         self.output = self._grade()

@@ -27,6 +27,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import socket
 import stat
 import struct
@@ -254,12 +255,27 @@ class Template:
         self.sock = None
         self.ready = None  # its first message: where its Python lives
         self.lock = threading.Lock()  # one request at a time on its socket
+        self.parent = None  # a template this process was forked from (``adopt``): its PID
+
+    @classmethod
+    def adopt(cls, root: Path, sock: socket.socket, parent: int) -> "Template":
+        """The template this grader was forked from (``forked_grader``): it already imported
+        what workers need, and so did this process, once for both. ``sock``: its connection
+        to us; its first message is the usual "ready"."""
+        template = cls(root)
+        template.sock, template.parent = sock, parent
+        template.sock.settimeout(120)
+        return template
 
     def start(self):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # matplotlib's font cache lives across batches: building it takes seconds.
-        mpl = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "autograder" / "matplotlib"
-        mpl.mkdir(parents=True, exist_ok=True)
+        mpl = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "autograder" / "matplotlib"
+        try:
+            mpl.mkdir(parents=True, exist_ok=True)
+        except OSError:  # an unusable cache folder: this batch's own (fonts are looked up again)
+            mpl = self.root / "matplotlib"
+            mpl.mkdir(exist_ok=True)
         boot = ("import sys; sys.path.insert(0, sys.argv[1]); "
                 "from agr_runtime.forkserver import main; main(sys.argv[2:])")
         self.process = subprocess.Popen(
@@ -279,6 +295,12 @@ class Template:
             self.ready = msg
 
     def stop(self):
+        if self.parent is not None:  # our parent: killed as a started template is (its keepers end by
+            with contextlib.suppress(OSError):  # their lifelines; our Environment removes the rest)
+                os.kill(self.parent, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                self.sock.close()
+            self.parent = None
         if self.process is not None:
             # Kill before closing our end: on a closed socket the template cleans up after a
             # dead grader, which would take the live batch's workers and folders with it.
@@ -287,6 +309,25 @@ class Template:
             self.process = None
             with contextlib.suppress(OSError):
                 self.sock.close()
+
+
+# The template this process was forked from (``forked_grader``), until an Environment takes it.
+ADOPTED: list[Template] = []
+
+
+def make_root() -> Path:
+    """A batch's scratch folder, private to the grader: the runtime copy the templates run
+    (``rt/agr_runtime``), ``newroot`` where each worker builds its root file system, and each
+    worker's own folder."""
+    root = Path(tempfile.mkdtemp(prefix="autograder-"))
+    rt = root / "rt" / "agr_runtime"
+    rt.mkdir(parents=True)
+    for src in RUNTIME_SRC.glob("*.py"):
+        shutil.copy(src, rt / src.name)
+    for p in (root / "rt", rt, *rt.iterdir()):
+        os.chmod(p, 0o755 if p.is_dir() else 0o644)
+    (root / "newroot").mkdir(mode=0o755)  # where each worker builds its root (own mount ns)
+    return root
 
 
 def module_folders(names) -> list[str]:
@@ -323,21 +364,18 @@ class Environment:
         """``isolation``: a mode (or its name), or None for the strongest this machine allows
         (``isolation.resolve``); raises NoIsolation rather than run unconfined unless asked to."""
         policy = resolve(isolation)
-        root = Path(tempfile.mkdtemp(prefix="autograder-"))
+        adopted, ADOPTED[:] = ADOPTED[:1], []  # the template we were forked from serves one Environment
+        root = adopted[0].root if adopted else make_root()
         # Only the grader and its template list it: a worker sees its own folder alone, bound into
         # a root of its own; in the uid mode it may pass through (x) to its own 0700 folder.
         os.chmod(root, 0o711 if policy.own_uid and not policy.namespaces else 0o700)
-        rt = root / "rt" / "agr_runtime"
-        rt.mkdir(parents=True)
-        for src in RUNTIME_SRC.glob("*.py"):
-            shutil.copy(src, rt / src.name)
-        for p in (root / "rt", rt, *rt.iterdir()):
-            os.chmod(p, 0o755 if p.is_dir() else 0o644)
-        (root / "newroot").mkdir(mode=0o755)  # where each worker builds its root (own mount ns)
         hide = [str(Path(p).resolve()) for p in hide if Path(p).exists()]
         env = cls(root=root, policy=policy, hide=hide, uids=UidPool() if policy.own_uid else None,
                   groups=cgroups.Groups.create() if policy.cgroups and os.geteuid() == 0 else None)
-        env.template()  # it imports torch while the grader does the same
+        if adopted:
+            env.templates[()] = adopted[0]
+        else:
+            env.template()  # it imports torch while the grader does the same
         return env
 
     def template(self, without=()) -> Template:

@@ -112,9 +112,7 @@ def main(argv):
     gc.freeze()
     keepers, groups = Keepers(), set()
     try:
-        sock.send(json.dumps({"op": "ready", "path": [p for p in sys.path if p],
-                              "prefixes": sorted({sys.prefix, sys.base_prefix, sys.exec_prefix}),
-                              "executable": os.path.realpath(sys.executable)}).encode())
+        sock.send(ready_message())
         serve(sock, keepers, groups)
     except OSError:  # the socket failed: the grader is gone
         pass
@@ -122,13 +120,54 @@ def main(argv):
     os._exit(0)
 
 
+def ready_message():
+    """The first message to a grader: where this Python lives (its workers' roots show it)."""
+    return json.dumps({"op": "ready", "path": [p for p in sys.path if p],
+                       "prefixes": sorted({sys.prefix, sys.base_prefix, sys.exec_prefix}),
+                       "executable": os.path.realpath(sys.executable)}).encode()
+
+
+def fork_grader(sock, spec, fds):
+    """Fork the grader itself from this template (``autograder/forked_grader.py``), so that it
+    finds torch, NumPy and matplotlib imported: one import serves it and its workers. This
+    process holds nothing secret, and the grader it forks is not a worker: it goes on with
+    the front's own path, folder, environment and standard streams (``spec``, ``fds``). From
+    then on this template serves the forked grader (the returned socket), not the front."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            sock.close()
+            ours.close()
+            for sig in (signal.SIGCHLD, signal.SIGHUP, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # as in any Python program
+            sys.path[:] = spec["path"]
+            import importlib
+            importlib.import_module(spec["module"]).child_main(spec, fds, theirs, os.getppid())
+        except BaseException as exc:  # noqa: BLE001 - say why on the front's stderr, then end
+            try:  # fd 2: the front's stderr (the template's own, and the grader's once it took over)
+                os.write(2, f"autograder: the forked grader failed: {jail._describe(exc)}\n".encode())
+            finally:
+                os._exit(70)
+        os._exit(0)
+    for fd in fds:
+        os.close(fd)
+    theirs.close()
+    sock.send(json.dumps({"pid": pid}).encode())
+    ours.send(ready_message())
+    return ours
+
+
 def serve(sock, keepers, groups):
     """Fork a worker per request until the grader closes its end of ``sock``."""
     while True:
-        data, fds, _, _ = socket.recv_fds(sock, 1 << 16, 2)
+        data, fds, _, _ = socket.recv_fds(sock, 1 << 16, 8)
         if not data:
             return
         spec = json.loads(data)
+        if spec.get("op") == "grader":
+            return serve(fork_grader(sock, spec, fds), keepers, groups)
         report_r, report_w = os.pipe()
         pid = os.fork()
         if pid == 0:

@@ -1,0 +1,76 @@
+"""gradescope.py: the zip's run_autograder in Gradescope's layout grades with the toolkit's
+engine without otter's run: the scores of `autograder grade`, the reference's answers shipped
+in the zip (none computed again), and a results.json whatever goes wrong."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder import assignments, build, grade
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "gradient_descent"
+GD = assignments.get("gradient_descent")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The gradient_descent zip, built after the reference was graded (its answers recorded)."""
+    tmp = tmp_path_factory.mktemp("gradescope")
+    cache = tmp / "build-cache"
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(cache)
+    try:
+        with grade.Grader(GD) as g:
+            grade.grade_paths(g, [EXAMPLES / "alice_reference.ipynb"])
+        (tmp / "dist").mkdir()
+        return build.build_zip(GD, tmp / "dist")
+    finally:
+        if old is None:
+            os.environ.pop("XDG_CACHE_HOME", None)
+        else:
+            os.environ["XDG_CACHE_HOME"] = old
+
+
+def run_autograder(zip_path, submission, where, edit=None):
+    """Gradescope's layout in ``where`` (AUTOGRADER_DIR), the zip's own run_autograder; returns
+    (results.json, the cache folder the run could write to, the process)."""
+    for part in ("source", "submission", "results"):
+        (where / part).mkdir(parents=True)
+    with zipfile.ZipFile(zip_path) as z:
+        z.extractall(where / "source")
+    if edit:
+        edit(where / "source")
+    shutil.copy(submission, where / "submission" / submission.name)
+    (where / "submission_metadata.json").write_text(json.dumps({"id": 1, "assignment": {"title": GD.name}}))
+    cache = where / "cache"
+    env = {**os.environ, "AUTOGRADER_DIR": str(where), "XDG_CACHE_HOME": str(cache),
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    proc = subprocess.run(["bash", str(where / "source" / "run_autograder")], env=env, capture_output=True,
+                          text=True, timeout=600)
+    return json.loads((where / "results" / "results.json").read_text()), cache, proc
+
+
+@pytest.mark.parametrize("case, expected", [("alice_reference.ipynb", 27.0), ("carol_batch_size_bug.ipynb", 22.0)])
+def test_run_autograder_scores_as_autograder_grade_with_the_shipped_answers(built, tmp_path, case, expected):
+    results, cache, proc = run_autograder(built, EXAMPLES / case, tmp_path / "ag")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert results["score"] == expected, results.get("output", "")[:2000]
+    assert len(results["tests"]) == len(GD.checks)
+    assert not list(cache.rglob("reference-answers/*.json")), "the zip computed answers it was shipped"
+    with grade.Grader(GD) as g:
+        (local,) = grade.grade_paths(g, [EXAMPLES / case])
+    assert sum(c.score for c in local.checks) == expected
+
+
+def test_run_autograder_writes_a_result_when_the_zip_is_broken(built, tmp_path):
+    def break_config(source):
+        (source / "otter_config.json").write_text(json.dumps({"plugins": []}))
+    results, _, proc = run_autograder(built, EXAMPLES / "alice_reference.ipynb", tmp_path / "ag", break_config)
+    assert results["score"] == 0 and results["tests"] == []
+    assert "The autograder failed" in results["output"] and "names no autograder.otter_plugin" in results["output"]
