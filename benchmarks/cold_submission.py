@@ -162,7 +162,7 @@ def gradescope_layout(zip_path: Path, submission: Path, where: Path) -> Path:
 def in_gradescope_mount(where: Path, script: str) -> list[str]:
     """A command running ``script`` with ``where`` bound on /autograder, in a mount namespace of
     its own (nothing is left on the machine); needs root."""
-    return ["unshare", "-m", "sh", "-c", f"mkdir -p /autograder && mount --bind {where} /autograder && {script}"]
+    return ["unshare", "-m", "sh", "-c", f"mount --bind {where} /autograder && {script}"]
 
 
 def score_of(results_json: Path) -> str:
@@ -272,6 +272,11 @@ def main():
         with contextlib.suppress(Exception):
             for d, _, _ in RunGroup().dirs:
                 d.rmdir()
+    # `unshare -m` binds the layout on /autograder, which must exist as a folder: made here if
+    # missing, and removed at the end (the bind itself ends with its namespace).
+    made_mount_point = root and not Path("/autograder").exists()
+    if made_mount_point:
+        Path("/autograder").mkdir()
     work = Path(tempfile.mkdtemp(prefix="cold-bench-"))
     cache = work / "cache"
     env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
@@ -325,6 +330,9 @@ def main():
             print()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if made_mount_point:
+            with contextlib.suppress(OSError):
+                Path("/autograder").rmdir()
 
 
 def print_assignment(name, score, own, floor, floor_wall, figures):

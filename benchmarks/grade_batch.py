@@ -180,9 +180,11 @@ def main():
                   f"worst {max(latency):.2f} s; peak memory: grader {mem.peak_rss / 2**20:.0f} MiB RSS, "
                   f"all grading processes {mem.peak_pss / 2**20:.0f} MiB PSS; graded {len(rows)} "
                   f"{dict(status)}; scores {dict(sorted(scores.items()))}", flush=True)
+            floor = sum(cpu) / cores  # the submissions' own CPU seconds, spread over every core
             print(f"  the submissions' own code used {1000 * statistics.mean(cpu):.0f} ms of CPU per submission "
                   f"(mean): at {cores} cores no grader can take less than {1000 * statistics.mean(cpu) / cores:.0f} ms "
-                  f"of wall time per submission", flush=True)
+                  f"of wall time per submission; floor for the batch {floor:.1f} s, this run {seconds:.1f} s: "
+                  f"{seconds / floor if floor else float('nan'):.2f}x the floor (goal: at most 1.5x)", flush=True)
             if otter_times is None:
                 otter_times = otter_sample(name, made, args.otter, tmp)
                 if otter_times:
