@@ -75,6 +75,14 @@ def run(entry: str, argv: list[str]) -> int | None:
     old = {sig: signal.signal(sig, forward) for sig in FORWARDED} \
         if threading.current_thread() is threading.main_thread() else {}
     status_r = status_w = life_r = life_w = -1
+    # The grader's standard streams are ours; one we were started without is /dev/null for it.
+    streams = []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+            streams.append(fd)
+        except OSError:
+            streams.append(os.open(os.devnull, os.O_RDWR))
     try:
         try:
             template.start()
@@ -84,11 +92,12 @@ def run(entry: str, argv: list[str]) -> int | None:
             spec_file = root / "grader.json"  # the folder is ours alone (0700)
             spec_file.write_text(json.dumps({
                 "entry": entry, "argv": argv, "argv0": sys.argv[0], "cwd": os.getcwd(), "env": dict(os.environ),
-                "streams": [[s.encoding, s.errors] for s in (sys.stdin, sys.stdout, sys.stderr)]}))
+                "streams": [[getattr(s, "encoding", None) or "utf-8", getattr(s, "errors", None) or "strict"]
+                            for s in (sys.stdin, sys.stdout, sys.stderr)]}))
             request = {"op": "grader", "module": __name__, "path": [p for p in sys.path],
                        "spec_file": str(spec_file), "root": str(root)}
             forking[0] = True
-            socket.send_fds(template.sock, [json.dumps(request).encode()], [0, 1, 2, status_w, life_r])
+            socket.send_fds(template.sock, [json.dumps(request).encode()], [*streams, status_w, life_r])
             reply = json.loads(template.sock.recv(1 << 16))
             grader.append(int(reply["pid"]))
         except (StoppedEarly, OSError, ValueError, KeyError, RuntimeError) as e:
@@ -129,7 +138,7 @@ def run(entry: str, argv: list[str]) -> int | None:
             return 1
         return int(status)
     finally:
-        for fd in (status_r, status_w, life_r, life_w):
+        for fd in (*[f for f in streams if f > 2], status_r, status_w, life_r, life_w):
             if fd >= 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)

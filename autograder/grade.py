@@ -60,12 +60,35 @@ def hidden_paths(out_dir=None):
             paths.append(gitdir)
             if (gitdir / "commondir").is_file():  # a worktree's: the main repository's .git
                 paths.append((gitdir / (gitdir / "commondir").read_text().strip()).resolve())
+    paths += other_copies()  # every other copy of the grading material this machine holds
     with contextlib.suppress(OSError):  # made now, so that it is hidden from the first worker on
         reference_answers.cache_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
         paths.append(reference_answers.cache_dir())
     if out_dir is not None:
         paths.append(Path(out_dir))
     return paths
+
+
+def other_copies() -> list[Path]:
+    """Checkouts and installs of this toolkit other than the one running: a zip's copy graded
+    beside an installed checkout (a container image, a TA's machine) must not leave the other
+    one's checks, references and tests readable. Found from the installed distributions'
+    records: an editable install's checkout (``direct_url.json``), an install's own folder."""
+    import json
+    from importlib import metadata
+    own = Path(__file__).resolve().parent
+    found = set()
+    for dist in metadata.distributions(name="dl-autograder"):
+        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+            url = json.loads(dist.read_text("direct_url.json") or "{}").get("url", "")
+            checkout = Path(url[len("file://"):]).resolve() if url.startswith("file://") else None
+            if checkout is not None and checkout.is_absolute() and checkout / "autograder" != own:
+                found.update(checkout / name for name in ("autograder", "solutions", "tests", ".git"))
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            init = Path(dist.locate_file("autograder/__init__.py"))
+            if init.is_file() and init.resolve().parent != own:
+                found.add(init.resolve().parent)
+    return sorted(found)
 
 
 MAX_SKIPPED_CELLS = 3

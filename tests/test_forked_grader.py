@@ -109,3 +109,15 @@ def test_workers_of_the_forked_grader_see_none_of_its_modules(tmp_path):
     assert "grading in one process" not in proc.stderr  # the forked grader graded
     result = json.loads((out / "looks" / "results.json").read_text())
     assert result["score"] == 27.0, [t["output"] for t in result["tests"] if t["score"] < t["max_score"]]
+
+
+def test_a_front_without_standard_input_still_forks_its_grader(tmp_path):
+    """Started with stdin closed (a cron job, some CI runners): the grader gets /dev/null."""
+    examples = Path(__file__).resolve().parents[1] / "examples" / "gradient_descent" / "alice_reference.ipynb"
+    out = tmp_path / "out"
+    proc = subprocess.run(["sh", "-c", 'exec 0<&-; exec "$@"', "sh", sys.executable, "-m", "autograder.cli", "grade",
+                           "gradient_descent", str(examples), "--out", str(out), "-q", "--no-pages"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "grading in one process" not in proc.stderr
+    assert json.loads((out / "alice_reference" / "results.json").read_text())["score"] == 27.0

@@ -74,3 +74,21 @@ def test_run_autograder_writes_a_result_when_the_zip_is_broken(built, tmp_path):
     results, _, proc = run_autograder(built, EXAMPLES / "alice_reference.ipynb", tmp_path / "ag", break_config)
     assert results["score"] == 0 and results["tests"] == []
     assert "The autograder failed" in results["output"] and "names no autograder.otter_plugin" in results["output"]
+
+
+def test_the_zips_grader_also_hides_the_installed_checkout(built, tmp_path):
+    """Graded by the zip's copy of the toolkit on a machine where a checkout is installed too
+    (a container image, a TA's machine), the checkout's checks, references, tests and history
+    are hidden from workers as well as the zip's own."""
+    source = tmp_path / "source"
+    with zipfile.ZipFile(built) as z:
+        z.extractall(source)
+    package = source / "files" / "dl_autograder"
+    code = "import json\nfrom autograder import grade\nprint(json.dumps([str(p) for p in grade.hidden_paths()]))\n"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(package)})
+    assert proc.returncode == 0, proc.stderr
+    hidden = set(json.loads(proc.stdout))
+    assert str(package / "autograder") in hidden
+    for name in ("autograder", "solutions", "tests", ".git"):
+        assert str(ROOT / name) in hidden, name
