@@ -58,16 +58,16 @@ def run(entry: str, argv: list[str]) -> int | None:
     root = sandbox.make_root()
     template = sandbox.Template(root)
     pending: list[int] = []  # signals that came while the grader was being forked
-    grader: list[int] = []
     forwarded: list[int] = []
-    forking = [False]
+    grader_pid: int | None = None
+    forking = False
 
     def forward(signum, _frame):
-        if grader:
+        if grader_pid is not None:
             forwarded.append(signum)
             with contextlib.suppress(OSError):
-                os.kill(grader[0], signum)
-        elif forking[0]:
+                os.kill(grader_pid, signum)
+        elif forking:
             pending.append(signum)
         else:  # nothing graded yet: stop here
             raise StoppedEarly(signum)
@@ -94,12 +94,12 @@ def run(entry: str, argv: list[str]) -> int | None:
                 "entry": entry, "argv": argv, "argv0": sys.argv[0], "cwd": os.getcwd(), "env": dict(os.environ),
                 "streams": [[getattr(s, "encoding", None) or "utf-8", getattr(s, "errors", None) or "strict"]
                             for s in (sys.stdin, sys.stdout, sys.stderr)]}))
-            request = {"op": "grader", "module": __name__, "path": [p for p in sys.path],
+            request = {"op": "grader", "module": __name__, "path": list(sys.path),
                        "spec_file": str(spec_file), "root": str(root)}
-            forking[0] = True
+            forking = True
             socket.send_fds(template.sock, [json.dumps(request).encode()], [*streams, status_w, life_r])
             reply = json.loads(template.sock.recv(1 << 16))
-            grader.append(int(reply["pid"]))
+            grader_pid = int(reply["pid"])
         except (StoppedEarly, OSError, ValueError, KeyError, RuntimeError) as e:
             template.stop()
             from .runtime import scratch

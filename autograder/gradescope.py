@@ -74,10 +74,7 @@ def grade_here(argv: list[str]) -> int:
         graded = {"score": 0, "output": f"The autograder failed ({type(e).__name__}: {e}); please contact the "
                   "course staff.", "tests": []}
         print(f"autograder: {type(e).__name__}: {e}", file=sys.stderr)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(".results.json.tmp")
-    tmp.write_text(json.dumps(graded, indent=1))
-    tmp.replace(out)
+    results.atomic_write(out, json.dumps(graded, indent=1))
     return 0
 
 

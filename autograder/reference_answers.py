@@ -19,15 +19,14 @@ them (the package folder and home folders are hidden from it, and the cache fold
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import sys
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
+from . import results
 from .assignments import Assignment
 
 SHIPPED = "reference_answers.json"  # in autograder/assignments/<name>/ of a built zip
@@ -86,23 +85,16 @@ def load(assignment: Assignment, key: str) -> dict:
     return {}
 
 
-def dump(key: str, answers: dict) -> bytes:
+def dump(key: str, answers: dict) -> str:
     kept = dict(list(answers.items())[:MAX_ANSWERS])
-    return json.dumps({"key": key, "answers": kept}, sort_keys=True, separators=(",", ":")).encode()
+    return json.dumps({"key": key, "answers": kept}, sort_keys=True, separators=(",", ":"))
 
 
 def write(path: Path, key: str, answers: dict) -> Path:
-    """Write the answers file atomically (a reader never sees half of one), private to us."""
+    """Write the answers file atomically (a reader never sees half of one); mkstemp's 0600
+    keeps it ours."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(dump(key, answers))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    results.atomic_write(path, dump(key, answers))
     return path
 
 

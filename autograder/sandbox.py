@@ -148,14 +148,18 @@ class UidPool:
     workers never share one, whether of one grader or of two graders on one machine; a killed
     grader's locks go with it."""
 
-    def __init__(self, folder: Path = UID_LOCKS):
+    def __init__(self, folder: Path = UID_LOCKS, fallback: Path | None = None):
         try:
             folder.mkdir(mode=0o700, exist_ok=True)
             st = os.lstat(folder)
             if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
                 raise PermissionError(f"{folder} is not a folder only this user may write")
-        except OSError:  # uids are then unique within this grader only
-            folder = Path(tempfile.mkdtemp(prefix="autograder-uids-"))
+        except OSError:  # uids are then unique within this grader only, locked in ``fallback``
+            if fallback is None:
+                folder = Path(tempfile.mkdtemp(prefix="autograder-uids-"))
+            else:  # the batch's scratch folder: it goes with the batch
+                folder = fallback
+                folder.mkdir(mode=0o700, exist_ok=True)
         self.folder = folder
         self.next = itertools.count(os.getpid() * 7)  # graders start at different places
         self.lock = threading.Lock()
@@ -370,7 +374,7 @@ class Environment:
         # a root of its own; in the uid mode it may pass through (x) to its own 0700 folder.
         os.chmod(root, 0o711 if policy.own_uid and not policy.namespaces else 0o700)
         hide = [str(Path(p).resolve()) for p in hide if Path(p).exists()]
-        env = cls(root=root, policy=policy, hide=hide, uids=UidPool() if policy.own_uid else None,
+        env = cls(root=root, policy=policy, hide=hide, uids=UidPool(fallback=root / "uids") if policy.own_uid else None,
                   groups=cgroups.Groups.create() if policy.cgroups and os.geteuid() == 0 else None)
         if adopted:
             env.templates[()] = adopted[0]

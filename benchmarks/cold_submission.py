@@ -189,18 +189,18 @@ def _proc_cpu(pid: int) -> float:
     return 0.0
 
 
-def run_phases(name: str, submission: str) -> None:
+def run_phases(name: str, path: str) -> None:
     """In a fresh process: one cold grading, step by step; prints {phase: CPU seconds} as JSON."""
     def cpu():
         return time.process_time()
 
     got = {}
-    t = cpu()
+    t = first = cpu()
     import matplotlib  # noqa: F401
     import numpy  # noqa: F401
     import torch  # noqa: F401
 
-    from autograder import grade, report, results
+    from autograder import grade, report, results, submission
     from autograder.checks import Reference
     got["imports (grader: torch, NumPy, matplotlib, toolkit)"] = cpu() - t
     a = assignments.get(name)
@@ -210,21 +210,19 @@ def run_phases(name: str, submission: str) -> None:
     template = grader.env.templates[()]
     template.wait_ready()
     got["template (its own process: torch, warm-up)"] = _proc_cpu(template.process.pid)
-    try:
-        stamp = cpu()
-        ref_cpu = [0.0]
-        compute = Reference._compute
+    ref_cpu = [0.0]
+    compute = Reference._compute
 
-        def timed(self, *args):
-            t0 = cpu()
-            try:
-                return compute(self, *args)
-            finally:
-                ref_cpu[0] += cpu() - t0
-        Reference._compute = timed
-        sub = __import__("autograder.submission", fromlist=["x"]).open_submission(
-            submission, a.submission_files, scratch=grader.env.root)
-        result = results.SubmissionResult(sub.name, submission)
+    def timed(self, *args):  # the reference's own CPU, told apart from the checks'
+        t0 = cpu()
+        try:
+            return compute(self, *args)
+        finally:
+            ref_cpu[0] += cpu() - t0
+    Reference._compute = timed
+    try:
+        sub = submission.open_submission(path, a.submission_files, scratch=grader.env.root)
+        result = results.SubmissionResult(sub.name, path)
         t = cpu()
         workers = grade.SubmissionWorkers(grader, sub, result, time.monotonic() + a.time_budget)
         worker = workers.start()
@@ -245,10 +243,9 @@ def run_phases(name: str, submission: str) -> None:
             t = cpu()
             report.write_page(written, Path(out), a)
             got["feedback page (drawn in its own process when grading)"] = cpu() - t
-        got["total of the grader process"] = cpu() - stamp + sum(v for k, v in got.items() if k.startswith(
-            ("imports", "grader start")))
-        Reference._compute = compute
+        got["total of the grader process"] = cpu() - first
     finally:
+        Reference._compute = compute
         grader.close()
     print(json.dumps({k: round(v, 3) for k, v in got.items()}))
 
@@ -265,13 +262,11 @@ def main():
         return run_phases(*args.phases)
     names = args.assignment or assignments.NAMES
     root = os.geteuid() == 0
-    if not RunGroup().measures:
+    probe = RunGroup()
+    probe.remove()
+    if not probe.measures:
         print("note: no control group could be made (run as root): CPU is what wait4 reports for the command's "
               "children, which misses the workers and, with the forked grader, the grader itself", file=sys.stderr)
-    else:
-        with contextlib.suppress(Exception):
-            for d, _, _ in RunGroup().dirs:
-                d.rmdir()
     # `unshare -m` binds the layout on /autograder, which must exist as a folder: made here if
     # missing, and removed at the end (the bind itself ends with its namespace).
     made_mount_point = root and not Path("/autograder").exists()
@@ -283,7 +278,6 @@ def main():
     floor_cpu, floor_wall, floor_peak = median_of(args.runs, FLOOR)
     print(f"floor: `import torch, numpy, matplotlib`: {floor_cpu:.2f} s CPU, {floor_wall:.2f} s wall, "
           f"{floor_peak or 0:.0f} MiB\n")
-    rows = []
     try:
         for name in names:
             a = assignments.get(name)
@@ -322,8 +316,7 @@ def main():
                 score += f", zip {gs_score}, otter {score_of(layout / 'results' / 'results.json')}"
             if args.container:
                 figures["container, 0.5 CPU, 768 MB (wall)"] = container_run(zip_path, sub, work / f"{name}-ct")
-            rows.append((name, score, own, floor, figures))
-            print_assignment(name, score, own, floor, floor_wall, figures)
+            print_assignment(name, score, own, floor, figures)
             print("  phases (one cold grading in one process, CPU seconds):")
             for phase, seconds in phases(name, sub).items():
                 print(f"    {phase:55s} {seconds}")
@@ -335,7 +328,7 @@ def main():
                 Path("/autograder").rmdir()
 
 
-def print_assignment(name, score, own, floor, floor_wall, figures):
+def print_assignment(name, score, own, floor, figures):
     print(f"{name} (reference: {score} points; its own CPU {own:.2f} s; floor {floor:.2f} s CPU):")
     print(f"  {'command':40s} {'CPU s':>7s} {'x floor':>8s} {'wall s':>7s} {'peak MiB':>9s}")
     for label, value in figures.items():

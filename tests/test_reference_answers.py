@@ -72,8 +72,8 @@ def test_answers_are_used_only_under_their_own_key(cache, tmp_path):
         (result,) = grade.grade_paths(g, subs)
     assert sum(c.score for c in result.checks) < GD.checks.total
     stale = reference_answers.answers_key({**grade.grader_identity(GD, sandbox.Limits()), "reference": "changed"})
-    for content in (reference_answers.dump(stale, planted), b"{not json", json.dumps([1, 2]).encode()):
-        path.write_bytes(content)
+    for content in (reference_answers.dump(stale, planted), "{not json", json.dumps([1, 2])):
+        path.write_text(content)
         assert reference_answers.load(GD, key_of()) == {}
         with grade.Grader(GD) as g:
             (result,) = grade.grade_paths(g, subs)
