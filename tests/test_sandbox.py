@@ -153,6 +153,33 @@ def test_concurrent_workers_cannot_see_or_signal_each_other(any_env, tmp_path, w
     assert sandbox.Session(a).call("where").value == a_dir  # a is alive and unharmed
 
 
+def _ns(pid, kind="pid"):
+    return os.readlink(f"/proc/{pid}/ns/{kind}")
+
+
+@pytest.mark.skipif("root" not in MODES, reason="the template makes PID namespaces itself only as root")
+def test_as_root_the_template_forks_each_keeper_into_a_pid_namespace_of_its_own(envs, tmp_path, workers):
+    env = envs("root")
+    code = "import os\ndef ids():\n    return os.getpid(), os.getppid()\n"
+    a, b = workers.start(env, code, tmp_path), workers.start(env, code, tmp_path)
+    template = env.template().process.pid
+    for w in (a, b):
+        w.load()
+        status = Path(f"/proc/{w.pid}/status").read_text()
+        assert f"NSpid:\t{w.pid}\t1\n" in status, status  # the keeper: PID 1 of its own namespace
+        assert f"PPid:\t{template}\n" in status
+        # It leads the session it made (become_worker's setsid): the template forked it directly;
+        # a keeper forked by a setup process is in the session the setup process made.
+        session = int(Path(f"/proc/{w.pid}/stat").read_text().rsplit(")", 1)[1].split()[3])
+        assert session == w.pid
+        links = [os.readlink(f"/proc/{w.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{w.pid}/fd")]
+        assert not [x for x in links if x.startswith("pid:")], links  # no way back to the template's
+        assert sandbox.Session(w).call("ids").value == (2, 1)  # the server: the keeper's child
+    assert _ns(a.pid) != _ns(b.pid) != _ns(os.getpid())
+    # The template's next children (workers, a forked grader) are born in its own namespace again.
+    assert _ns(template, "pid_for_children") == _ns(template) == _ns(os.getpid())
+
+
 def test_hidden_paths_inside_what_is_bound_are_covered(env, tmp_path, workers, monkeypatch):
     """A hidden path inside a bound tree (say the toolkit installed in site-packages) is
     covered: a hidden file reads empty, a hidden folder cannot be listed."""

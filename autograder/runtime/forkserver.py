@@ -169,9 +169,22 @@ def serve(sock, keepers, groups):
         if spec.get("op") == "grader":
             return serve(fork_grader(sock, spec, fds), keepers, groups)
         report_r, report_w = os.pipe()
-        pid = os.fork()
+        try:
+            if jail.template_makes_pid_namespace(spec["isolation"]):
+                spec["pid_namespace_made"] = True
+                pid = jail.fork_into_pid_namespace()
+            else:
+                pid = os.fork()
+        except (OSError, jail.SetupError) as exc:
+            os.close(report_r)
+            os.close(report_w)
+            for fd in fds:
+                os.close(fd)
+            sock.send(json.dumps({"error": jail._describe(exc)}).encode())
+            continue
         if pid == 0:
             try:
+                jail.forget_host_pid_namespace()
                 sock.close()
                 os.close(report_r)
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -188,6 +201,8 @@ def serve(sock, keepers, groups):
             reported = os.read(report_r, 4096).decode(errors="replace")
         finally:
             os.close(report_r)
+        if reported == "ok" and spec.get("pid_namespace_made"):  # the keeper is the child itself
+            reported = str(pid)
         if reported.isdigit():
             keepers.add(int(reported))
             groups.update(os.path.dirname(p) for p in spec.get("cgroups", ()))

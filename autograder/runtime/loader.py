@@ -66,6 +66,7 @@ def _transformer():
     return TransformerManager()
 
 
+@functools.lru_cache(maxsize=1024)  # a worker reads each cell three times: load, signature, tracebacks
 def python_source(src):
     """A cell as the Python IPython runs: magics and shell escapes (``!ls``, ``files = !ls``,
     ``%matplotlib inline``, a ``!pip install`` continued with a backslash) become calls of
@@ -170,16 +171,17 @@ def definitions_only(trees, keep=()):
     return out
 
 
-def load_program(path, mode="all", keep=()):
+def load_program(path, mode="all", keep=(), numbered=None):
     """The submission as a list of (cell number, ast.Module or None, parse error or None).
 
     mode='all' keeps every statement; mode='definitions' drops top-level work (see above;
-    ``keep``: the graded names, kept however they are bound).
+    ``keep``: the graded names, kept however they are bound). ``numbered``: the file's
+    ``read_numbered_cells``, when the caller read them already.
     Raises SubmissionError when the file cannot be read as code at all.
     """
     if mode not in ("all", "definitions"):
         raise ValueError(f"unknown load mode {mode!r}")
-    numbered = read_numbered_cells(path)
+    numbered = read_numbered_cells(path) if numbered is None else numbered
     parsed = [parse_cell(python_source(c)) for _, c in numbered]
     trees = [t for t, _ in parsed]
     if mode == "definitions":

@@ -146,8 +146,9 @@ class Submission:
         again without it."""
         cell_errors = []
         try:
-            program = loader.load_program(path, mode, keep)
-            sources = dict(loader.read_numbered_cells(path))
+            numbered = loader.read_numbered_cells(path)
+            program = loader.load_program(path, mode, keep, numbered)
+            sources = dict(numbered)
         except loader.SubmissionError as e:
             if announce:
                 announce("")
