@@ -157,7 +157,8 @@ class Grader:
             worker.deadline, worker.budget_seconds = deadline, self.assignment.time_budget
             try:
                 worker.start()
-                loaded = worker.load(self.assignment.load_mode, skip, self.graded_names)
+                # The signature is the main worker's; another one's would be the same, computed again.
+                loaded = worker.load(self.assignment.load_mode, skip, self.graded_names, sign=not without)
                 break
             except sandbox.SandboxError as e:
                 if worker.signature and not result.signature:

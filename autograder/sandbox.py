@@ -746,12 +746,14 @@ class Worker:
         raw = self.read_file(LOADING_FILE, 16).strip()
         return int(raw) if raw.isdigit() and 0 < int(raw) < 1_000_000 else None
 
-    def load(self, mode="all", skip=(), keep=()):
+    def load(self, mode="all", skip=(), keep=(), sign=True):
         """Load the submission: {"fatal", "cell_errors", "names", "signature"} (see
-        ``replies.loaded``). The worker sends the code's signature before it runs any of it.
-        ``keep``: names definitions-only loading keeps however they are bound (the graded ones)."""
+        ``replies.loaded``). The worker sends the code's signature before it runs any of it
+        ("" if not ``sign``). ``keep``: names definitions-only loading keeps however they are
+        bound (the graded ones)."""
         doing = "while loading the submission"
-        self.send({"op": "load", "path": self.path_in_sandbox, "mode": mode, "skip": list(skip), "keep": list(keep)})
+        self.send({"op": "load", "path": self.path_in_sandbox, "mode": mode, "skip": list(skip), "keep": list(keep),
+                   "sign": sign})
         self.signature = self.read_reply(replies.parsed, self.limits.load_timeout, doing)
         return {**self.read_reply(replies.loaded, self.limits.load_timeout, doing), "signature": self.signature}
 

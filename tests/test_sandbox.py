@@ -4,6 +4,7 @@ machine, what happens when the grader goes away, and refusing to grade unconfine
 submissions graded through the CLI are in test_hostile.py; stopping a batch in test_stop.py."""
 import json
 import os
+import random
 import subprocess
 import sys
 import textwrap
@@ -178,6 +179,30 @@ def test_as_root_the_template_forks_each_keeper_into_a_pid_namespace_of_its_own(
     assert _ns(a.pid) != _ns(b.pid) != _ns(os.getpid())
     # The template's next children (workers, a forked grader) are born in its own namespace again.
     assert _ns(template, "pid_for_children") == _ns(template) == _ns(os.getpid())
+
+
+def test_each_call_is_seeded_as_torch_and_numpy_seed_their_generators(env, tmp_path, workers):
+    import numpy as np
+    import torch
+    code = ("import random, numpy as np, torch\n"
+            "def draw(n, scale):\n    return [random.random(), np.random.rand(n) * scale, torch.randn(n) * scale]\n")
+    w = workers.start(env, code, tmp_path)
+    w.load()
+    for seed in (0, 5, 2**33 + 1):
+        got = sandbox.Session(w).call("draw", 3, 2.0, seed=seed).value
+        torch.manual_seed(seed)
+        np.random.seed(seed % 2**32)
+        random.seed(seed)
+        assert got[0] == random.random()
+        np.testing.assert_array_equal(got[1], np.random.rand(3) * 2.0)
+        np.testing.assert_array_equal(got[2].numpy(), (torch.randn(3) * 2.0).numpy())
+
+
+def test_only_a_submissions_main_worker_computes_its_signature(env, tmp_path, workers):
+    code = "def f(a, b):\n    return a - b\n"
+    main, other = workers.start(env, code, tmp_path), workers.start(env, code, tmp_path)
+    assert main.load()["signature"] and other.load(sign=False)["signature"] == ""
+    assert sandbox.Session(other).call("f", 5, 2).value == 3  # loaded all the same
 
 
 def test_hidden_paths_inside_what_is_bound_are_covered(env, tmp_path, workers, monkeypatch):

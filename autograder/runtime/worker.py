@@ -135,13 +135,14 @@ class Submission:
         self.ns = {"__name__": "__submission__", "__builtins__": __builtins__, "get_ipython": lambda: SHELL}
         self.probes = None
 
-    def load(self, path, mode, skip=(), announce=None, keep=()):
+    def load(self, path, mode, skip=(), announce=None, keep=(), sign=True):
         """Run the submission's cells (all, or definitions only), except those in ``skip``.
         Each top-level statement runs on its own, as a cell would in Jupyter if it held only
         that statement: one that fails (an import of a package the grader lacks, a Drive mount)
         costs what depends on it, not the rest of its cell. ``from __future__`` imports hold for
         the cells after them, as in a Jupyter session. ``announce(signature)`` is called once the
-        code is read, before any of it runs. The cell being run is written to LOADING_FILE
+        code is read, before any of it runs (with "" when not ``sign``: a submission's
+        second worker, whose signature nobody reads). The cell being run is written to LOADING_FILE
         first, so that when one kills or hangs the process the grader knows which, and can load
         again without it."""
         cell_errors = []
@@ -154,7 +155,7 @@ class Submission:
                 announce("")
             return {"op": "loaded", "fatal": str(e)[:2000], "cell_errors": [], "names": []}
         if announce:
-            announce(signature.of_sources(list(sources.values())))
+            announce(signature.of_sources(list(sources.values())) if sign else "")
         notebook = str(path).endswith(".ipynb")
         flags = 0
         progress = os.open(LOADING_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -243,7 +244,26 @@ def seed_everything(seed):
     random.seed(seed)
     np.random.seed(seed % 2**32)
     for torch in REAL_TORCH:
-        torch.manual_seed(seed)
+        if CPU_ONLY:  # all torch.manual_seed does here; its lazy seeding of absent devices costs ~0.1 ms a call
+            torch.default_generator.manual_seed(seed)
+        else:
+            torch.manual_seed(seed)
+
+
+def _cpu_only(torch) -> bool:
+    """Whether this torch has no device but the CPU: no CUDA, MPS, XPU, MTIA or custom one."""
+    try:
+        for device in ("cuda", "xpu", "mtia"):
+            module = getattr(torch, device, None)
+            if module is not None and module.is_available():
+                return False
+        custom = hasattr(torch, torch._C._get_privateuse1_backend_name())
+        return not (torch.backends.mps.is_available() or custom)
+    except Exception:  # noqa: BLE001 - a torch this does not know: seed it the usual way
+        return False
+
+
+CPU_ONLY = False  # set once in the template (``prepare_process``)
 
 
 def warm_up(torch):
@@ -263,11 +283,14 @@ def prepare_process(without=()):
     os.environ.setdefault("MPLBACKEND", "Agg")
     absent.install(without, stand_in=False)
     import numpy  # noqa: F401
+    import numpy.random  # noqa: F401 - every call seeds it; imported lazily it costs each worker ~17 ms
     try:
         import torch
         torch.set_num_threads(1)
         warm_up(torch)
         REAL_TORCH.append(torch)
+        global CPU_ONLY
+        CPU_ONLY = _cpu_only(torch)
     except ImportError:
         pass
     from . import probes  # noqa: F401 - here, while forbidden modules are simply missing
@@ -344,7 +367,7 @@ def serve(fd_in, fd_out):
         if op == "load":
             announce = lambda sig: chan.send({"op": "parsed", "signature": sig})  # noqa: E731
             chan.send(sub.load(msg["path"], msg.get("mode", "all"), set(msg.get("skip", ())), announce,
-                               msg.get("keep", ())))
+                               msg.get("keep", ()), msg.get("sign", True)))
         elif op == "call":
             reply = sub.call(msg)
             reply.update(op="result", id=msg.get("id"))
