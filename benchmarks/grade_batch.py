@@ -11,7 +11,8 @@ process (wall clock, as a user runs it), and grades a sample of them, one at a t
 plain `otter run` on the zip `autograder build` makes. Prints, per batch: submissions per
 second, per-submission latency under load (median and worst, from results.json's
 execution_time), peak memory (the grader's resident set, and the proportional set size of
-every grading process summed, sampled every 0.2 s), and the speed ratio against otter.
+every grading process summed, sampled every second; the sampling's own CPU is printed beside it, as it takes from the
+batch's cores), and the speed ratio against otter.
 """
 import argparse
 import collections
@@ -78,6 +79,7 @@ class MemorySampler(threading.Thread):
     def __init__(self, pid):
         super().__init__(daemon=True)
         self.pid, self.stop, self.peak_pss, self.peak_rss = pid, threading.Event(), 0, 0
+        self.cpu = 0.0
 
     @staticmethod
     def _field(pid, fname, key):
@@ -90,6 +92,7 @@ class MemorySampler(threading.Thread):
         return 0
 
     def run(self):
+        start = time.thread_time()
         while not self.stop.is_set():
             total = 0
             for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -101,7 +104,8 @@ class MemorySampler(threading.Thread):
                     total += self._field(pid, "smaps_rollup", "Pss:")
             self.peak_pss = max(self.peak_pss, total)
             self.peak_rss = max(self.peak_rss, self._field(self.pid, "status", "VmRSS:"))
-            self.stop.wait(0.2)
+            self.cpu = time.thread_time() - start  # taken from the batch's cores: reported beside it
+            self.stop.wait(1.0)
 
 
 def grade_batch(name, subs, out, jobs, extra=()):
@@ -178,7 +182,8 @@ def main():
             print(f"autograder grade, {n} submissions: {seconds:.1f} s wall, {n / seconds:.2f} submissions/s "
                   f"({1000 * seconds / n:.0f} ms each); latency under load median {statistics.median(latency):.2f} s, "
                   f"worst {max(latency):.2f} s; peak memory: grader {mem.peak_rss / 2**20:.0f} MiB RSS, "
-                  f"all grading processes {mem.peak_pss / 2**20:.0f} MiB PSS; graded {len(rows)} "
+                  f"all grading processes {mem.peak_pss / 2**20:.0f} MiB PSS (sampling them cost {mem.cpu:.1f} s "
+                  f"of CPU); graded {len(rows)} "
                   f"{dict(status)}; scores {dict(sorted(scores.items()))}", flush=True)
             floor = sum(cpu) / cores  # the submissions' own CPU seconds, spread over every core
             print(f"  the submissions' own code used {1000 * statistics.mean(cpu):.0f} ms of CPU per submission "
