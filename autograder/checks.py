@@ -9,7 +9,6 @@ by raising ``AssertionError`` with a message for the student.
 import collections
 import json
 import math
-import random
 import threading
 import zlib
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import numpy as np
 
 from .runtime import codec
 from .runtime.codec import ModuleData, Opaque, Ref, TensorData  # noqa: F401  (re-exported for checks)
+from .runtime.seeding import seed_everything
 
 VISIBILITIES = ("visible", "hidden")
 
@@ -89,16 +89,6 @@ class CallReply:
     forbidden: tuple[str, ...] = ()
     cpu: float = 0.0
     args: tuple | None = None  # with return_args: the positional arguments as the call left them
-
-
-def seed_everything(seed):
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    try:
-        import torch
-    except ImportError:  # a NumPy-only handout in a kernel without torch
-        return
-    torch.manual_seed(seed)
 
 
 class Student:

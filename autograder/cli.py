@@ -68,21 +68,24 @@ def _stub(args):
     return 0
 
 
-def _check(args):
+def _check_all(names, isolation, progress=True) -> int:
+    """``verify.check`` of each assignment; 1 (with what failed on stderr) if any failed."""
     from . import verify
-    failed = []
-    for name in args.assignment or assignments.names():
-        if verify.check(name, isolation=Mode.NONE if args.no_sandbox else None, progress=not args.quiet):
-            failed.append(name)
+    failed = [name for name in names if verify.check(name, isolation=isolation, progress=progress)]
     if failed:
         print(f"autograder: check failed for {', '.join(failed)}: fix what is listed above", file=sys.stderr)
     return 1 if failed else 0
 
 
+def _check(args):
+    return _check_all(args.assignment or assignments.names(), Mode.NONE if args.no_sandbox else None,
+                      progress=not args.quiet)
+
+
 def _build(args):
     names = args.assignment or assignments.names()
     if not args.skip_check:  # nothing is handed out that the reference does not pass in full
-        code = _check(argparse.Namespace(assignment=names, no_sandbox=args.no_sandbox, quiet=False))
+        code = _check_all(names, Mode.NONE if args.no_sandbox else None)
         if code:
             print("autograder: nothing built (--skip-check builds anyway)", file=sys.stderr)
             return code

@@ -1,7 +1,7 @@
 """One batch across many machines: which submissions a shard grades, and the files that run
 the shards and their merge on Slurm (a job array, then a merge job that depends on it) or on
 Kubernetes (an Indexed Job, then a merge Job). The engines schedule; this module only decides
-what each shard grades and writes their job files from ``cluster_templates/``.
+what each shard grades and writes their job files from ``templates/cluster/``.
 
 The shard rule: submission ``name`` belongs to shard ``int(sha256(name)) % N``, the same on
 every machine and every run, whatever order the files are listed in. Shards write results.json
@@ -12,13 +12,10 @@ import shlex
 import sys
 from pathlib import Path
 
-TEMPLATES = Path(__file__).resolve().parent / "cluster_templates"
+from . import templating
+
 SLURM_FILES = {"grade.sbatch": "grade.sbatch.j2", "merge.sbatch": "merge.sbatch.j2", "submit.sh": "submit.sh.j2"}
 KUBERNETES_FILES = {"grade-job.yaml": "grade-job.yaml.j2", "merge-job.yaml": "merge-job.yaml.j2"}
-
-
-class _Quoted(str):
-    """A command line already quoted for the shell (the ``sh`` filter leaves it as it is)."""
 
 
 class ShardError(ValueError):
@@ -43,21 +40,12 @@ def shard_of(name: str, shards: int) -> int:
     return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big") % shards
 
 
-def _environment():
-    import jinja2
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-    env.filters["sh"] = lambda v: v if isinstance(v, _Quoted) else shlex.quote(str(v))
-    return env
-
-
 def _write(files: dict, dest: Path, values: dict, executable=()) -> list[Path]:
-    env = _environment()
     dest.mkdir(parents=True, exist_ok=True)
     written = []
     for name, template in files.items():
         path = dest / name
-        path.write_text(env.get_template(template).render(**values), encoding="utf-8")
+        path.write_text(templating.render(f"cluster/{template}", **values), encoding="utf-8")
         if name in executable:
             path.chmod(0o755)
         written.append(path)
@@ -73,7 +61,7 @@ def slurm(assignment: str, submissions, out, shards: int, dest, cpus: int = 2, m
     values = {"assignment": assignment, "submissions": submissions, "out": out, "shards": shards, "cpus": cpus,
               "memory_mb": memory_mb, "time_limit": time_limit, "logs": dest / "logs", "workdir": Path.cwd(),
               "job_name": f"ag-{assignment}", "extra_sbatch": list(extra_sbatch), "grade_options": grade_options,
-              "autograder": _Quoted(shlex.join([sys.executable, "-m", "autograder.cli"]))}
+              "autograder": templating.ShellQuoted(shlex.join([sys.executable, "-m", "autograder.cli"]))}
     return _write(SLURM_FILES, dest, values, executable={"grade.sbatch", "merge.sbatch", "submit.sh"})
 
 

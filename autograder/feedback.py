@@ -1,6 +1,6 @@
 """Pages people read: one per submission (feedback.html beside its results.json) and a class
 summary (summary.html). Made from ``results.SubmissionResult`` records alone, through the
-jinja2 templates in ``page_templates/`` (autoescaped) and charts from ``charts``; a page is
+jinja2 templates in ``templates/pages/`` (autoescaped) and charts from ``charts``; a page is
 one self-contained file (its PNGs embedded) that works offline.
 
 The student page has a section per task: its score; each visible check as one line in words
@@ -10,13 +10,12 @@ test). The class summary: score distribution, pass rate of every check, links to
 what could not be graded and why, the slowest submissions, groups of identical code.
 """
 import base64
-import functools
 import statistics
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import charts, similarity
+from . import charts, similarity, templating
 from .isolation import POLICIES, Mode
 from .results import NO_SANDBOX_NOTE, CheckResult, SubmissionResult, atomic_write
 
@@ -24,21 +23,14 @@ MODES = {m.value for m in Mode}
 
 PAGE = "feedback.html"
 SUMMARY = "summary.html"
-TEMPLATES = Path(__file__).resolve().parent / "page_templates"
 VERDICTS = {"passed": "passed", "failed": "failed", "timeout": "stopped by the time limit",
             "crashed": "did not finish"}
 SLOWEST = 10
 
 
-@functools.cache
-def _environment():
-    import jinja2
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-
-
 def render(template: str, **values) -> str:
-    return _environment().get_template(template).render(**values)
+    """A page from ``templates/pages/`` (autoescaped: every value is HTML-escaped)."""
+    return templating.render(f"pages/{template}", **values)
 
 
 def _num(x: float) -> str:

@@ -1,12 +1,13 @@
 """Public checks for students, generated from the same pytest checks the grader runs.
 
-For the handout, ``write_package`` emits ``ag_public/``: the framework (``checks.py``), codec,
-probes and data modules, ``public.py`` holding only the public check functions and the helpers
-they use (hidden checks, and helpers only hidden checks use, are left out; the build refuses to
-ship a public check that reaches a hidden one), and ``recorded.json``: the reference's answers to
-exactly the calls the public checks make, recorded at build time. In the student's notebook a
-check runs the same function with ``sub`` calling the notebook's own functions and ``ref``
-replaying the recorded answers; no reference code is shipped.
+For the handout, ``write_package`` makes ``ag_public/``, whose layout mirrors the toolkit's, so
+that what it copies runs there as it is, file for file: ``checks.py`` (the check-author API),
+``runtime/`` (codec, probes, data) and ``handout_runtime/`` (``sub`` calling the notebook's
+functions, ``ref`` replaying recorded answers, ``run_check``). Generated beside them:
+``public.py``, only the public check functions and the helpers they use (hidden checks, and
+helpers only hidden checks use, are left out; the build refuses to ship a public check that
+reaches a hidden one), ``recorded.json``, the reference's answers to exactly the calls the
+public checks make, recorded at build time, and ``handout.json``. No reference code is shipped.
 """
 import ast
 import importlib
@@ -16,13 +17,18 @@ import shutil
 from pathlib import Path
 
 from . import checks as framework
-from .runtime import codec, probes
+from . import templating
 
 PACKAGE = "ag_public"
-RUNTIME = Path(__file__).parent / "runtime"
-# How the checks modules' relative imports read once flattened into ag_public/.
-IMPORT_MAP = {"checks": "checks", "runtime.codec": "codec", "runtime.probes": "probes", "runtime.data": "data",
-              "": ""}
+RUNNER = f"{PACKAGE}.handout_runtime.runner"  # what the handout's otter test files call run_check from
+TOOLKIT = Path(__file__).resolve().parent
+# Copied into ag_public/ as they are, at the same relative places (see the module docstring).
+COPIED = ("checks.py", "runtime/__init__.py", "runtime/codec.py", "runtime/probes.py", "runtime/data.py",
+          "runtime/seeding.py",
+          "handout_runtime/__init__.py", "handout_runtime/local.py", "handout_runtime/runner.py")
+# What the toolkit's modules the checks import are in ag_public/ (``data`` re-exports runtime/data.py).
+SHIPPED = {"checks": "checks", "data": "runtime.data", "runtime": "runtime", "runtime.codec": "runtime.codec",
+           "runtime.probes": "runtime.probes", "runtime.data": "runtime.data"}
 
 
 def _names_defined(node):
@@ -44,20 +50,31 @@ def _names_used(node):
     return out
 
 
+def _shipped(module):
+    if module not in SHIPPED:
+        raise ValueError(f"the public checks import {module!r} of the toolkit, which the handout does "
+                         f"not ship (it has: {', '.join(SHIPPED)})")
+    return SHIPPED[module]
+
+
 def _rewrite_import(node):
     """The toolkit's imports as the handout's package holds them: ``from ...checks import x``
-    (relative) or ``from autograder.checks import x`` become ``from .checks import x``."""
+    (relative) or ``from autograder.checks import x`` become ``from .checks import x``, and
+    ``from ... import data`` becomes ``from .runtime import data``."""
     module = node.module or "" if isinstance(node, ast.ImportFrom) else None
     if module is not None and node.level == 0 and (module + ".").startswith("autograder."):
         node = ast.ImportFrom(module[len("autograder."):], node.names, level=2)
-    if isinstance(node, ast.ImportFrom) and node.level >= 2:
-        if (node.module or "") not in IMPORT_MAP:
-            raise ValueError(f"the public checks import {node.module!r} of the toolkit, which the handout does "
-                             f"not ship (it has: {', '.join(k for k in IMPORT_MAP if k)})")
-        target = IMPORT_MAP[(node.module or "")]
-        return f"from .{target} import " + ", ".join(a.name + (f" as {a.asname}" if a.asname else "")
-                                                   for a in node.names)
-    return ast.unparse(node)
+    if not (isinstance(node, ast.ImportFrom) and node.level >= 2):
+        return ast.unparse(node)
+    if node.module:
+        return f"from .{_shipped(node.module)} import " + ", ".join(
+            a.name + (f" as {a.asname}" if a.asname else "") for a in node.names)
+    lines = []
+    for a in node.names:
+        parent, _, leaf = _shipped(a.name).rpartition(".")
+        alias = a.asname or a.name
+        lines.append(f"from .{parent} import {leaf}" + (f" as {alias}" if alias != leaf else ""))
+    return "\n".join(lines)
 
 
 def public_source(assignment):
@@ -93,55 +110,6 @@ def public_source(assignment):
     return "\n".join(lines) + "\n"
 
 
-class LocalStudent:
-    """``sub`` in the student's kernel (and at build time): calls the notebook's functions."""
-
-    def __init__(self, env, files=None):
-        self.env = env
-        self.names = set(env)
-        self.files = files or {}
-
-    def plot(self, *args, **kwargs):
-        """Feedback plots are drawn by the grader only."""
-
-    def fn(self, name):
-        return codec.Ref(name)
-
-    def has(self, name):
-        return name in self.env
-
-    def _resolve(self, name):
-        if name.startswith("probes."):
-            return probes.REGISTRY[name]
-        if name not in self.env:
-            raise LookupError(f"the notebook does not define {name}")
-        return self.env[name]
-
-    def call_raw(self, target, *args, seed=0, forbid=(), timeout=None, return_args=False, **kwargs):
-        try:
-            fn = self._resolve(target)
-            a = codec.from_plain(codec.to_plain(list(args)), codec.make_tensor, self._resolve)
-            k = codec.from_plain(codec.to_plain(kwargs), codec.make_tensor, self._resolve)
-            framework.seed_everything(seed)
-            value = fn(*a, **k)
-            plain = codec.from_plain(codec.to_plain(value))
-            left = tuple(codec.from_plain(codec.to_plain(list(a)))) if return_args else None
-            return framework.CallReply(True, plain, args=left), plain
-        except LookupError as e:
-            return framework.CallReply(False, None, framework.CallError("Missing", str(e.args[0]))), None
-        except Exception as e:  # noqa: BLE001 - reported as the check's failure
-            text = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-            return framework.CallReply(False, None, framework.CallError(type(e).__name__, text)), None
-
-    def call(self, target, *args, return_args=False, **kwargs):
-        reply, value = self.call_raw(target, *args, return_args=return_args, **kwargs)
-        if not reply.ok:
-            raise framework.StudentError(framework.Student.error_message(target, reply))
-        return (value, reply.args) if return_args else value
-
-    error_message = staticmethod(framework.Student.error_message)
-
-
 class RecordingReference:
     """``ref`` at build time: the reference's answers, handed to the check in the handout's own
     types (``pkg_codec``) and remembered for ``recorded.json``."""
@@ -160,66 +128,23 @@ class RecordingReference:
         return self.codec.from_plain(value)
 
 
-def call_key(target, args, kwargs, seed):
-    import hashlib
-    text = json.dumps([target, codec.to_plain(list(args)), codec.to_plain(kwargs), seed], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-RUNNER = '''"""Runs one public check in the student's notebook (generated by `autograder build`)."""
-import json
-from pathlib import Path
-
-from . import codec, public
-from .checks import StudentError
-from .public_runtime import LocalStudent, call_key
-
-_RECORDED = json.loads((Path(__file__).parent / "recorded.json").read_text())
-FILES = {FILES}
-
-
-class ReplayReference:
-    """``ref``: the reference's answers to these exact calls, recorded when the handout was built."""
-
-    def fn(self, name):
-        return codec.Ref(name)
-
-    def call(self, target, *args, seed=0, forbid=(), timeout=None, **kwargs):
-        key = call_key(target, args, kwargs, seed)
-        if key not in _RECORDED:
-            raise RuntimeError("this public check's inputs differ from when the handout was built "
-                               "(different data?); ask your instructor")
-        return codec.from_plain(_RECORDED[key])
-
-
-def run_check(name, env):
-    files = {f: Path(f) for f in FILES if Path(f).is_file()}
-    getattr(public, name)(LocalStudent(env, files), ReplayReference())
-'''
-
-
 def write_package(assignment, dest, reference_ns):
     """Write ag_public/ under ``dest``; returns {task: [public checks]}. Public checks are run on
     the reference here, so a handout whose public checks the reference fails is never built."""
     pkg = Path(dest) / PACKAGE
     if pkg.exists():
         shutil.rmtree(pkg)
-    pkg.mkdir(parents=True)
-    for name in ("codec.py", "probes.py", "data.py"):
-        shutil.copy(RUNTIME / name, pkg / name)
-    fw = (Path(__file__).parent / "checks.py").read_text()
-    fw = fw.replace("from .runtime import codec", "from . import codec").replace("from .runtime.codec", "from .codec")
-    (pkg / "checks.py").write_text(fw)
-    rt = inspect.getsource(importlib.import_module(__name__))
-    (pkg / "public_runtime.py").write_text(_runtime_only(rt))
+    for name in COPIED:
+        (pkg / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(TOOLKIT / name, pkg / name)
+    (pkg / "__init__.py").write_text(templating.render("handout/ag_public_init.py.j2", name=assignment.name))
     (pkg / "public.py").write_text(public_source(assignment))
-    (pkg / "__init__.py").write_text('"""Public checks for this assignment (generated)."""\n')
-    (pkg / "runner.py").write_text(RUNNER.replace("{FILES}", repr(list(assignment.submission_files))))
+    (pkg / "handout.json").write_text(json.dumps({"submission_files": list(assignment.submission_files)}))
     # Record the reference's answers by running each public check against the reference itself,
     # with the handout's own modules (their classes are what the shipped checks compare against).
     public_mod = _load(pkg)
-    runtime = importlib.import_module(f"{PACKAGE}.public_runtime")
-    ref = RecordingReference(framework.Reference(reference_ns), importlib.import_module(f"{PACKAGE}.codec"),
+    runtime = importlib.import_module(f"{PACKAGE}.handout_runtime.local")
+    ref = RecordingReference(framework.Reference(reference_ns), importlib.import_module(f"{PACKAGE}.runtime.codec"),
                              runtime.call_key)
     by_task = {}
     for check in assignment.checks:
@@ -234,16 +159,6 @@ def write_package(assignment, dest, reference_ns):
         by_task.setdefault(check.task, []).append(check)
     (pkg / "recorded.json").write_text(json.dumps(ref.recorded, sort_keys=True))
     return by_task
-
-
-def _runtime_only(source):
-    """This module's student-side part: LocalStudent and call_key, importing from ag_public."""
-    tree = ast.parse(source)
-    keep = [n for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))
-            and n.name in ("LocalStudent", "call_key")]
-    header = ('"""Student-side runtime of the public checks (generated)."""\nimport json\n\n'
-              "from . import checks as framework\nfrom . import codec, probes\n")
-    return header + "\n\n" + "\n\n\n".join(ast.unparse(n) for n in keep) + "\n"
 
 
 def _load(pkg):

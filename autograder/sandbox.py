@@ -30,7 +30,6 @@ import shutil
 import signal
 import socket
 import stat
-import struct
 import subprocess
 import sys
 import tempfile
@@ -45,7 +44,6 @@ from .isolation import Kill, Policy, resolve
 from .runtime import codec, processes, scratch
 from .runtime.worker import LOADING_FILE, OUTPUT_FILE
 
-HEADER = struct.Struct(">I")
 RUNTIME_SRC = Path(__file__).parent / "runtime"
 # As root, each worker runs as its own unprivileged user from this range (no passwd entry
 # needed), held by the grader while the worker lives (``UidPool``): concurrent submissions, of
@@ -617,8 +615,7 @@ class Worker:
 
     # -- messaging -------------------------------------------------------------------------
     def send(self, msg):
-        data = codec.dumps(msg)
-        data = HEADER.pack(len(data)) + data
+        data = codec.frame(msg)
         try:
             while data:
                 data = data[os.write(self._req_w, data):]
@@ -688,12 +685,12 @@ class Worker:
         idle one. The submission's time budget, if it ends sooner, is wall-clock."""
         self._timer = _Timer(timeout, time.monotonic(), self.deadline, self.budget_seconds)
         now = self._timer.start
-        (n,) = HEADER.unpack(self._read_exact(HEADER.size, doing))
+        (n,) = codec.FRAME.unpack(self._read_exact(codec.FRAME.size, doing))
         try:
             if n > replies.MAX_REPLY_BYTES:
                 raise replies.BadReply(f"a reply of {n >> 20} MiB exceeds the {replies.MAX_REPLY_BYTES >> 20} MiB "
                                        "limit")
-            self.budget.spend(HEADER.size + n)
+            self.budget.spend(codec.FRAME.size + n)
         except replies.BadReply as e:
             raise SandboxError(f"the submission's process sent a reply the grader refuses {doing}: {e}",
                                kind="refused") from None

@@ -212,7 +212,7 @@ def public_answers(a: Assignment, dist: Path | None = None) -> list[Problem]:
             public.write_package(a, tmp, ns)
         except ValueError as e:
             return [Problem("public", "", str(e), f"{checks_file} or {rel(a.solution)}")]
-        runner = importlib.import_module(f"{public.PACKAGE}.runner")
+        runner = importlib.import_module(public.RUNNER)
         for check in a.checks:
             if check.hidden:
                 continue

@@ -103,25 +103,36 @@ def gd():
     return assignments.get("gradient_descent")
 
 
+def variant_batch(tmp_path_factory, assignment, module, extra=None):
+    """Every variant ``module`` makes of an assignment (tests/variants*.py: the reference, its
+    notebook, the stub, each known bug and each correct alternative), plus ``extra(folder)``'s,
+    graded in one batch through grade_all, as the CLI does. Returns {submission name:
+    SubmissionResult} and the output folder."""
+    subs = tmp_path_factory.mktemp(f"{assignment.name}_subs")
+    out = tmp_path_factory.mktemp(f"{assignment.name}_out")
+    variants.write(subs, "reference", module.reference_text())
+    build.write_solution_notebook(assignment, subs / "reference_notebook.ipynb")
+    (subs / "stub.ipynb").write_text(assignment.stub.read_text())
+    for name in module.BUGS:
+        variants.write(subs, f"bug_{name}", module.bug_variant(name))
+    for name in module.ALTERNATIVES:
+        variants.write(subs, f"alt_{name}", module.alternative_variant(name))
+    if extra is not None:
+        extra(subs)
+    results = grade.grade_all(assignment.name, [subs], out, progress=False)
+    return {r.submission: r for r in results}, out
+
+
 @pytest.fixture(scope="session")
 def gd_batch(tmp_path_factory, gd):
-    """Every gradient_descent variant graded in one batch through grade_all (as the CLI does).
-    Returns {submission name: SubmissionResult} and the output folder."""
-    subs = tmp_path_factory.mktemp("subs")
-    out = tmp_path_factory.mktemp("out")
-    variants.write(subs, "reference", variants.reference_text())
-    build.write_solution_notebook(gd, subs / "reference_notebook.ipynb")
-    (subs / "stub.ipynb").write_text(gd.stub.read_text())
-    for name in variants.BUGS:
-        variants.write(subs, f"bug_{name}", variants.bug_variant(name))
-    for name in variants.ALTERNATIVES:
-        variants.write(subs, f"alt_{name}", variants.alternative_variant(name))
-    ref = grade.Reference(grade.load_reference(gd))
-    X, Y = gd_checks.seed_data()
-    seed_losses = ref.call("fit_GD", Ref(gd_checks.MODEL), Ref(gd_checks.LOSS), X, Y, 0.01, 20)
-    variants.write(subs, "bug_hard_coded_losses", variants.hard_coded_variant(seed_losses))
-    results = grade.grade_all("gradient_descent", [subs], out, progress=False)
-    return {r.submission: r for r in results}, out
+    """Every gradient_descent variant and one that hard-codes the seed example's losses:
+    {submission name: SubmissionResult} and the output folder."""
+    def hard_coded(subs):
+        ref = grade.Reference(grade.load_reference(gd))
+        X, Y = gd_checks.seed_data()
+        seed_losses = ref.call("fit_GD", Ref(gd_checks.MODEL), Ref(gd_checks.LOSS), X, Y, 0.01, 20)
+        variants.write(subs, "bug_hard_coded_losses", variants.hard_coded_variant(seed_losses))
+    return variant_batch(tmp_path_factory, gd, variants, hard_coded)
 
 
 @pytest.fixture(scope="session")
@@ -133,16 +144,7 @@ def mlp():
 def mlp_batch(tmp_path_factory, mlp):
     """Every mlp_backprop variant graded in one batch: {name: SubmissionResult}."""
     import variants_mlp
-    subs = tmp_path_factory.mktemp("mlp_subs")
-    variants.write(subs, "reference", variants_mlp.reference_text())
-    build.write_solution_notebook(mlp, subs / "reference_notebook.ipynb")
-    (subs / "stub.ipynb").write_text(mlp.stub.read_text())
-    for name in variants_mlp.BUGS:
-        variants.write(subs, f"bug_{name}", variants_mlp.bug_variant(name))
-    for name in variants_mlp.ALTERNATIVES:
-        variants.write(subs, f"alt_{name}", variants_mlp.alternative_variant(name))
-    results = grade.grade_all("mlp_backprop", [subs], tmp_path_factory.mktemp("mlp_out"), progress=False)
-    return {r.submission: r for r in results}
+    return variant_batch(tmp_path_factory, mlp, variants_mlp)[0]
 
 
 @pytest.fixture(scope="session")
@@ -154,16 +156,7 @@ def linear():
 def linear_batch(tmp_path_factory, linear):
     """Every linear_classifier variant graded in one batch: {name: SubmissionResult}."""
     import variants_linear
-    subs = tmp_path_factory.mktemp("linear_subs")
-    variants.write(subs, "reference", variants_linear.reference_text())
-    build.write_solution_notebook(linear, subs / "reference_notebook.ipynb")
-    (subs / "stub.ipynb").write_text(linear.stub.read_text())
-    for name in variants_linear.BUGS:
-        variants.write(subs, f"bug_{name}", variants_linear.bug_variant(name))
-    for name in variants_linear.ALTERNATIVES:
-        variants.write(subs, f"alt_{name}", variants_linear.alternative_variant(name))
-    results = grade.grade_all("linear_classifier", [subs], tmp_path_factory.mktemp("linear_out"), progress=False)
-    return {r.submission: r for r in results}
+    return variant_batch(tmp_path_factory, linear, variants_linear)[0]
 
 
 @pytest.fixture(scope="session")

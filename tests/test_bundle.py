@@ -18,7 +18,7 @@ from nbclient import NotebookClient
 
 import variants
 import variants_mlp
-from autograder import assignments, build, grade, isolation
+from autograder import assignments, build, grade, isolation, public
 
 CALL_TIMEOUT = 5  # seconds per call into student code in the test zips (the shipped default is 30)
 
@@ -130,6 +130,37 @@ class NoTorch(importlib.abc.MetaPathFinder):
 
 sys.meta_path.insert(0, NoTorch())
 """
+
+
+BLOCK_TOOLKIT = """
+import importlib, importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "autograder":
+            raise ImportError("the handout imported the toolkit: " + name)
+sys.meta_path.insert(0, Block())
+sys.path.insert(0, sys.argv[1])
+for name in sys.argv[2:]:
+    importlib.import_module(name)
+print("imported", len(sys.argv) - 2)
+"""
+
+
+@pytest.mark.parametrize("name", assignments.NAMES)
+def test_handout_runtime_is_the_toolkits_own_files_and_imports_without_it(dist, name, tmp_path):
+    """ag_public/ holds the toolkit's check API, codec, probes, data and handout runtime as
+    they are (no edited copies), and every module of it imports in a fresh interpreter where
+    the toolkit cannot be imported: an import the handout lacks fails here, not in a notebook."""
+    student, _ = dist[name]
+    pkg = student / public.PACKAGE
+    for rel in public.COPIED:
+        assert (pkg / rel).read_bytes() == (public.TOOLKIT / rel).read_bytes(), rel
+    modules = sorted(".".join(p.relative_to(student).with_suffix("").parts).removesuffix(".__init__")
+                     for p in pkg.rglob("*.py"))
+    assert {"ag_public.public", "ag_public.handout_runtime.runner", "ag_public.checks"} <= set(modules)
+    got = subprocess.run([sys.executable, "-I", "-c", BLOCK_TOOLKIT, str(student), *modules], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)
+    assert got.returncode == 0 and f"imported {len(modules)}" in got.stdout, got.stderr[-2000:]
 
 
 def _imports_torch(path):

@@ -1,4 +1,4 @@
-"""Feedback pages (feedback.py, charts.py, page_templates/): what a student and an instructor
+"""Feedback pages (feedback.py, charts.py, templates/pages/): what a student and an instructor
 look for on them, and that they open in a browser without errors."""
 import base64
 import html

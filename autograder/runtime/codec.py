@@ -7,6 +7,7 @@ worst a hostile payload can do is be rejected.
 import base64
 import json
 import math
+import struct
 from collections import OrderedDict
 
 import numpy as np
@@ -251,6 +252,16 @@ def from_plain(x, make_tensor=None, resolve=None):
 
 def dumps(obj):
     return json.dumps(obj, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+
+# Messages between the grader and a worker, both ways: the length of the JSON, then the JSON.
+FRAME = struct.Struct(">I")
+
+
+def frame(msg) -> bytes:
+    """``msg`` as it travels on a pipe (``FRAME``); each end reads the length, then ``loads``."""
+    raw = dumps(msg)
+    return FRAME.pack(len(raw)) + raw
 
 
 def loads(raw):

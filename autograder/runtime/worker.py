@@ -16,14 +16,14 @@ import ast
 import linecache
 import os
 import signal
-import struct
 import sys
 import time
 import traceback
 
 from . import absent, codec, loader, signature
+from . import seeding
+from .seeding import seed_everything
 
-HEADER = struct.Struct(">I")
 MAX_TRACEBACK_CHARS = 2000
 LOADING_FILE = "loading.txt"  # the number of the cell being loaded
 OUTPUT_FILE = "output.txt"  # what student code prints (capped)
@@ -45,12 +45,11 @@ class Channel:
         return b"".join(chunks)
 
     def recv(self):
-        (n,) = HEADER.unpack(self._read_exact(HEADER.size))
+        (n,) = codec.FRAME.unpack(self._read_exact(codec.FRAME.size))
         return codec.loads(self._read_exact(n))
 
     def send(self, msg):
-        raw = codec.dumps(msg)
-        data = HEADER.pack(len(raw)) + raw
+        data = codec.frame(msg)
         while data:
             data = data[os.write(self.fd_out, data):]
 
@@ -234,38 +233,6 @@ class Submission:
                                            "message": f"{label} returned a value that cannot be graded: {exc}"}}
 
 
-REAL_TORCH = []  # torch as the template imported it (student code may replace sys.modules' entry)
-
-
-def seed_everything(seed):
-    import random
-
-    import numpy as np
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    for torch in REAL_TORCH:
-        if CPU_ONLY:  # all torch.manual_seed does here; its lazy seeding of absent devices costs ~0.1 ms a call
-            torch.default_generator.manual_seed(seed)
-        else:
-            torch.manual_seed(seed)
-
-
-def _cpu_only(torch) -> bool:
-    """Whether this torch has no device but the CPU: no CUDA, MPS, XPU, MTIA or custom one."""
-    try:
-        for device in ("cuda", "xpu", "mtia"):
-            module = getattr(torch, device, None)
-            if module is not None and module.is_available():
-                return False
-        custom = hasattr(torch, torch._C._get_privateuse1_backend_name())
-        return not (torch.backends.mps.is_available() or custom)
-    except Exception:  # noqa: BLE001 - a torch this does not know: seed it the usual way
-        return False
-
-
-CPU_ONLY = False  # set once in the template (``prepare_process``)
-
-
 def warm_up(torch):
     """Pay torch's lazy imports (autograd, optimizers, losses) once, before any fork, instead
     of once per check: the first optimizer step alone costs about two seconds."""
@@ -288,11 +255,9 @@ def prepare_process(without=()):
         import torch
         torch.set_num_threads(1)
         warm_up(torch)
-        REAL_TORCH.append(torch)
-        global CPU_ONLY
-        CPU_ONLY = _cpu_only(torch)
     except ImportError:
         pass
+    seeding.find_torch()  # torch as imported here (or its absence), before student code could replace it
     from . import probes  # noqa: F401 - here, while forbidden modules are simply missing
     try:  # the uid mode's network filter, loaded before the worker may no longer read it
         import pyseccomp  # noqa: F401
