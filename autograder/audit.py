@@ -26,8 +26,9 @@ import time
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-from . import assignments, build, grade, sandbox
+from . import assignments, batch, build, grade, sandbox
 from .isolation import Mode, resolve
 from .assignments import Assignment
 
@@ -258,7 +259,8 @@ def mutants(a: Assignment) -> list[Mutant]:
     tree = ast.parse(source)
     tasks = {fn: task for task, fn in a.tasks.items()}
     spans = [(lo, hi, fn) for lo, hi, fn in regions(a) if tasks.get(fn) not in a.graded_from_files]
-    out, seen = [], {source}
+    out: list = []
+    seen = {source}
 
     def add(op, node, fn, new_lines, at):
         text = "\n".join(new_lines)
@@ -276,10 +278,11 @@ def mutants(a: Assignment) -> list[Mutant]:
     functions = [(f.lineno, f.end_lineno, [a.arg for a in f.args.args if a.arg != "self"])
                  for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))]
 
-    def params_at(node):
+    def params_at(node: Any) -> list:
         inner = [f for f in functions if f[0] <= node.lineno and node.end_lineno <= f[1]]
         return max(inner, key=lambda f: f[0])[2] if inner else []
 
+    node: Any
     for node in ast.walk(tree):
         fn = _in_region(node, spans)
         if fn is None:
@@ -309,6 +312,7 @@ def _write(a: Assignment, m: Mutant, where: Path, files: Path | None) -> Path:
         path.write_text(m.source, encoding="utf-8")
         return path
     folder = where / m.id  # with the reference's handed-in files: the code is what is audited
+    assert files is not None, "an assignment with handed-in files is audited with the reference's"
     folder.mkdir()
     (folder / f"{a.name}.py").write_text(m.source, encoding="utf-8")
     for name in a.submission_files:
@@ -324,7 +328,7 @@ def grade_mutants(a: Assignment, found: list[Mutant], jobs: int | None = None, i
     with tempfile.TemporaryDirectory(prefix="ag-audit-") as tmp:
         paths = [_write(a, m, Path(tmp), files) for m in found]
         with grade.Grader(a, limits or AUDIT_LIMITS, isolation=resolve(isolation).mode) as grader:
-            results = grade.grade_paths(grader, paths, progress=progress, jobs=jobs)
+            results = batch.grade_paths(grader, paths, progress=progress, jobs=jobs)
     for m, r in zip(found, results):
         m.score, m.max_score, m.status = r.score, r.max_score, r.status
         m.failed = [c.name for c in r.checks if c.score < c.points]
@@ -348,44 +352,94 @@ def reviewed(a: Assignment) -> dict:
     return out
 
 
-def summarise(a: Assignment, found: list[Mutant], seconds: float) -> dict:
+@dataclass
+class Tally:
+    """Mutants of one function (a task's, or a helper's) or of one gap class."""
+    tried: int = 0
+    killed: int = 0
+    equivalent: int = 0  # survived, and reviewed as equivalent
+
+    @property
+    def survived(self) -> int:
+        return self.tried - self.killed - self.equivalent
+
+
+@dataclass
+class TaskTally(Tally):
+    function: str = ""
+
+
+@dataclass
+class AuditReport:
+    """What ``audit`` found: the counts, per task and per gap class, and every mutant."""
+    assignment: str
+    seconds: float
+    tried: int
+    killed: int
+    equivalent: int
+    tasks: dict[str, TaskTally]  # task id (or "- helper") -> its mutants
+    gap_classes: dict[str, Tally]  # operator of a known gap class -> its mutants
+    not_audited: dict[str, str]  # task id -> function, graded from handed-in files
+    submission_files: list[str]
+    kills_per_check: dict[str, int]  # check name -> mutants it killed
+    mutants: list[Mutant]
+    stale_equivalents: list[tuple[str, str, str]]  # reviewed as equivalent, no longer made
+
+    @property
+    def survived(self) -> int:
+        return self.tried - self.killed - self.equivalent
+
+    @property
+    def score(self) -> float:
+        """Killed among the mutants not reviewed as equivalent."""
+        return round(self.killed / max(1, self.tried - self.equivalent), 4)
+
+    @property
+    def survivors(self) -> list[Mutant]:
+        return [m for m in self.mutants if not m.killed and not m.equivalent]
+
+    def plain(self) -> dict:
+        """The report as JSON-able data (``write_report``): mutants without their source."""
+        return {"assignment": self.assignment, "seconds": self.seconds, "tried": self.tried, "killed": self.killed,
+                "equivalent": self.equivalent, "survived": self.survived, "score": self.score,
+                "tasks": {t: {**asdict(v), "survived": v.survived} for t, v in self.tasks.items()},
+                "gap_classes": {op: asdict(v) for op, v in self.gap_classes.items()},
+                "not_audited": self.not_audited, "submission_files": self.submission_files,
+                "kills_per_check": self.kills_per_check, "stale_equivalents": self.stale_equivalents,
+                "mutants": [{k: v for k, v in asdict(m).items() if k != "source"} | {"killed": m.killed}
+                            for m in self.mutants]}
+
+
+def summarise(a: Assignment, found: list[Mutant], seconds: float) -> AuditReport:
     equivalent = reviewed(a)
     for m in found:
         m.equivalent = equivalent.get((m.function, m.before, m.after), "")
-    tasks = {}
+    tasks: dict[str, TaskTally] = {}
     helpers = sorted({m.function for m in found} - set(a.tasks.values()))  # graded through the tasks using them
     for task, fn in [*a.tasks.items(), *((f"- {fn}", fn) for fn in helpers)]:
         mine = [m for m in found if m.function == fn]
         if not mine:
             continue
-        killed = sum(m.killed for m in mine)
-        eq = sum(1 for m in mine if not m.killed and m.equivalent)
-        tasks[task] = {"function": fn, "tried": len(mine), "killed": killed, "equivalent": eq,
-                       "survived": len(mine) - killed - eq}
+        tasks[task] = TaskTally(len(mine), sum(m.killed for m in mine),
+                                sum(1 for m in mine if not m.killed and m.equivalent), function=fn)
     tried = len(found)
     killed = sum(m.killed for m in found)
     eq = sum(1 for m in found if not m.killed and m.equivalent)
     kills = {c.name: sum(c.name in m.failed for m in found) for c in a.checks}
     stale = [k for k in equivalent if not any((m.function, m.before, m.after) == k for m in found)]
-    classes = {}
+    classes: dict[str, Tally] = {}
     for m in found:
         if m.operator in GAP_CLASSES:
-            c = classes.setdefault(m.operator, {"tried": 0, "killed": 0, "equivalent": 0})
-            c["tried"] += 1
-            c["killed"] += m.killed
-            c["equivalent"] += bool(not m.killed and m.equivalent)
-    return {"assignment": a.name, "seconds": round(seconds, 1), "tried": tried, "killed": killed,
-            "gap_classes": classes,
-            "not_audited": {t: a.tasks[t] for t in a.graded_from_files},
-            "submission_files": list(a.submission_files),
-            "equivalent": eq, "survived": tried - killed - eq,
-            "score": round(killed / max(1, tried - eq), 4), "tasks": tasks, "kills_per_check": kills,
-            "survivors": [m for m in found if not m.killed and not m.equivalent],
-            "mutants": found, "stale_equivalents": stale}
+            c = classes.setdefault(m.operator, Tally())
+            c.tried += 1
+            c.killed += m.killed
+            c.equivalent += bool(not m.killed and m.equivalent)
+    return AuditReport(a.name, round(seconds, 1), tried, killed, eq, tasks, classes,
+                       {t: a.tasks[t] for t in a.graded_from_files}, list(a.submission_files), kills, found, stale)
 
 
 def audit(name: str, jobs: int | None = None, isolation: Mode | None = None, progress: bool = True,
-          limit: int | None = None) -> dict:
+          limit: int | None = None) -> AuditReport:
     a = assignments.get(name)
     start = time.monotonic()
     found = mutants(a)[:limit] if limit else mutants(a)
@@ -396,43 +450,38 @@ def audit(name: str, jobs: int | None = None, isolation: Mode | None = None, pro
     return summarise(a, found, time.monotonic() - start)
 
 
-def print_report(report: dict, file=None) -> None:
+def print_report(r: AuditReport, file=None) -> None:
     file = file or sys.stdout
-    r = report
-    print(f"\n{r['assignment']}: {r['killed']} of {r['tried'] - r['equivalent']} mutants killed "
-          f"({100 * r['score']:.1f}%), {r['survived']} survived, {r['equivalent']} reviewed as equivalent, "
-          f"in {r['seconds']:.0f} s", file=file)
+    print(f"\n{r.assignment}: {r.killed} of {r.tried - r.equivalent} mutants killed "
+          f"({100 * r.score:.1f}%), {r.survived} survived, {r.equivalent} reviewed as equivalent, "
+          f"in {r.seconds:.0f} s", file=file)
     print(f"  {'task':<6}{'function':<24}{'tried':>6}{'killed':>8}{'survived':>10}{'equivalent':>12}", file=file)
-    for task, t in r["tasks"].items():
-        print(f"  {task.split()[0]:<6}{t['function']:<24}{t['tried']:>6}{t['killed']:>8}{t['survived']:>10}"
-              f"{t['equivalent']:>12}", file=file)
-    for op, c in r.get("gap_classes", {}).items():
-        left = c["tried"] - c["killed"] - c["equivalent"]
-        print(f"  {op + ':':<30}{c['tried']:>6}{c['killed']:>8}{left:>10}{c['equivalent']:>12}   "
-              f"({GAP_CLASSES[op]}{': no check catches it' if left else ''})", file=file)
-    for task, fn in r["not_audited"].items():
+    for task, t in r.tasks.items():
+        print(f"  {task.split()[0]:<6}{t.function:<24}{t.tried:>6}{t.killed:>8}{t.survived:>10}"
+              f"{t.equivalent:>12}", file=file)
+    for op, c in r.gap_classes.items():
+        print(f"  {op + ':':<30}{c.tried:>6}{c.killed:>8}{c.survived:>10}{c.equivalent:>12}   "
+              f"({GAP_CLASSES[op]}{': no check catches it' if c.survived else ''})", file=file)
+    for task, fn in r.not_audited.items():
         print(f"  {task:<6}{fn:<24} not audited: graded from the files it writes "
-              f"({', '.join(r['submission_files'])}), which a mutant would hand in unchanged", file=file)
-    if r["survivors"]:
+              f"({', '.join(r.submission_files)}), which a mutant would hand in unchanged", file=file)
+    if r.survivors:
         print("\n  Survivors (each a bug that keeps full marks): strengthen a check, or list it in "
-              f"autograder/assignments/{r['assignment']}/{EQUIVALENT_FILE} with the reason:", file=file)
-        for m in r["survivors"]:
+              f"autograder/assignments/{r.assignment}/{EQUIVALENT_FILE} with the reason:", file=file)
+        for m in r.survivors:
             print(f"    {m.task or '-':<5} {m.function:<22} {m.diff()}   [{m.operator}]", file=file)
-    idle = [name for name, n in r["kills_per_check"].items() if n == 0]
+    idle = [name for name, n in r.kills_per_check.items() if n == 0]
     if idle:
         print(f"\n  Checks that killed no mutant: {', '.join(idle)}", file=file)
-    if r["stale_equivalents"]:
+    if r.stale_equivalents:
         print(f"\n  Listed as equivalent but no longer made (remove them from {EQUIVALENT_FILE}):", file=file)
-        for fn, before, after in r["stale_equivalents"]:
+        for fn, before, after in r.stale_equivalents:
             print(f"    {fn}: - {before}   + {after}", file=file)
 
 
-def write_report(report: dict, out: str | Path) -> Path:
+def write_report(report: AuditReport, out: str | Path) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    plain = {k: v for k, v in report.items() if k not in ("survivors", "mutants")}
-    plain["mutants"] = [{k: v for k, v in asdict(m).items() if k != "source"} | {"killed": m.killed}
-                        for m in report["mutants"]]
-    path = out / f"audit_{report['assignment']}.json"
-    path.write_text(json.dumps(plain, indent=1))
+    path = out / f"audit_{report.assignment}.json"
+    path.write_text(json.dumps(report.plain(), indent=1))
     return path

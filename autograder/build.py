@@ -113,7 +113,8 @@ def stub_notebook(assignment):
     return nb
 
 
-def render(nb):
+def notebook_text(nb) -> str:
+    """A notebook as its .ipynb file holds it (nbformat 4, ending in a newline)."""
     return nbformat.writes(nb, version=4) + "\n"
 
 
@@ -121,7 +122,7 @@ def write_stub(assignment, path=None):
     """The stub notebook, and beside it the support modules the notebook imports."""
     path = Path(path or assignment.stub)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(stub_notebook(assignment)), encoding="utf-8")
+    path.write_text(notebook_text(stub_notebook(assignment)), encoding="utf-8")
     for name, src in (assignment.support_files or {}).items():
         (path.parent / name).write_text(Path(src).read_text(encoding="utf-8"), encoding="utf-8")
     return path
@@ -131,7 +132,7 @@ def write_solution_notebook(assignment, path):
     """The reference as a notebook (for tests and example submissions)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(solution_notebook(assignment.solution)), encoding="utf-8")
+    path.write_text(notebook_text(solution_notebook(assignment.solution)), encoding="utf-8")
     return path
 
 
@@ -140,11 +141,11 @@ def write_solution_notebook(assignment, path):
 DIST = "dist"
 OTTER_VERSION = "7.0.0"
 TORCH_VERSION = "2.13.0"  # the CPU build (the zip's requirements name PyTorch's CPU index)
-# The handout's generated cells and otter test files: templates/handout/.
+# The handout's generated cells and otter test files: file_templates/handout/.
 
 
 def handout_text(template: str, **values) -> str:
-    """A cell or file of the handout, from ``templates/handout/``, as the notebook holds it."""
+    """A cell or file of the handout, from ``file_templates/handout/``, as the notebook holds it."""
     return templating.render(f"handout/{template}", **values).rstrip("\n")
 
 
@@ -208,11 +209,11 @@ def build_student(assignment, out):
     for name, src in (assignment.support_files or {}).items():
         shutil.copy(src, student / name)
     nb = with_check_cells(stub_notebook(assignment), assignment, by_task)
-    (student / f"{assignment.name}.ipynb").write_text(render(nb), encoding="utf-8")
+    (student / f"{assignment.name}.ipynb").write_text(notebook_text(nb), encoding="utf-8")
     return student, by_task
 
 
-# The zip's files: templates/gradescope/ (requirements.txt, environment.yml, setup.sh, run_autograder).
+# The zip's files: file_templates/gradescope/ (requirements.txt, environment.yml, setup.sh, run_autograder).
 ZIP_FILES = {"requirements.txt": "requirements.txt.j2", "environment.yml": "environment.yml.j2",
              "setup.sh": "setup.sh.j2", "run_autograder": "run_autograder.j2"}
 EXECUTABLE = ("setup.sh", "run_autograder")
@@ -242,8 +243,8 @@ def build_zip(assignment, out, call_timeout=None, no_sandbox=False):
         shutil.copy(REPO / "pyproject.toml", pkg / "pyproject.toml")
         # The reference's answers recorded here (by `autograder check`), keyed by what they depend
         # on: the zip's grader uses them while its files and libraries are the same as here.
-        from . import grade, reference_answers, sandbox
-        key = reference_answers.answers_key(grade.grader_identity(assignment, sandbox.Limits()))
+        from . import identity, reference_answers, sandbox
+        key = reference_answers.answers_key(identity.grader_identity(assignment, sandbox.Limits()))
         shipped = reference_answers.ship(assignment, key, pkg)
         (tmp / "tests").mkdir()
         for name in ("requirements.txt", "environment.yml"):

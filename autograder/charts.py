@@ -77,7 +77,7 @@ def figure_png(record: dict) -> bytes:
     if record.get("kind") in ("bar", "barh"):
         return _bars(record, series, log)
     fig, ax = _figure(record.get("title", ""), record.get("xlabel", ""), record.get("ylabel", ""))
-    colours = {}
+    colours: dict = {}
     drawn = []
     for label, values in sorted(series.items(), key=lambda kv: "reference" not in kv[0]):  # references under
         ys, bad = _finite(values, log)

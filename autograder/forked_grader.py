@@ -7,11 +7,11 @@ cannot be forked from the grader: the grader holds the checks, the reference and
 file names, and every worker would inherit them. So the other way round:
 
   * the front (this module's ``run``, in the ``autograder`` command's process) starts the
-    template as usual (``sandbox.Template``: a fresh ``python -I`` with a scrubbed environment,
-    which imports what workers need and never sees anything secret);
+    template as usual (``worker_template.Template``: a fresh ``python -I`` with a scrubbed
+    environment, which imports what workers need and never sees anything secret);
   * then asks it to fork the grader (``runtime/forkserver.fork_grader``), which takes the
     front's path, folder, environment, arguments and standard streams (``child_main``) and
-    runs the command with that template as its own (``sandbox.Template.adopt``);
+    runs the command with that template as its own (``worker_template.Template.adopt``);
   * the front forwards SIGINT, SIGTERM and SIGHUP to the grader, waits for its exit status on
     a pipe, then for the template to end, and exits with that status. If the front is killed,
     the grader sees its lifeline close and stops as on SIGTERM.
@@ -54,9 +54,9 @@ def run(entry: str, argv: list[str]) -> int | None:
     """Run ``entry`` ("module:function", called with ``argv``, returning an exit status) in a
     grader forked from a fresh template; its exit status, or None when no grader could be
     forked (nothing of the command ran then)."""
-    from . import sandbox
-    root = sandbox.make_root()
-    template = sandbox.Template(root)
+    from . import worker_template
+    root = worker_template.make_root()
+    template = worker_template.Template(root)
     pending: list[int] = []  # signals that came while the grader was being forked
     forwarded: list[int] = []
     grader_pid: int | None = None
@@ -97,8 +97,10 @@ def run(entry: str, argv: list[str]) -> int | None:
             request = {"op": "grader", "module": __name__, "path": list(sys.path),
                        "spec_file": str(spec_file), "root": str(root)}
             forking = True
-            socket.send_fds(template.sock, [json.dumps(request).encode()], [*streams, status_w, life_r])
-            reply = json.loads(template.sock.recv(1 << 16))
+            sock = template.sock
+            assert sock is not None  # started above
+            socket.send_fds(sock, [json.dumps(request).encode()], [*streams, status_w, life_r])
+            reply = json.loads(sock.recv(1 << 16))
             grader_pid = int(reply["pid"])
         except (StoppedEarly, OSError, ValueError, KeyError, RuntimeError) as e:
             template.stop()
@@ -126,7 +128,8 @@ def run(entry: str, argv: list[str]) -> int | None:
             status += chunk
         # The template ends once the grader closed its connection (and cleaned up after it).
         try:
-            template.process.wait(timeout=60)
+            if template.process is not None:
+                template.process.wait(timeout=60)
         except Exception:  # noqa: BLE001 - it must not outlive us
             template.stop()
         template.process = None
@@ -170,7 +173,7 @@ def child_main(spec: dict, fds: list[int], sock: socket.socket, template_pid: in
         streams.append(open(fd, "r" if fd == 0 else "w", encoding=encoding, errors=errors, closefd=False,
                             buffering=1 if tty and fd > 0 else -1))  # line-buffered on a terminal, as Python's
     sys.stdin, sys.stdout, sys.stderr = streams
-    sys.__stdin__, sys.__stdout__, sys.__stderr__ = streams
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = streams  # type: ignore[misc]
 
     def watch_front():  # the front was killed: stop as on SIGTERM (workers killed, results kept)
         with contextlib.suppress(OSError):
@@ -181,8 +184,8 @@ def child_main(spec: dict, fds: list[int], sock: socket.socket, template_pid: in
 
     done = threading.Event()
     threading.Thread(target=watch_front, daemon=True).start()
-    from . import sandbox
-    sandbox.ADOPTED[:] = [sandbox.Template.adopt(Path(spec["root"]), sock, template_pid)]
+    from . import worker_template
+    worker_template.ADOPTED[:] = [worker_template.Template.adopt(Path(spec["root"]), sock, template_pid)]
     code = 1
     try:
         module, _, function = details["entry"].partition(":")
@@ -200,7 +203,7 @@ def child_main(spec: dict, fds: list[int], sock: socket.socket, template_pid: in
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
-        if sandbox.ADOPTED:  # the command made no Environment: the template ends with its connection
+        if worker_template.ADOPTED:  # the command made no Environment: the template ends with its connection
             with contextlib.suppress(OSError):
                 sock.close()
         with contextlib.suppress(OSError):

@@ -69,7 +69,7 @@ class Policy:
     def isolated(self) -> bool:
         return bool(self.hides)
 
-    def spec(self) -> dict:
+    def spec(self) -> dict[str, str | bool]:
         """The policy as plain data, for the worker (``runtime/jail.py``)."""
         return {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in asdict(self).items()}
 
@@ -101,7 +101,7 @@ class NoIsolation(RuntimeError):
     """Student code cannot be isolated on this machine (the message says why and what to do)."""
 
 
-def _base_env():
+def _base_env() -> dict[str, str]:
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
 
 

@@ -1,8 +1,8 @@
 """Public checks for students, generated from the same pytest checks the grader runs.
 
 For the handout, ``write_package`` makes ``ag_public/``, whose layout mirrors the toolkit's, so
-that what it copies runs there as it is, file for file: ``checks.py`` (the check-author API),
-``runtime/`` (codec, probes, data) and ``handout_runtime/`` (``sub`` calling the notebook's
+that what it copies runs there as it is, file for file: ``checking/`` (the check-author API),
+``runtime/`` (codec, stand_ins, data) and ``handout_runtime/`` (``sub`` calling the notebook's
 functions, ``ref`` replaying recorded answers, ``run_check``). Generated beside them:
 ``public.py``, only the public check functions and the helpers they use (hidden checks, and
 helpers only hidden checks use, are left out; the build refuses to ship a public check that
@@ -16,19 +16,20 @@ import json
 import shutil
 from pathlib import Path
 
-from . import checks as framework
+from . import checking as framework
 from . import templating
 
 PACKAGE = "ag_public"
 RUNNER = f"{PACKAGE}.handout_runtime.runner"  # what the handout's otter test files call run_check from
 TOOLKIT = Path(__file__).resolve().parent
 # Copied into ag_public/ as they are, at the same relative places (see the module docstring).
-COPIED = ("checks.py", "runtime/__init__.py", "runtime/codec.py", "runtime/probes.py", "runtime/data.py",
+COPIED = ("checking/__init__.py", "checking/registry.py", "checking/fixtures.py", "checking/comparisons.py",
+          "runtime/__init__.py", "runtime/codec.py", "runtime/stand_ins.py", "runtime/data.py",
           "runtime/seeding.py",
           "handout_runtime/__init__.py", "handout_runtime/local.py", "handout_runtime/runner.py")
-# What the toolkit's modules the checks import are in ag_public/ (``data`` re-exports runtime/data.py).
-SHIPPED = {"checks": "checks", "data": "runtime.data", "runtime": "runtime", "runtime.codec": "runtime.codec",
-           "runtime.probes": "runtime.probes", "runtime.data": "runtime.data"}
+# The toolkit's modules the checks may import, as ag_public/ holds them.
+SHIPPED = {"checking": "checking", "runtime": "runtime", "runtime.codec": "runtime.codec",
+           "runtime.stand_ins": "runtime.stand_ins", "runtime.data": "runtime.data"}
 
 
 def _names_defined(node):
@@ -58,9 +59,8 @@ def _shipped(module):
 
 
 def _rewrite_import(node):
-    """The toolkit's imports as the handout's package holds them: ``from ...checks import x``
-    (relative) or ``from autograder.checks import x`` become ``from .checks import x``, and
-    ``from ... import data`` becomes ``from .runtime import data``."""
+    """The toolkit's imports as the handout's package holds them: ``from ...checking import x``
+    (relative) or ``from autograder.checking import x`` become ``from .checking import x``."""
     module = node.module or "" if isinstance(node, ast.ImportFrom) else None
     if module is not None and node.level == 0 and (module + ".").startswith("autograder."):
         node = ast.ImportFrom(module[len("autograder."):], node.names, level=2)

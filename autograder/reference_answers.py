@@ -43,7 +43,7 @@ def cache_dir() -> Path:
 
 def answers_key(identity: dict) -> str:
     """The digest of what the reference's answers depend on: the parts of the grader's
-    identity (``grade.grader_identity``) other than limits and isolation, and the versions of
+    identity (``identity.grader_identity``) other than limits and isolation, and the versions of
     the numeric libraries that computed them."""
     parts = {k: v for k, v in identity.items() if k not in ("limits", "isolation")}
     for name in LIBRARIES:

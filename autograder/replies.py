@@ -22,7 +22,7 @@ import math
 import re
 
 from . import text
-from .checks import CallError, CallReply
+from .checking import CallError, CallReply
 from .runtime import codec
 
 MAX_REPLY_BYTES = 32 << 20  # one reply: a model's weights are a few MiB
@@ -148,10 +148,10 @@ def result(raw: bytes, call_id: int, n_args: int | None = None) -> CallReply:
     value = _plain(msg["value"], "the value")
     args = None
     if n_args is not None:
-        args = _plain(msg.get("args"), "the arguments given back")
-        if not isinstance(args, list) or len(args) != n_args:
+        given = _plain(msg.get("args"), "the arguments given back")
+        if not isinstance(given, list) or len(given) != n_args:
             raise BadReply(f"the result does not give back its {n_args} arguments")
-        args = tuple(args)
+        args = tuple(given)
     return CallReply(True, value, None, forbidden, float(cpu), args)
 
 

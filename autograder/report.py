@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import feedback, similarity, text
 from .isolation import Mode
-from .results import NO_SANDBOX_NOTE, RESULTS, SubmissionResult, atomic_write, read_folder
+from .results import NO_SANDBOX_NOTE, RESULTS, SubmissionResult, SubmissionStatus, atomic_write, read_folder
 
 GRADEBOOK = "grades.csv"
 DRAWER_MEMORY_BYTES = 2 << 30  # address space of the page-drawing process
@@ -141,7 +141,7 @@ class RebuildError(ValueError):
 
 def _same_grader(found: list, origin: dict) -> None:
     """Raise RebuildError naming the parts of the grader that differ between results."""
-    kinds = {}
+    kinds: dict = {}
     for r in found:
         kinds.setdefault(tuple(sorted(r.grader.items())), []).append(r)
     if len(kinds) < 2:
@@ -174,7 +174,9 @@ def rebuild(folders: list, dest=None, submissions=None) -> tuple[list[Submission
     dest = Path(dest) if dest is not None else folders[0]
     if dest is None or (len(folders) > 1 and dest in folders):
         raise RebuildError("merging several folders needs --out, a folder of its own")
-    found, problems, origin = [], [], {}
+    found: list = []
+    problems: list = []
+    origin: dict = {}
     for f in folders:
         rs, bad = read_folder(f)
         problems += bad
@@ -226,7 +228,7 @@ class progress:
             self.bar.close()
 
 
-def reason(result):
+def terminal_reason(result) -> str:
     """Why a submission could not be graded, in the words of its results.json (one printable line)."""
     return text.line(result.messages[0].split("\n")[0] if result.messages else "it did not load", 300)
 
@@ -237,12 +239,12 @@ def print_summary(results, seconds, file=None, resumed=0, listed=20, policy=None
     submission that could not be graded, with the reason its results.json gives."""
     file = file or sys.stderr  # looked up now: the caller may have redirected it
     if full:
-        counts = {s: sum(r.status == s for r in results) for s in ("ok", "error", "timeout")}
+        counts = {s: sum(r.status == s for r in results) for s in SubmissionStatus}
         fresh = len(results) - resumed
         print(f"Graded {fresh} submission(s) in {seconds:.1f} s"
               + (f" ({seconds / fresh:.3f} s each)" if fresh else "")
               + (f", {resumed} kept from an earlier run" if resumed else "")
-              + f": {counts['ok']} ok, {counts['error']} error, {counts['timeout']} timeout", file=file)
+              + ": " + ", ".join(f"{counts[s]} {s}" for s in SubmissionStatus), file=file)
         if policy is not None:  # what the isolation was, in words
             print(NO_SANDBOX_NOTE if policy.mode is Mode.NONE else f"Isolation: {policy.meaning}.", file=file)
 
@@ -257,7 +259,7 @@ def print_summary(results, seconds, file=None, resumed=0, listed=20, policy=None
             print("Slowest:", file=file)
             for r in sorted(results, key=lambda r: -r.seconds)[:5]:
                 line(r)
-            trouble = [r for r in results if r.status != "ok"]
+            trouble = [r for r in results if r.status != SubmissionStatus.OK]
             if trouble:
                 print(f"Errors and timeouts ({len(trouble)}):", file=file)
                 for r in trouble[:listed]:
@@ -268,4 +270,4 @@ def print_summary(results, seconds, file=None, resumed=0, listed=20, policy=None
     if ungraded:
         print(f"Could not be graded ({len(ungraded)}):", file=file)
         for r in ungraded:
-            print(f"  {text.line(r.submission, 100)}: {reason(r)}", file=file)
+            print(f"  {text.line(r.submission, 100)}: {terminal_reason(r)}", file=file)

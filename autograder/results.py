@@ -6,6 +6,7 @@ made from these records alone, so it can be rebuilt from the results.json files 
 (``read_folder``): after a resumed batch, or from several folders at once. Nothing here
 imports the grader: this module is where data flows from grading to reporting.
 """
+import enum
 import json
 import math
 import os
@@ -14,6 +15,7 @@ import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NoReturn
 
 from . import text
 from .isolation import Mode
@@ -22,6 +24,21 @@ RESULTS = "results.json"
 FORMAT = 3  # extra_data's layout; a results.json of another format is graded again
 NO_SANDBOX_NOTE = ("Graded without isolation (--no-sandbox): the submission's code ran as the grader's user, "
                    "able to read and change what that user can.")
+
+
+class CheckStatus(enum.StrEnum):
+    """How one check ended (written as its value in results.json)."""
+    PASSED = "passed"
+    FAILED = "failed"  # a wrong answer, or the submission's own exception
+    TIMEOUT = "timeout"  # stopped by a time limit
+    CRASHED = "crashed"  # the submission's process died, or it never loaded
+
+
+class SubmissionStatus(enum.StrEnum):
+    """How grading a submission ended (grades.csv's status column)."""
+    OK = "ok"  # every check ran
+    ERROR = "error"  # it could not be read, loaded or graded in full
+    TIMEOUT = "timeout"  # a time limit cut it short
 
 
 @dataclass
@@ -33,10 +50,10 @@ class CheckResult:
     score: float
     hidden: bool
     output: str
-    status: str = "passed"  # passed, failed, timeout, crashed
+    status: CheckStatus = CheckStatus.PASSED
     seconds: float = 0.0
     cpu: float = 0.0  # CPU seconds spent in the submission's code (calls that returned)
-    figures: list = field(default_factory=list)  # plot data for the feedback page (Student.plot)
+    figures: list[dict[str, Any]] = field(default_factory=list)  # plot data for the feedback page (Student.plot)
     doc: str = ""  # the check in plain words: its docstring's first line
 
 
@@ -44,31 +61,31 @@ class CheckResult:
 class SubmissionResult:
     submission: str
     path: str
-    checks: list = field(default_factory=list)
-    status: str = "ok"  # ok, error, timeout
-    messages: list = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
+    status: SubmissionStatus = SubmissionStatus.OK
+    messages: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    fingerprint: str = ""  # what was graded, by which grader (see ``grade.grader_version``)
+    fingerprint: str = ""  # what was graded, by which grader (see ``identity.grader_version``)
     signature: str = ""  # the code, normalised (see ``similarity.code_signature``)
     graded: bool = False  # whether any check ran against the loaded submission
     isolation: str = ""  # the isolation.Mode it was graded under: "root", "user", "uid" or "none"
     assignment: str = ""
-    grader: dict = field(default_factory=dict)  # what graded it (see ``grade.grader_identity``)
+    grader: dict[str, str] = field(default_factory=dict)  # what graded it (see ``identity.grader_identity``)
 
     @property
-    def score(self):
+    def score(self) -> float:
         return round(sum(c.score for c in self.checks), 6)
 
     @property
-    def max_score(self):
+    def max_score(self) -> float:
         return round(sum(c.points for c in self.checks), 6)
 
     @property
-    def cpu(self):
+    def cpu(self) -> float:
         return sum(c.cpu for c in self.checks)
 
 
-def atomic_write(path, text):
+def atomic_write(path: str | os.PathLike[str], text: str) -> None:
     """Write via a temporary file and rename, so a reader never sees half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,7 +117,7 @@ def plain_message(markdown: str) -> str:
     return block.group(2) if block else markdown
 
 
-def to_json(result: SubmissionResult, manual: dict | None = None) -> dict:
+def to_json(result: SubmissionResult, manual: dict[str, str] | None = None) -> dict[str, Any]:
     """Gradescope's results.json: one test per check; hidden checks' details wait for
     publication (``after_published``) while their score counts from the start. ``manual``:
     the written questions graded by hand, {id: what it asks}, named in the output."""
@@ -113,11 +130,11 @@ def to_json(result: SubmissionResult, manual: dict | None = None) -> dict:
             "number": str(i),
             "score": c.score,
             "max_score": c.points,
-            "status": "passed" if c.score == c.points else "failed",
+            "status": CheckStatus.PASSED if c.score == c.points else CheckStatus.FAILED,
             "visibility": "after_published" if c.hidden else "visible",
             "output": markdown_message(c.output),
             "output_format": "md",
-            "tags": [f"task {c.task}", c.function] + (["timeout"] if c.status == "timeout" else []),
+            "tags": [f"task {c.task}", c.function] + (["timeout"] if c.status == CheckStatus.TIMEOUT else []),
         })
     output = "\n".join(result.messages + ([NO_SANDBOX_NOTE] if result.isolation == Mode.NONE else []))
     if manual:
@@ -143,19 +160,21 @@ def to_json(result: SubmissionResult, manual: dict | None = None) -> dict:
     }
 
 
-def _finite_figure(record: dict) -> dict:
+def _finite_figure(record: dict[str, Any]) -> dict[str, Any]:
     """A plot's data with NaN and inf as null: results.json stays strict JSON."""
-    clean = lambda v: v if isinstance(v, (int, float)) and math.isfinite(v) else None  # noqa: E731
+    def clean(v: Any) -> Any:
+        return v if isinstance(v, (int, float)) and math.isfinite(v) else None
     return {**record, "series": {k: [clean(v) for v in vs] for k, vs in record.get("series", {}).items()}}
 
 
-def from_json(data: dict, path: str = "") -> SubmissionResult:
+def from_json(data: dict[str, Any], path: str = "") -> SubmissionResult:
     """The record ``to_json`` wrote. Raises ValueError when ``data`` is not one."""
     try:
         extra = data["extra_data"]
         if extra.get("format") != FORMAT:
             raise ValueError(f"written by another version of the grader (format {extra.get('format')!r})")
-        result = SubmissionResult(extra["submission"], path, status=extra["status"], messages=list(extra["messages"]),
+        result = SubmissionResult(extra["submission"], path, status=SubmissionStatus(extra["status"]),
+                                  messages=list(extra["messages"]),
                                   seconds=float(data["execution_time"]), fingerprint=extra["fingerprint"],
                                   signature=extra["code_signature"], graded=bool(extra["graded"]),
                                   isolation=extra["isolation"], assignment=extra["assignment"],
@@ -163,14 +182,16 @@ def from_json(data: dict, path: str = "") -> SubmissionResult:
         for test, c in zip(data["tests"], extra["checks"], strict=True):
             result.checks.append(CheckResult(
                 c["name"], c["task"], c["function"], float(test["max_score"]), float(test["score"]),
-                test["visibility"] != "visible", plain_message(test["output"]), c["status"], float(c["seconds"]),
+                test["visibility"] != "visible", plain_message(test["output"]), CheckStatus(c["status"]),
+                float(c["seconds"]),
                 float(c["cpu"]), list(c["figures"]), c["doc"]))
         return result
     except (KeyError, TypeError, AttributeError, IndexError) as e:
         raise ValueError(f"not a results.json of this grader ({type(e).__name__}: {text.line(e, 200)})") from None
 
 
-def write(result: SubmissionResult, out_dir, manual: dict | None = None) -> SubmissionResult:
+def write(result: SubmissionResult, out_dir: str | os.PathLike[str], manual: dict[str, str] | None = None
+          ) -> SubmissionResult:
     """``out_dir/<submission>/results.json``, replaced atomically. Returns the record as it
     reads back from the file (times rounded, plots' NaN as null): pages drawn from it are the
     pages ``autograder report`` draws from the file later."""
@@ -182,11 +203,11 @@ def write(result: SubmissionResult, out_dir, manual: dict | None = None) -> Subm
 MAX_RESULTS_BYTES = 64 << 20  # a results.json is tens of kB; messages are capped when written
 
 
-def _refuse_constant(name):
+def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
-def read(path) -> SubmissionResult:
+def read(path: str | os.PathLike[str]) -> SubmissionResult:
     """One results.json; OSError or ValueError when it cannot be read as one. The output folder
     may hold anything (a run without isolation lets student code write there): a link, a pipe,
     gigabytes, nesting that would exhaust the stack; each is a ValueError or OSError here."""
@@ -211,7 +232,7 @@ def read(path) -> SubmissionResult:
     return result
 
 
-def read_kept(out_dir, name: str, fingerprint: str) -> SubmissionResult | None:
+def read_kept(out_dir: str | os.PathLike[str], name: str, fingerprint: str) -> SubmissionResult | None:
     """The result recorded for submission ``name`` by an earlier run with the same
     fingerprint (same files, same grader), or None: then it must be graded (again)."""
     if not fingerprint:
@@ -223,10 +244,11 @@ def read_kept(out_dir, name: str, fingerprint: str) -> SubmissionResult | None:
     return result if result.fingerprint == fingerprint else None
 
 
-def read_folder(out_dir) -> tuple[list[SubmissionResult], list[str]]:
+def read_folder(out_dir: str | os.PathLike[str]) -> tuple[list[SubmissionResult], list[str]]:
     """Every results.json directly under ``out_dir``'s submission folders: the results, by
     submission name, and a line for each file that could not be read."""
-    found, problems = [], []
+    found: list[SubmissionResult] = []
+    problems: list[str] = []
     for path in sorted(Path(out_dir).glob(f"*/{RESULTS}")):
         try:
             found.append(read(path))

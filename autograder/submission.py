@@ -28,10 +28,10 @@ class SubmissionProblem(ValueError):
 class Submission:
     name: str
     path: Path                 # what was handed in: a file, a folder or a zip
-    main: Path = None          # the notebook or script to load
+    main: Path | None = None   # the notebook or script to load
     files: dict = field(default_factory=dict)  # declared output files found: name -> path
     problem: str = ""          # why it cannot be graded, if it cannot
-    _tmp: str = None
+    _tmp: str | None = None
 
     def close(self):
         if self._tmp:

@@ -1,5 +1,5 @@
 """Every file the toolkit generates from a template, rendered by one jinja2 environment over
-``templates/``: ``pages/`` (the feedback pages, autoescaped as HTML), ``cluster/`` (Slurm and
+``file_templates/``: ``pages/`` (the feedback pages, autoescaped as HTML), ``cluster/`` (Slurm and
 Kubernetes job files), ``gradescope/`` (the zip's setup and entry scripts, its requirements)
 and ``handout/`` (the cells and otter test files of the student's handout). A value bound for a
 shell command line goes through the ``sh`` filter: quoted, unless it is ``ShellQuoted``
@@ -10,7 +10,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATES = Path(__file__).resolve().parent / "file_templates"
 
 
 class ShellQuoted(str):
@@ -34,6 +34,6 @@ def environment():  # -> jinja2.Environment (imported lazily: grading never rend
 
 
 def render(template: str, **values: Any) -> str:
-    """The template ``template`` (a path under ``templates/``) filled with ``values``; a value
+    """The template ``template`` (a path under ``file_templates/``) filled with ``values``; a value
     it names and is not given is an error, never an empty string."""
     return environment().get_template(template).render(**values)

@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import assignments, build, grade, sandbox
+from . import assignments, batch, build, grade, sandbox
 from .isolation import Mode, resolve
 from .assignments import Assignment
 
@@ -38,7 +38,7 @@ class Problem:
         lines = [ln for ln in self.got.strip().split("\n") if ln.strip() and not ln.startswith("```")]
         shown = lines[:MESSAGE_LINES] + ([f"(+{len(lines) - MESSAGE_LINES} more lines)"]
                                          if len(lines) > MESSAGE_LINES else [])
-        got = "\n         ".join(shown)  # under the first line, as report() indents it
+        got = "\n         ".join(shown)  # under the first line, as say_step() indents it
         return f"{self.check + ': ' if self.check else ''}{got}\n         fix: {self.fix}"
 
 
@@ -55,7 +55,7 @@ def rel(path) -> str:
 # -- step 1 -------------------------------------------------------------------------------------
 
 def stub_in_sync(a: Assignment) -> list[Problem]:
-    want = build.render(build.stub_notebook(a))
+    want = build.notebook_text(build.stub_notebook(a))
     if a.stub.is_file() and a.stub.read_text(encoding="utf-8") == want:
         return []
     got = "missing" if not a.stub.is_file() else "differs from what the solution generates"
@@ -71,7 +71,8 @@ def coverage(a: Assignment) -> list[Problem]:
         mine = [c for c in a.checks if c.task == task]
         if not mine:
             out.append(Problem("coverage", f"task {task} ({fn})", "has no check",
-                               f"{rel(a.folder / 'checks.py')}: add @checks.add(task={task!r}, function={fn!r}, ...)"))
+                               f"{rel(a.folder / 'checks.py')}: add a check of {fn}: "
+                               f"@checks.add(task={task!r}, points=...)"))
         elif all(c.hidden for c in mine):
             out.append(Problem("coverage", f"task {task} ({fn})",
                                "has only hidden checks: its grader.check cell would have nothing to run",
@@ -134,7 +135,7 @@ def stub_submission(a: Assignment, where: Path) -> Path:
     """The stub as generated now, handed in untouched."""
     path = where / "stub" / f"{a.name}.ipynb" if a.submission_files else where / "stub.ipynb"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(build.render(build.stub_notebook(a)), encoding="utf-8")
+    path.write_text(build.notebook_text(build.stub_notebook(a)), encoding="utf-8")
     return path.parent if a.submission_files else path
 
 
@@ -188,11 +189,11 @@ def judge_stub(a: Assignment, result) -> list[Problem]:
 def graded(a: Assignment, isolation: Mode | None = None, progress: bool = True, jobs: int | None = None,
            limits: sandbox.Limits | None = None) -> tuple[list[Problem], dict]:
     """Grade the reference and the stub; the problems and {"reference": result, "stub": result}."""
-    with tempfile.TemporaryDirectory(prefix="ag-check-") as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="ag-check-") as scratch:
+        tmp = Path(scratch)
         paths = [reference_submission(a, tmp, progress), stub_submission(a, tmp)]
         with grade.Grader(a, limits, isolation=resolve(isolation).mode) as grader:
-            ref, stub = grade.grade_paths(grader, paths, progress=False, jobs=jobs)
+            ref, stub = batch.grade_paths(grader, paths, progress=False, jobs=jobs)
     return judge_reference(a, ref) + judge_stub(a, stub), {"reference": ref, "stub": stub}
 
 
@@ -243,21 +244,21 @@ def check(name: str, isolation: Mode | None = None, file=None, progress: bool = 
     print(f"{a.name}: {len(a.checks)} checks ({public_n} public), {a.total:g} points, "
           f"{len(a.tasks)} tasks", file=file)
 
-    def report(what, problems):
+    def say_step(what, problems):
         print(f"  {'ok  ' if not problems else 'FAIL'} {what}", file=file)
         for p in problems:
             print(f"       {p}", file=file)
         return problems
 
     print(f"  ok   declaration ({rel(a.folder / '__init__.py')})", file=file)
-    problems = report("every task has a public check (students get a grader.check cell)", coverage(a))
-    problems += report(f"stub in sync with the solution ({rel(a.stub)})", stub_in_sync(a))
+    problems = say_step("every task has a public check (students get a grader.check cell)", coverage(a))
+    problems += say_step(f"stub in sync with the solution ({rel(a.stub)})", stub_in_sync(a))
     found, results = graded(a, isolation, progress)
     ref, stub = results["reference"], results["stub"]
-    problems += report(f"reference earns every point: {ref.score:g}/{ref.max_score:g} "
+    problems += say_step(f"reference earns every point: {ref.score:g}/{ref.max_score:g} "
                        f"({rel(a.solution)}, {ref.seconds:.1f} s)", [p for p in found if p.step == "reference"])
-    problems += report(f"stub earns none, each check failing on its task: {stub.score:g}/{stub.max_score:g}",
+    problems += say_step(f"stub earns none, each check failing on its task: {stub.score:g}/{stub.max_score:g}",
                        [p for p in found if p.step == "stub"])
-    problems += report(f"public checks replay the reference's recorded answers ({public_n} checks)",
+    problems += say_step(f"public checks replay the reference's recorded answers ({public_n} checks)",
                        public_answers(a))
     return problems

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from autograder import assignments, audit, grade  # noqa: E402
+from autograder import assignments, audit, batch  # noqa: E402
 
 
 def cpu_seconds():
@@ -48,23 +48,23 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--assignment", nargs="*", default=list(assignments.names()))
     p.add_argument("--baseline", type=int, default=3, help="mutants graded one process each (default: 3)")
-    p.add_argument("--jobs", type=int, default=grade.default_jobs())
+    p.add_argument("--jobs", type=int, default=batch.default_jobs())
     args = p.parse_args()
     rows = []
     for name in args.assignment:
         cpu0, start = cpu_seconds(), time.monotonic()
         report = audit.audit(name, jobs=args.jobs, progress=False)
         wall, cpu = time.monotonic() - start, cpu_seconds() - cpu0
-        per_process = baseline(assignments.get(name), report["mutants"], args.baseline)
+        per_process = baseline(assignments.get(name), report.mutants, args.baseline)
         rows.append((name, report, wall, cpu, per_process))
-        print(f"{name}: {report['tried']} mutants in {wall:.1f} s", file=sys.stderr)
+        print(f"{name}: {report.tried} mutants in {wall:.1f} s", file=sys.stderr)
     print(f"\n{'assignment':<20}{'mutants':>8}{'killed':>8}{'equiv.':>8}{'survived':>9}{'wall':>9}{'grader CPU':>12}"
           f"{'per mutant':>12}{'one process each':>18}")
     for name, r, wall, cpu, per_process in rows:
         each = f"{per_process:.2f} s" if per_process else "-"
-        print(f"{name:<20}{r['tried']:>8}{r['killed']:>8}{r['equivalent']:>8}{r['survived']:>9}{wall:>8.1f}s"
-              f"{cpu:>11.1f}s{wall / max(1, r['tried']):>11.2f}s{each:>18}")
-    print(f"\n{grade.default_jobs()} cores, --jobs {args.jobs}; 'one process each': `autograder grade` per mutant, "
+        print(f"{name:<20}{r.tried:>8}{r.killed:>8}{r.equivalent:>8}{r.survived:>9}{wall:>8.1f}s"
+              f"{cpu:>11.1f}s{wall / max(1, r.tried):>11.2f}s{each:>18}")
+    print(f"\n{batch.default_jobs()} cores, --jobs {args.jobs}; 'one process each': `autograder grade` per mutant, "
           f"the mean of {args.baseline}")
 
 

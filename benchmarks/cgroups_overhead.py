@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 import grade_batch  # noqa: E402
-from autograder import cgroups, grade  # noqa: E402
+from autograder import batch, cgroups  # noqa: E402
 
 
 def run(subs, with_groups):
@@ -27,7 +27,7 @@ def run(subs, with_groups):
         cgroups.Groups.create = classmethod(lambda cls: None)
     try:
         start = time.monotonic()
-        results = grade.grade_all("gradient_descent", [subs], Path(tempfile.mkdtemp()), progress=False)
+        results = batch.grade_all("gradient_descent", [subs], Path(tempfile.mkdtemp()), progress=False)
         return time.monotonic() - start, {r.submission: r.score for r in results}
     finally:
         cgroups.Groups.create = real

@@ -201,7 +201,7 @@ def run_phases(name: str, path: str) -> None:
     import torch  # noqa: F401
 
     from autograder import grade, report, results, submission
-    from autograder.checks import Reference
+    from autograder.checking import Reference
     got["imports (grader: torch, NumPy, matplotlib, toolkit)"] = cpu() - t
     a = assignments.get(name)
     t = cpu()

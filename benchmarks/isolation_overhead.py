@@ -22,12 +22,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 import grade_batch  # noqa: E402
-from autograder import grade, isolation  # noqa: E402
+from autograder import batch, isolation  # noqa: E402
 
 
 def run(subs, mode):
     start = time.monotonic()
-    results = grade.grade_all("gradient_descent", [subs], Path(tempfile.mkdtemp()), progress=False, isolation=mode)
+    results = batch.grade_all("gradient_descent", [subs], Path(tempfile.mkdtemp()), progress=False, isolation=mode)
     return time.monotonic() - start, {r.submission: r.score for r in results}
 
 

@@ -18,7 +18,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from autograder import assignments, data, grade  # noqa: E402
+from autograder import assignments, grade  # noqa: E402
+from autograder.runtime import data  # noqa: E402
 
 FORWARD_FLOP = 2 * (784 * 512 + 512 * 256 + 256 * 10)
 

@@ -9,10 +9,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from autograder import assignments, build, grade, sandbox  # noqa: E402
+from autograder import assignments, batch, build, grade, sandbox, worker_uids  # noqa: E402
 from autograder.isolation import Mode, probe  # noqa: E402
 from autograder.runtime import processes, scratch  # noqa: E402
-from autograder.checks import Ref  # noqa: E402
+from autograder.checking import Ref  # noqa: E402
 from autograder.assignments.gradient_descent import checks as gd_checks  # noqa: E402
 
 import variants  # noqa: E402
@@ -41,7 +41,7 @@ def worker_processes():
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"agr_runtime" in cmdline or sandbox.UID_BASE <= uid < sandbox.UID_BASE + sandbox.UID_COUNT:
+        if b"agr_runtime" in cmdline or worker_uids.UID_BASE <= uid < worker_uids.UID_BASE + worker_uids.UID_COUNT:
             found.add(int(pid))
     return found
 
@@ -119,7 +119,7 @@ def variant_batch(tmp_path_factory, assignment, module, extra=None):
         variants.write(subs, f"alt_{name}", module.alternative_variant(name))
     if extra is not None:
         extra(subs)
-    results = grade.grade_all(assignment.name, [subs], out, progress=False)
+    results = batch.grade_all(assignment.name, [subs], out, progress=False)
     return {r.submission: r for r in results}, out
 
 
@@ -190,5 +190,5 @@ def mnist_batch(tmp_path_factory, mnist, mnist_study_run):
         variants_mnist.make_folder(subs / f"bug_{name}", variants.patch(ref, edits), folder)
     for name, (change, _) in variants_mnist.FILE_BUGS.items():
         variants_mnist.make_folder(subs / f"bug_{name}", ref, folder, change)
-    results = grade.grade_all("mnist_study", [subs], tmp_path_factory.mktemp("mnist_out"), progress=False)
+    results = batch.grade_all("mnist_study", [subs], tmp_path_factory.mktemp("mnist_out"), progress=False)
     return {r.submission: r for r in results}

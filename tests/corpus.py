@@ -93,7 +93,7 @@ def notebook(source):
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "n.py"
         path.write_text(source, encoding="utf-8")
-        return json.loads(build.render(build.solution_notebook(path)))
+        return json.loads(build.notebook_text(build.solution_notebook(path)))
 
 
 def _code_cells(nb):

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from autograder import assignments, audit, cli
-from autograder.checks import Registry
+from autograder.checking import Registry
 
 SOURCE = '''\
 import numpy as np
@@ -83,19 +83,19 @@ def gd_report():
 
 def test_gradient_descent_audit_kills_every_mutant_not_reviewed_as_equivalent(gd_report, capsys):
     r = gd_report
-    assert r["tried"] >= 100
-    assert r["survived"] == 0, [m.diff() for m in r["survivors"]]
-    assert r["killed"] + r["equivalent"] == r["tried"] and not r["stale_equivalents"]
-    by_after = {m.after: m for m in r["mutants"]}
+    assert r.tried >= 100
+    assert r.survived == 0, [m.diff() for m in r.survivors]
+    assert r.killed + r.equivalent == r.tried and not r.stale_equivalents
+    by_after = {m.after: m for m in r.mutants}
     # The argument-order swaps the grader's symmetric stand-ins once let through are killed now.
     for after in ("loss = loss_func(Y, model(X, weight, bias))", "loss = loss_func(model(weight, X, bias), Y)",
                   "loss = loss_func(y_batch, model(x_batch, weight, bias))"):
         assert by_after[after].killed, by_after[after]
-    assert all(t["tried"] for t in r["tasks"].values()) and set(r["tasks"]) == set(assignments.get(
+    assert all(t.tried for t in r.tasks.values()) and set(r.tasks) == set(assignments.get(
         "gradient_descent").tasks)
     audit.print_report(r)
     out = capsys.readouterr().out
-    assert f"gradient_descent: {r['killed']} of {r['tried'] - r['equivalent']} mutants killed (100.0%)" in out
+    assert f"gradient_descent: {r.killed} of {r.tried - r.equivalent} mutants killed (100.0%)" in out
 
 
 def test_a_weak_check_shows_its_survivors_as_one_line_diffs(monkeypatch, capsys):
@@ -108,11 +108,11 @@ def test_a_weak_check_shows_its_survivors_as_one_line_diffs(monkeypatch, capsys)
     found = [m for m in audit.mutants(b) if m.function == "fit_numpy"]
     audit.grade_mutants(b, found, progress=False)
     r = audit.summarise(b, found, 0.0)
-    assert r["survived"] > 0 and r["tasks"]["2.1"]["survived"] == r["survived"]
+    assert r.survived > 0 and r.tasks["2.1"].survived == r.survived
     audit.print_report(r)
     out = capsys.readouterr().out
     assert "Survivors (each a bug that keeps full marks)" in out
-    for m in r["survivors"]:
+    for m in r.survivors:
         line = next(ln for ln in out.splitlines() if m.diff() in ln)
         assert line.split()[:2] == ["2.1", "fit_numpy"] and f"[{m.operator}]" in line
 
@@ -123,7 +123,7 @@ def test_reviewed_list_entries_need_a_reason_and_stale_ones_are_reported(tmp_pat
     (tmp_path / audit.EQUIVALENT_FILE).write_text(
         '[[mutant]]\nfunction = "fit_GD"\nbefore = "x = 1"\nafter = "x = 2"\nreason = "made up"\n')
     r = audit.summarise(a, [], 0.0)
-    assert r["stale_equivalents"] == [("fit_GD", "x = 1", "x = 2")]
+    assert r.stale_equivalents == [("fit_GD", "x = 1", "x = 2")]
     (tmp_path / audit.EQUIVALENT_FILE).write_text('[[mutant]]\nfunction = "fit_GD"\nbefore = "x = 1"\n'
                                                   'after = "x = 2"\n')
     with pytest.raises(assignments.DeclarationError, match="mutant #1 needs reason"):

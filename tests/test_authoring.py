@@ -89,7 +89,7 @@ def _reference_notebook(root):
     nb = build.solution_notebook(root / "solutions/vectors/vectors.py")
     path = root / "reference" / "vectors.ipynb"
     path.parent.mkdir()
-    path.write_text(build.render(nb))
+    path.write_text(build.notebook_text(nb))
     return path.relative_to(root)
 
 

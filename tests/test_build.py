@@ -13,7 +13,7 @@ from autograder import assignments, build
 @pytest.mark.parametrize("name", assignments.NAMES)
 def test_committed_stubs_are_in_sync(name):
     a = assignments.get(name)
-    expected = build.render(build.stub_notebook(a))
+    expected = build.notebook_text(build.stub_notebook(a))
     assert a.stub.read_text(encoding="utf-8") == expected, f"{a.stub} is stale: run `autograder stub`"
     for support, src in (a.support_files or {}).items():
         assert (a.stub.parent / support).read_text() == Path(src).read_text(), f"{support} is stale"

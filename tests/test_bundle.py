@@ -18,7 +18,7 @@ from nbclient import NotebookClient
 
 import variants
 import variants_mlp
-from autograder import assignments, build, grade, isolation, public
+from autograder import assignments, batch, build, grade, isolation, public
 
 CALL_TIMEOUT = 5  # seconds per call into student code in the test zips (the shipped default is 30)
 
@@ -61,7 +61,7 @@ def test_student_handout_holds_no_hidden_check(dist, name):
         rest = rest.replace(src, "")
     # Lines public code may share: the checks module outside hidden checks, and the toolkit's
     # own check helpers, which the handout ships.
-    rest += (Path(grade.__file__).parent / "checks.py").read_text()
+    rest += "".join(p.read_text() for p in sorted((Path(grade.__file__).parent / "checking").glob("*.py")))
     elsewhere = {ln.strip() for ln in rest.splitlines()} | {ln.split("  #")[0].strip() for ln in rest.splitlines()}
     for check in hidden:
         assert check.name not in text, f"hidden check {check.name} leaked into the handout"
@@ -148,7 +148,7 @@ print("imported", len(sys.argv) - 2)
 
 @pytest.mark.parametrize("name", assignments.NAMES)
 def test_handout_runtime_is_the_toolkits_own_files_and_imports_without_it(dist, name, tmp_path):
-    """ag_public/ holds the toolkit's check API, codec, probes, data and handout runtime as
+    """ag_public/ holds the toolkit's check API, codec, stand_ins, data and handout runtime as
     they are (no edited copies), and every module of it imports in a fresh interpreter where
     the toolkit cannot be imported: an import the handout lacks fails here, not in a notebook."""
     student, _ = dist[name]
@@ -157,7 +157,7 @@ def test_handout_runtime_is_the_toolkits_own_files_and_imports_without_it(dist, 
         assert (pkg / rel).read_bytes() == (public.TOOLKIT / rel).read_bytes(), rel
     modules = sorted(".".join(p.relative_to(student).with_suffix("").parts).removesuffix(".__init__")
                      for p in pkg.rglob("*.py"))
-    assert {"ag_public.public", "ag_public.handout_runtime.runner", "ag_public.checks"} <= set(modules)
+    assert {"ag_public.public", "ag_public.handout_runtime.runner", "ag_public.checking"} <= set(modules)
     got = subprocess.run([sys.executable, "-I", "-c", BLOCK_TOOLKIT, str(student), *modules], cwd=tmp_path,
                          capture_output=True, text=True, timeout=300)
     assert got.returncode == 0 and f"imported {len(modules)}" in got.stdout, got.stderr[-2000:]
@@ -261,7 +261,7 @@ def test_otter_run_totals_equal_autograder_grade(dist, name, tmp_path, mnist_stu
     _, zip_path = dist[name]
     subs = {"gradient_descent": _gd_subs, "mlp_backprop": _mlp_subs, "linear_classifier": _linear_subs}.get(name)
     subs = subs(tmp_path) if subs else _mnist_subs(tmp_path, mnist_study_run[0])
-    ours = {r.submission: r for r in grade.grade_all(name, list(subs.values()), tmp_path / "graded", progress=False)}
+    ours = {r.submission: r for r in batch.grade_all(name, list(subs.values()), tmp_path / "graded", progress=False)}
     for label, path in subs.items():
         results, seconds, log = otter_run(zip_path, path, tmp_path)
         assert results is not None, log[-3000:]

@@ -15,7 +15,8 @@ import pytest
 import variants
 import yaml
 
-from autograder import cli, cluster, feedback, grade, report, results, submission
+from autograder import cli, cluster, feedback, report, results, submission
+from autograder.batch import grade_all
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "gradient_descent"
@@ -37,7 +38,7 @@ def batch(tmp_path_factory):
     for name in list(variants.BUGS)[:6]:
         variants.write(subs, f"held_{name}", variants.bug_variant(name))
     single = tmp_path_factory.mktemp("cluster-single")
-    grade.grade_all("gradient_descent", [subs], single, progress=False)
+    grade_all("gradient_descent", [subs], single, progress=False)
     return subs, single
 
 

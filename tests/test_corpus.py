@@ -8,7 +8,7 @@ import json
 import pytest
 
 import corpus
-from autograder import assignments, grade
+from autograder import assignments, batch
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,7 @@ def graded(tmp_path_factory):
     labels = corpus.write(out)
     found = {}
     for name in labels:
-        results = grade.grade_all(name, [out / name], tmp_path_factory.mktemp(f"graded-{name}"), progress=False)
+        results = batch.grade_all(name, [out / name], tmp_path_factory.mktemp(f"graded-{name}"), progress=False)
         found[name] = {r.submission: r for r in results}
     return labels, found
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import data
+from autograder.runtime import data
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 

@@ -1,4 +1,4 @@
-"""Feedback pages (feedback.py, charts.py, templates/pages/): what a student and an instructor
+"""Feedback pages (feedback.py, charts.py, file_templates/pages/): what a student and an instructor
 look for on them, and that they open in a browser without errors."""
 import base64
 import html
@@ -15,7 +15,7 @@ import pytest
 import variants
 from PIL import Image
 
-from autograder import assignments, charts, feedback, grade, similarity
+from autograder import assignments, batch, charts, feedback, similarity
 from autograder.results import CheckResult, SubmissionResult
 
 CHROMIUM = shutil.which("chromium-headless-shell") or shutil.which("chromium")
@@ -205,7 +205,7 @@ def kinds(tmp_path_factory, gd):
     variants.write(subs, "buggy", variants.bug_variant("epoch_loss_over_batch_size"))
     variants.write(subs, "crashed", variants.reference_text() + CRASH)
     (subs / "unreadable.ipynb").write_text("{ this is not JSON")
-    results = {r.submission: r for r in grade.grade_all(gd, [subs], out, progress=False)}
+    results = {r.submission: r for r in batch.grade_all(gd, [subs], out, progress=False)}
     return results, out
 
 

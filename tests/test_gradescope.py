@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import assignments, build, grade
+from autograder import assignments, batch, build, grade
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "gradient_descent"
@@ -27,7 +27,7 @@ def built(tmp_path_factory):
     os.environ["XDG_CACHE_HOME"] = str(cache)
     try:
         with grade.Grader(GD) as g:
-            grade.grade_paths(g, [EXAMPLES / "alice_reference.ipynb"])
+            batch.grade_paths(g, [EXAMPLES / "alice_reference.ipynb"])
         (tmp / "dist").mkdir()
         return build.build_zip(GD, tmp / "dist")
     finally:
@@ -64,7 +64,7 @@ def test_run_autograder_scores_as_autograder_grade_with_the_shipped_answers(buil
     assert len(results["tests"]) == len(GD.checks)
     assert not list(cache.rglob("reference-answers/*.json")), "the zip computed answers it was shipped"
     with grade.Grader(GD) as g:
-        (local,) = grade.grade_paths(g, [EXAMPLES / case])
+        (local,) = batch.grade_paths(g, [EXAMPLES / case])
     assert sum(c.score for c in local.checks) == expected
 
 

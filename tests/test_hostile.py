@@ -24,6 +24,7 @@ import pytest
 
 import variants
 from autograder import cli, grade, submission, text
+from autograder.batch import grade_all
 from autograder.results import atomic_write
 from autograder import isolation
 from conftest import uid_mode_works
@@ -728,7 +729,7 @@ def test_killed_batch_resumes_and_ends_with_the_same_gradebook(tmp_path):
         json.loads(path.read_text())
     second = subprocess.run(cmd, capture_output=True, text=True, check=True)
     assert f"Resuming: {len(written)} of 6" in second.stderr
-    grade.grade_all("gradient_descent", [subs], clean, progress=False)
+    grade_all("gradient_descent", [subs], clean, progress=False)
     assert (out / "grades.csv").read_text() == (clean / "grades.csv").read_text()
 
 

@@ -1,39 +1,4 @@
-"""The mlp_backprop verdicts: reference full marks, stub zero, each bug caught, each
-correct alternative full marks."""
-import pytest
-
-import variants_mlp
-
-
-def failed(result):
-    return {c.name for c in result.checks if c.score < c.points}
-
-
-def test_reference_full_marks_py_and_ipynb(mlp_batch, mlp):
-    for name in ("reference", "reference_notebook"):
-        r = mlp_batch[name]
-        assert r.status == "ok", r.messages
-        assert r.score == r.max_score == mlp.total, {c.name: c.output for c in r.checks if c.score < c.points}
-
-
-def test_stub_scores_zero_with_task_messages(mlp_batch, mlp):
-    r = mlp_batch["stub"]
-    assert r.status == "ok" and r.score == 0
-    for c in r.checks:
-        assert f"NotImplementedError: Task {c.task}: implement {c.function}" in c.output, (c.name, c.output)
-
-
-@pytest.mark.parametrize("bug", sorted(variants_mlp.BUGS))
-def test_each_bug_loses_the_points_of_its_checks(mlp_batch, bug):
-    r = mlp_batch[f"bug_{bug}"]
-    must_fail = set(variants_mlp.BUGS[bug][1])
-    assert must_fail <= failed(r), f"{bug}: expected {must_fail} to fail, failed: {failed(r)}"
-
-
-@pytest.mark.parametrize("alt", sorted(variants_mlp.ALTERNATIVES))
-def test_correct_alternatives_earn_full_marks(mlp_batch, alt):
-    r = mlp_batch[f"alt_{alt}"]
-    assert r.score == r.max_score, {c.name: c.output for c in r.checks if c.score < c.points}
+"""mlp_backprop: the messages its known bugs get (the verdicts of every assignment: test_verdicts.py)."""
 
 
 def test_seed_figures_and_messages(mlp_batch):

@@ -7,7 +7,7 @@ import pytest
 
 import variants
 import variants_mnist
-from autograder import grade
+from autograder import batch
 
 
 def failed(result):
@@ -77,7 +77,7 @@ def test_zip_grades_like_the_folder_and_unsafe_zip_is_refused(tmp_path, mnist, m
             z.write(f, f"alice/{f.name}")
     with zipfile.ZipFile(tmp_path / "subs" / "mallory.zip", "w") as z:
         z.writestr("../../escape.py", "print('x')")
-    results = {r.submission: r for r in grade.grade_all("mnist_study", [tmp_path / "subs"], tmp_path / "out",
+    results = {r.submission: r for r in batch.grade_all("mnist_study", [tmp_path / "subs"], tmp_path / "out",
                                                         progress=False)}
     assert results["alice"].score == mnist.total
     assert results["mallory"].status == "error" and results["mallory"].score == 0
@@ -96,7 +96,7 @@ def test_grading_stays_under_a_minute_whatever_the_submission_does(tmp_path, mni
              ("plot_losses", "    fig, ax = plt.subplots(figsize=(7, 4))\n", hang.replace("        ", "    ", 1))]
     text = variants.patch(variants_mnist.reference_text(), edits)
     variants_mnist.make_folder(tmp_path / "subs" / "hangs", text, folder)
-    [r] = grade.grade_all("mnist_study", [tmp_path / "subs"], tmp_path / "out", progress=False)
+    [r] = batch.grade_all("mnist_study", [tmp_path / "subs"], tmp_path / "out", progress=False)
     assert r.seconds < 60, r.seconds
     assert r.status == "timeout"
     passed = {c.name for c in r.checks if c.score == c.points}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from autograder import replies
-from autograder.checks import CallReply
+from autograder.checking import CallReply
 from autograder.runtime import codec
 
 

@@ -6,7 +6,7 @@ import shutil
 import pytest
 import variants
 
-from autograder import cli, feedback, grade, report, results
+from autograder import batch, cli, feedback, report, results
 
 NAMES = ["reference", "bug_epoch_loss_over_batch_size", "bug_no_gradient_zeroing", "stub"]
 
@@ -41,12 +41,12 @@ def runs(tmp_path_factory, gd):
             else:
                 variants.write(f, name, texts.get(name) or variants.bug_variant(name.removeprefix("bug_")))
     out = {k: root / f"out_{k}" for k in ("full", "resumed", "a", "b")}
-    grade.grade_all(gd, [folders["all"]], out["full"], progress=False)
-    grade.grade_all(gd, [folders["first"]], out["resumed"], progress=False)
+    batch.grade_all(gd, [folders["all"]], out["full"], progress=False)
+    batch.grade_all(gd, [folders["first"]], out["resumed"], progress=False)
     (out["resumed"] / NAMES[0] / feedback.PAGE).unlink()
-    kept = grade.grade_all(gd, [folders["all"]], out["resumed"], progress=False)
-    grade.grade_all(gd, [folders["first"]], out["a"], progress=False)
-    grade.grade_all(gd, [folders["second"]], out["b"], progress=False, pages=False)
+    kept = batch.grade_all(gd, [folders["all"]], out["resumed"], progress=False)
+    batch.grade_all(gd, [folders["first"]], out["a"], progress=False)
+    batch.grade_all(gd, [folders["second"]], out["b"], progress=False, pages=False)
     return out, kept
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import variants
-from autograder import cli, grade, isolation, sandbox
+from autograder import cli, grade, isolation, root_fs, sandbox, worker_uids
 from autograder.runtime import processes
 from conftest import isolated_modes, uid_mode_works
 
@@ -121,7 +121,7 @@ def test_isolated_worker_sees_and_changes_nothing_of_the_grader(env, tmp_path, w
     assert got["network"] is False and got["umount"] is False
     assert int(got["caps"], 16) == 0
     if env.policy.own_uid:
-        assert got["uid"] >= sandbox.UID_BASE
+        assert got["uid"] >= worker_uids.UID_BASE
 
 
 def test_concurrent_workers_cannot_see_or_signal_each_other(any_env, tmp_path, workers):
@@ -216,7 +216,7 @@ def test_hidden_paths_inside_what_is_bound_are_covered(env, tmp_path, workers, m
         os.chmod(p, 0o755)
     for name in ("visible.txt", "secret.txt", "secrets/a.txt"):
         os.chmod(base / name, 0o644)
-    monkeypatch.setattr(sandbox, "SYSTEM_PATHS", sandbox.SYSTEM_PATHS + (str(base),))
+    monkeypatch.setattr(root_fs, "SYSTEM_PATHS", root_fs.SYSTEM_PATHS + (str(base),))
     monkeypatch.setattr(env, "hide", env.hide + [str(base / "secret.txt"), str(base / "secrets")])
     w = workers.start(env, "import os\ndef f(base):\n    out = [open(base + '/visible.txt').read(), "
                            "open(base + '/secret.txt').read()]\n    try:\n        out.append(str(os.listdir(base + "
@@ -239,7 +239,7 @@ def test_read_only_also_on_kernels_without_mount_setattr(env, tmp_path, workers,
 
 def test_root_plan_binds_only_the_system_python_and_the_workers_folder(tmp_path):
     worker_dir, runtime = tmp_path / "s-1", tmp_path / "rt"
-    plan = sandbox.root_plan([sys.prefix, os.path.join(sys.prefix, "lib")], [str(CHECKS_FILE.parent)],
+    plan = root_fs.root_plan([sys.prefix, os.path.join(sys.prefix, "lib")], [str(CHECKS_FILE.parent)],
                              runtime, worker_dir)
     binds = {op[2]: op[3] for op in plan if op[0] == "bind"}
     assert binds[str(worker_dir)] is True and binds[str(runtime)] is False
@@ -248,8 +248,8 @@ def test_root_plan_binds_only_the_system_python_and_the_workers_folder(tmp_path)
     assert not any(t == str(Path.home()) or t.startswith("/run") or t.startswith("/home/") and
                    not sys.prefix.startswith(t) for t in binds)
     assert [op for op in plan if op[0] == "tmpfs" and op[3]] == [
-        ["tmpfs", "/dev/shm", str(sandbox.SCRATCH_BYTES), True], ["tmpfs", "/tmp", str(sandbox.SCRATCH_BYTES), True],
-        ["tmpfs", "/var/tmp", str(sandbox.SCRATCH_BYTES), True]]
+        ["tmpfs", "/dev/shm", str(root_fs.SCRATCH_BYTES), True], ["tmpfs", "/tmp", str(root_fs.SCRATCH_BYTES), True],
+        ["tmpfs", "/var/tmp", str(root_fs.SCRATCH_BYTES), True]]
     assert plan[-1] == ["hide", str(CHECKS_FILE.parent)]
 
 
@@ -340,7 +340,7 @@ def test_uid_worker_sees_and_changes_nothing_of_the_grader(envs, tmp_path, worke
     reply = sandbox.Session(w).call("look", paths, os.getpid())
     assert reply.ok, reply
     got = reply.value
-    assert got["uid"] == got["gid"] == w.uid >= sandbox.UID_BASE and got["groups"] == [], got
+    assert got["uid"] == got["gid"] == w.uid >= worker_uids.UID_BASE and got["groups"] == [], got
     assert got["home"] == got["tmpdir"] == got["cwd"] == str(w.dir) and got["cwd_mode"] == "0o700", got
     for name in paths:
         assert got[name] == "PermissionError", (name, got)
@@ -363,7 +363,7 @@ def test_uid_mode_leaves_nothing_of_its_uid_and_two_graders_never_share_one(envs
     litter = f"agr-litter-{os.getpid()}"
     assert sandbox.Session(w).call("f", mark).value == 1 and sandbox.Session(w).call("litter", litter).value == 1
     uid = w.uid
-    other = sandbox.UidPool()  # as a second grader would
+    other = worker_uids.UidPool()  # as a second grader would
     taken = [other.take() for _ in range(3)]
     assert uid not in [u for u, _ in taken]
     for _, fd in taken:
@@ -397,7 +397,7 @@ def test_open_only_passes_through_to_what_is_kept_and_closes_the_rest(tmp_path):
     (home / "py" / "lib" / "checks").mkdir()
     for p in (tmp_path, home, home / "py", home / "secrets"):
         p.chmod(0o700)
-    sandbox.open_only([str(home / "py")], [str(home), str(home / "py" / "lib" / "checks")])
+    worker_uids.open_only([str(home / "py")], [str(home), str(home / "py" / "lib" / "checks")])
     mode = lambda p: p.stat().st_mode & 0o007  # noqa: E731
     assert mode(tmp_path) & 0o001 and mode(home) == 0o001  # passed through, not listed
     assert mode(home / "secrets") == 0 and mode(home / "notes.txt") == 0
@@ -513,7 +513,8 @@ def test_worker_that_stalls_before_any_cell_gets_one_more_try(tmp_path, monkeypa
     def stalls(self, *args, **kwargs):
         if len(failures) < stalls.times:
             failures.append(1)
-            raise sandbox.SandboxError("timed out after 4 s of CPU time while loading the submission", kind="timeout")
+            raise sandbox.SandboxError("timed out after 4 s of CPU time while loading the submission",
+                                       kind=sandbox.ErrorKind.TIMEOUT)
         return real_load(self, *args, **kwargs)
 
     monkeypatch.setattr(sandbox.Worker, "load", stalls)
@@ -590,7 +591,7 @@ def test_a_worker_without_torch_has_no_torch_to_find(env, tmp_path, workers):
     part of torch, and its code, having removed the stand-in and emptied sys.modules, finds no
     torch to import and cannot list torch's folder. The main worker does map torch (so the
     look from outside sees what it looks for)."""
-    folder = sandbox.module_folders(["torch"])[0]
+    folder = root_fs.module_folders(["torch"])[0]
     plain = workers.start(env, TORCH_HUNT.replace("import torch  #", "import numpy  #"), tmp_path)
     plain.load()
     assert _torch_mapped(plain.pid)

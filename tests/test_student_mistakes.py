@@ -4,7 +4,7 @@ values of the wrong kind, graded in one batch per assignment."""
 import pytest
 
 import variants
-from autograder import grade
+from autograder import batch, grade
 
 WRONG = {  # what the function returns instead of its answer
     "none": "None",
@@ -36,7 +36,7 @@ def grade_mistakes(assignment, reference, folder, make=None):
             paths.append(make(folder / name, text) if make else variants.write(folder, name, text))
             keys.append((task, kind))
     with grade.Grader(assignment, grade.sandbox.Limits(call_timeout=10, load_timeout=20)) as grader:
-        done = grade.grade_paths(grader, paths)
+        done = batch.grade_paths(grader, paths)
     return dict(zip(keys, done))
 
 

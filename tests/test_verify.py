@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from autograder import assignments, cli, verify
-from autograder.checks import Registry, assert_close
+from autograder.checking import Registry, assert_close
 
 
 @pytest.mark.parametrize("name", assignments.NAMES)

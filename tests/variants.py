@@ -182,7 +182,7 @@ def as_notebook(text, path):
     src = path.with_suffix(".py")
     src.write_text(text, encoding="utf-8")
     try:
-        path.write_text(build.render(build.solution_notebook(src)), encoding="utf-8")
+        path.write_text(build.notebook_text(build.solution_notebook(src)), encoding="utf-8")
     finally:
         src.unlink()
     return path

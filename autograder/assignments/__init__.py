@@ -13,6 +13,10 @@ import importlib
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..checking import Registry
 
 REPO = Path(__file__).resolve().parents[2]
 SOLUTIONS = REPO / "solutions"
@@ -49,7 +53,7 @@ class Assignment:
     them out: a mutant of their code would hand in the reference's files."""
     time_budget: float = 300.0
     """Seconds one submission may take in all, loading and every check."""
-    checks: object = field(default=None, repr=False)
+    checks: "Registry" = field(default=None, repr=False)  # type: ignore[assignment]
     """Filled in by ``get`` from ``checks.py``; not declared."""
 
     def __post_init__(self):
@@ -151,7 +155,7 @@ def get(name: str) -> Assignment:
     checks_file = _relative(HERE / name / "checks.py")
     if not (HERE / name / "checks.py").is_file():
         raise DeclarationError(f"{where}: no checks: expected {checks_file} with checks = Registry({name!r})")
-    from ..checks import Registry
+    from ..checking import Registry
     registry = getattr(importlib.import_module(f"{__name__}.{name}.checks"), "checks", None)
     if not isinstance(registry, Registry):
         raise DeclarationError(f"{checks_file}: defines no checks = Registry({name!r})")
@@ -159,12 +163,14 @@ def get(name: str) -> Assignment:
         raise DeclarationError(f"{checks_file}: checks = Registry({registry.assignment!r}): "
                                f"expected Registry({name!r})")
     if not len(registry):
-        raise DeclarationError(f"{checks_file}: declares no checks (@checks.add(task=..., function=..., points=...))")
+        raise DeclarationError(f"{checks_file}: declares no checks (@checks.add(task=..., points=...))")
     for c in registry:
         if c.task not in a.tasks:
             raise DeclarationError(f"{checks_file}: check {c.name} is for task {c.task!r}, which {where} does not "
                                    f"declare (tasks: {', '.join(a.tasks)})")
-        if c.function != a.tasks[c.task]:
+        if not c.function:  # derived from the declaration: the function its task names
+            c.function = a.tasks[c.task]
+        elif c.function != a.tasks[c.task]:
             raise DeclarationError(f"{checks_file}: check {c.name} grades {c.function!r} but task {c.task} is "
                                    f"{a.tasks[c.task]!r} in {where}")
         if not isinstance(c.points, (int, float)) or not c.points > 0:

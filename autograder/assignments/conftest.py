@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from autograder import grade, sandbox, submission
-from autograder.checks import Student
+from autograder.checking import Student
 
 
 def pytest_addoption(parser):
@@ -27,7 +27,7 @@ def _graders():
     yield graders
     for grader, workers in graders.values():
         workers.close()
-        workers.sub.close()
+        workers.handed_in.close()
         grader.close()
 
 
@@ -39,7 +39,7 @@ def ref(request, _graders):
 @pytest.fixture
 def sub(request, _graders):
     _, workers = _loaded(request, _graders)
-    yield Student(sandbox.Session(workers.main, workers.other), workers.main.names, workers.sub.files)
+    yield Student(sandbox.Session(workers.main, workers.other), workers.main.names, workers.handed_in.files)
 
 
 def _loaded(request, graders):
@@ -51,10 +51,10 @@ def _loaded(request, graders):
         grader = graders[name][0] if name in graders else grade.Grader(name)
         if name in graders:
             graders[name][1].close()
-        sub = submission.open_submission(Path(path), grader.assignment.submission_files)
-        workers = grade.SubmissionWorkers(grader, sub, grade.SubmissionResult("", path), deadline=None)
-        if sub.problem or workers.start() is None:
+        handed_in = submission.open_submission(Path(path), grader.assignment.submission_files)
+        workers = grade.SubmissionWorkers(grader, handed_in, grade.SubmissionResult("", path), deadline=None)
+        if handed_in.problem or workers.start() is None:
             grader.close()
-            pytest.fail(sub.problem or "; ".join(workers.result.messages))
+            pytest.fail(handed_in.problem or "; ".join(workers.result.messages))
         graders[name] = (grader, workers)
     return graders[name]

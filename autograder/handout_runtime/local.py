@@ -4,8 +4,8 @@ import hashlib
 import json
 from typing import Any
 
-from .. import checks as framework
-from ..runtime import codec, probes
+from .. import checking as framework
+from ..runtime import codec, stand_ins
 
 
 class LocalStudent:
@@ -26,8 +26,8 @@ class LocalStudent:
         return name in self.env
 
     def _resolve(self, name: str) -> Any:
-        if name.startswith("probes."):
-            return probes.REGISTRY[name]
+        if name.startswith("stand_ins."):
+            return stand_ins.REGISTRY[name]
         if name not in self.env:
             raise LookupError(f"the notebook does not define {name}")
         return self.env[name]

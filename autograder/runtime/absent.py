@@ -61,7 +61,7 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 def install(names, stand_in):
     """Make ``names`` (and their submodules) unimportable: ``stand_in`` False raises
-    ModuleNotFoundError (the template, before it imports anything: probes then know torch is
+    ModuleNotFoundError (the template, before it imports anything: stand_ins then know torch is
     absent), True gives ``ForbiddenModule`` stand-ins (the worker, before student code)."""
     sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _Finder)]
     if names:

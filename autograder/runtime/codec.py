@@ -9,6 +9,8 @@ import json
 import math
 import struct
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -26,16 +28,16 @@ class CodecError(ValueError):
 class TensorData:
     """A torch tensor as seen by the grader: its values plus the flags checks care about."""
 
-    def __init__(self, array, requires_grad=False, dtype=None):
+    def __init__(self, array: np.ndarray, requires_grad: bool = False, dtype: str | None = None):
         self.array = array
         self.requires_grad = bool(requires_grad)
         self.dtype = dtype or f"torch.{array.dtype}"
 
     @property
-    def shape(self):
+    def shape(self) -> tuple[int, ...]:
         return tuple(self.array.shape)
 
-    def numpy(self):
+    def numpy(self) -> np.ndarray:
         return self.array
 
     def __repr__(self):
@@ -45,7 +47,7 @@ class TensorData:
 class ModuleData:
     """An nn.Module reduced to its class name and its state_dict."""
 
-    def __init__(self, cls, state):
+    def __init__(self, cls: str, state: dict[str, Any]):
         self.cls = cls
         self.state = state
 
@@ -56,7 +58,7 @@ class ModuleData:
 class Opaque:
     """Anything else: only its type name and a short repr cross back."""
 
-    def __init__(self, type_name, text):
+    def __init__(self, type_name: str, text: str):
         self.type_name = type_name
         self.text = text
 
@@ -65,9 +67,9 @@ class Opaque:
 
 
 class Ref:
-    """A name resolved on the other side: a student function or a probe (see probes.py)."""
+    """A name resolved on the other side: a student function or a probe (see stand_ins.py)."""
 
-    def __init__(self, name):
+    def __init__(self, name: str):
         self.name = name
 
     def __repr__(self):
@@ -95,7 +97,7 @@ def _float(x):
     return {"__float__": repr(x)}  # nan/inf: JSON has no literal for them
 
 
-def to_plain(x, depth=0):
+def to_plain(x: Any, depth: int = 0) -> Any:
     """Turn a value into JSON-able plain data. Runs on whichever side produced the value.
 
     Exact builtin types are checked with ``type(x) is`` so that subclasses with rigged
@@ -178,14 +180,15 @@ def _array_from(payload):
     return arr.reshape(shape).copy()
 
 
-def make_tensor(arr, requires_grad=False, dtype=None):
+def make_tensor(arr: np.ndarray, requires_grad: bool = False, dtype: str | None = None) -> Any:
     """A real tensor from a decoded array (for ``from_plain`` where torch is in use)."""
     import torch
     t = torch.from_numpy(arr.copy())
     return t.requires_grad_(True) if requires_grad else t
 
 
-def from_plain(x, make_tensor=None, resolve=None):
+def from_plain(x: Any, make_tensor: Callable[..., Any] | None = None,
+               resolve: Callable[[str], Any] | None = None) -> Any:
     """Rebuild values from plain data. ``make_tensor`` turns tensors into real ones (worker
     side); without it they become TensorData. ``resolve`` maps Ref names to objects."""
     if isinstance(x, list):
@@ -250,7 +253,7 @@ def from_plain(x, make_tensor=None, resolve=None):
     raise CodecError(f"unknown plain-data tag in {sorted(x)[:3]}")
 
 
-def dumps(obj):
+def dumps(obj: Any) -> bytes:
     return json.dumps(obj, allow_nan=False, separators=(",", ":")).encode("utf-8")
 
 
@@ -258,13 +261,13 @@ def dumps(obj):
 FRAME = struct.Struct(">I")
 
 
-def frame(msg) -> bytes:
+def frame(msg: Any) -> bytes:
     """``msg`` as it travels on a pipe (``FRAME``); each end reads the length, then ``loads``."""
     raw = dumps(msg)
     return FRAME.pack(len(raw)) + raw
 
 
-def loads(raw):
+def loads(raw: bytes) -> Any:
     if len(raw) > MAX_MESSAGE_BYTES:
         raise CodecError(f"message of {len(raw)} bytes exceeds the {MAX_MESSAGE_BYTES} byte limit")
     return json.loads(raw.decode("utf-8"))

@@ -25,7 +25,7 @@ import time
 from . import absent, jail, scratch, worker
 
 
-def become_worker(spec, fd_in, fd_out, report_fd):
+def become_worker(spec, fd_in, fd_out, started_fd):
     """In the forked child: confine, then serve the grader as that submission's worker."""
     for procs in spec.get("cgroups", ()):  # first: every process this one starts inherits them
         with open(procs, "w") as f:
@@ -34,7 +34,7 @@ def become_worker(spec, fd_in, fd_out, report_fd):
     os.chdir(spec["dir"])
     os.environ.update(spec["env"])
     jail.apply_limits(spec["limits"])
-    jail.confine(spec, fd_in, [fd_out], report_fd)
+    jail.confine(spec, fd_in, [fd_out], started_fd)
     absent.install(spec.get("without", ()), stand_in=True)  # before any student code
     worker.serve(fd_in, fd_out)
 
@@ -168,7 +168,7 @@ def serve(sock, keepers, groups):
         spec = json.loads(data)
         if spec.get("op") == "grader":
             return serve(fork_grader(sock, spec, fds), keepers, groups)
-        report_r, report_w = os.pipe()
+        started_r, started_w = os.pipe()
         try:
             if jail.template_makes_pid_namespace(spec["isolation"]):
                 spec["pid_namespace_made"] = True
@@ -176,8 +176,8 @@ def serve(sock, keepers, groups):
             else:
                 pid = os.fork()
         except (OSError, jail.SetupError) as exc:
-            os.close(report_r)
-            os.close(report_w)
+            os.close(started_r)
+            os.close(started_w)
             for fd in fds:
                 os.close(fd)
             sock.send(json.dumps({"error": jail._describe(exc)}).encode())
@@ -186,21 +186,21 @@ def serve(sock, keepers, groups):
             try:
                 jail.forget_host_pid_namespace()
                 sock.close()
-                os.close(report_r)
+                os.close(started_r)
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                become_worker(spec, *fds, report_w)
+                become_worker(spec, *fds, started_w)
             except BaseException as exc:  # noqa: BLE001 - report on the pipe if we still can
                 try:
-                    os.write(report_w, f"error: {jail._describe(exc)}".encode()[:4000])
+                    os.write(started_w, f"error: {jail._describe(exc)}".encode()[:4000])
                 finally:
                     os._exit(70)
             os._exit(0)
-        for fd in (*fds, report_w):
+        for fd in (*fds, started_w):
             os.close(fd)
         try:  # the PID to kill, once the worker knows it, or why there is none
-            reported = os.read(report_r, 4096).decode(errors="replace")
+            reported = os.read(started_r, 4096).decode(errors="replace")
         finally:
-            os.close(report_r)
+            os.close(started_r)
         if reported == "ok" and spec.get("pid_namespace_made"):  # the keeper is the child itself
             reported = str(pid)
         if reported.isdigit():

@@ -10,7 +10,7 @@ The grader's policy (``spec["isolation"]``, ``isolation.Policy.spec``) says what
                  root, out of its reach, and kills every process of that uid at the end;
   neither        no isolation (``--no-sandbox``): limits and a keeper only.
 
-The worker's file system (``build_root``, from the plan the grader made: ``sandbox.root_plan``)
+The worker's file system (``build_root``, from the plan the grader made: ``root_fs.root_plan``)
 is a fresh tmpfs holding read-only binds of the system (/usr, /etc, ...) and of the Python
 installation, the grader's hidden paths covered again where they fall inside those, a minimal
 /dev, private size-capped /tmp, /var/tmp and /dev/shm, a /proc of the worker's own PID
@@ -70,7 +70,7 @@ class SetupError(Exception):
     """The worker could not be confined (reported to the grader, never to the student)."""
 
 
-def _check(ret, what):
+def _ok_or_raise(ret, what):
     if ret != 0:
         raise SetupError(f"{what}: {os.strerror(ctypes.get_errno())}")
 
@@ -105,7 +105,7 @@ def die_with_parent():
 def _mount(source, target, fstype, flags, data, what):
     def enc(s):
         return s.encode() if isinstance(s, str) else s
-    _check(_libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), what)
+    _ok_or_raise(_libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), what)
 
 
 # -- limits ------------------------------------------------------------------------------------
@@ -206,10 +206,10 @@ def make_read_only(new_root, writable, modern=True):
         if _syscall("mount_setattr", AT_FDCWD, new_root.encode(), AT_RECURSIVE, attr, 32) == 0:
             for target in writable:
                 attr = (ctypes.c_uint64 * 4)(0, MOUNT_ATTR_RDONLY, 0, 0)
-                _check(_syscall("mount_setattr", AT_FDCWD, target.encode(), 0, attr, 32), f"writable {target}")
+                _ok_or_raise(_syscall("mount_setattr", AT_FDCWD, target.encode(), 0, attr, 32), f"writable {target}")
             return
         if ctypes.get_errno() != 38:  # ENOSYS: an older kernel, below
-            _check(-1, "mount_setattr")
+            _ok_or_raise(-1, "mount_setattr")
     for point in _mount_points_below(new_root):
         kept = sum(ms for st, ms in KEPT_FLAGS.items() if os.statvfs(point).f_flag & st)
         flags = (kept & ~MS_RDONLY) if point in writable else kept | MS_RDONLY
@@ -219,8 +219,8 @@ def make_read_only(new_root, writable, modern=True):
 def enter_root(new_root):
     """Make ``new_root`` this mount namespace's root and detach the old one entirely."""
     os.chdir(new_root)
-    _check(_syscall("pivot_root", b".", b"."), "pivot_root")
-    _check(_libc.umount2(b".", MNT_DETACH), "detach the old root")
+    _ok_or_raise(_syscall("pivot_root", b".", b"."), "pivot_root")
+    _ok_or_raise(_libc.umount2(b".", MNT_DETACH), "detach the old root")
     os.chdir("/")
 
 
@@ -269,7 +269,7 @@ def forget_host_pid_namespace() -> None:
         _HOST_PID_NS = None
 
 
-_HOST_PID_NS = None  # the template's fd on its own PID namespace, kept for setns
+_HOST_PID_NS: int | None = None  # the template's fd on its own PID namespace, kept for setns
 
 
 def _map_user(uid, gid):
@@ -313,21 +313,21 @@ def _unshare_user_as_root(flags):
 
 def _drop_capabilities():
     """Every capability of the user namespace gone, for this process and whatever it runs."""
-    _check(_prctl(PR_SET_NO_NEW_PRIVS, 1), "no_new_privs")
+    _ok_or_raise(_prctl(PR_SET_NO_NEW_PRIVS, 1), "no_new_privs")
     for cap in range(64):
         if _prctl(PR_CAPBSET_DROP, cap) != 0:
             break  # past the last capability this kernel knows
     _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
     header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
     data = (ctypes.c_uint32 * 6)()
-    _check(_libc.capset(header, data), "capset")
+    _ok_or_raise(_libc.capset(header, data), "capset")
 
 
 def _drop_to(uid):
     os.setgroups([])
     os.setgid(uid)
     os.setuid(uid)
-    _check(_prctl(PR_SET_NO_NEW_PRIVS, 1), "no_new_privs")
+    _ok_or_raise(_prctl(PR_SET_NO_NEW_PRIVS, 1), "no_new_privs")
 
 
 def _set_process_limit(policy, max_processes):
@@ -398,17 +398,17 @@ def _start_server(lifeline, keep_fds, sweep_uid=None):
     os._exit(0)
 
 
-def confine(spec, lifeline, server_fds, report_fd):
+def confine(spec, lifeline, server_fds, started_fd):
     """Confine this freshly forked process as ``spec`` says; returns in the server process.
     ``lifeline`` is the read end of the grader's request pipe, ``server_fds`` the fds only
-    the server keeps, and ``report_fd`` receives the keeper's host PID (what the grader kills)
+    the server keeps, and ``started_fd`` receives the keeper's host PID (what the grader kills)
     or "error: ..." when confinement failed."""
     policy = spec["isolation"]
     limits = spec["limits"]
     if not policy["namespaces"] and policy["own_uid"]:  # root where namespaces are forbidden
-        _check(_prctl(PR_SET_CHILD_SUBREAPER, 1), "child subreaper")
-        os.write(report_fd, str(os.getpid()).encode())
-        os.close(report_fd)
+        _ok_or_raise(_prctl(PR_SET_CHILD_SUBREAPER, 1), "child subreaper")
+        os.write(started_fd, str(os.getpid()).encode())
+        os.close(started_fd)
         _start_server(lifeline, server_fds, sweep_uid=spec["uid"])
         resource.setrlimit(resource.RLIMIT_NPROC, (limits["max_processes"],) * 2)  # counted per uid
         _drop_to(spec["uid"])
@@ -416,41 +416,41 @@ def confine(spec, lifeline, server_fds, report_fd):
         return
     if not policy["namespaces"]:
         limit_processes_of_current_user(limits["max_processes"])
-        _check(_prctl(PR_SET_CHILD_SUBREAPER, 1), "child subreaper")
-        os.write(report_fd, str(os.getpid()).encode())
-        os.close(report_fd)
+        _ok_or_raise(_prctl(PR_SET_CHILD_SUBREAPER, 1), "child subreaper")
+        os.write(started_fd, str(os.getpid()).encode())
+        os.close(started_fd)
         _start_server(lifeline, server_fds)
         return
     flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC
     if spec.get("pid_namespace_made"):
         # The template forked us as PID 1 of a new PID namespace: we are the keeper already,
-        # and "ok" on report_fd stands for our host PID (the template knows it).
-        status_w = report_fd
+        # and "ok" on started_fd stands for our host PID (the template knows it).
+        status_w = started_fd
         try:
-            _check(_libc.unshare(flags & ~CLONE_NEWPID), "unshare")
+            _ok_or_raise(_libc.unshare(flags & ~CLONE_NEWPID), "unshare")
         except Exception as exc:  # noqa: BLE001 - told to the grader through the template
             os.write(status_w, _describe(exc).encode()[:4000])
             os._exit(70)
     else:
         if not policy["user_namespace"]:
-            _check(_libc.unshare(flags), "unshare")
+            _ok_or_raise(_libc.unshare(flags), "unshare")
         elif os.geteuid() == 0:  # "user" as root: tests of this mode in a root CI run
             _unshare_user_as_root(flags | CLONE_NEWUSER)
         else:
             uid, gid = os.geteuid(), os.getegid()  # until the map is written they read as 65534
-            _check(_libc.unshare(flags | CLONE_NEWUSER), "unshare")
+            _ok_or_raise(_libc.unshare(flags | CLONE_NEWUSER), "unshare")
             _map_user(uid, gid)
         status_r, status_w = os.pipe()
         keeper = os.fork()
         if keeper:  # the setup process: relay the keeper's verdict, then leave
             os.close(status_w)
             verdict = os.read(status_r, 4096).decode(errors="replace")
-            os.write(report_fd, (str(keeper) if verdict == "ok" else f"error: {verdict or 'keeper died'}").encode())
+            os.write(started_fd, (str(keeper) if verdict == "ok" else f"error: {verdict or 'keeper died'}").encode())
             os._exit(0)
         os.close(status_r)
-        os.close(report_fd)
+        os.close(started_fd)
     try:
-        _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
+        _ok_or_raise(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
         new_root = spec["new_root"]
         _mount("tmpfs", new_root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755", "the new root")
         writable = build_root(spec["plan"], new_root)
@@ -502,30 +502,30 @@ def probe(policy):
         import pyseccomp  # noqa: F401 - the same, and its absence (no libseccomp) is the answer
     staging = tempfile.mkdtemp(prefix="autograder-probe-")
     lifeline_r, lifeline_w = os.pipe()
-    report_r, report_w = os.pipe()
+    started_r, started_w = os.pipe()
     done_r, done_w = os.pipe()
     spec = {"isolation": policy, "dir": "/", "new_root": staging, "uid": PROBE_UID,
             "limits": {"max_processes": 64}, "plan": [["bind", "/usr", "/usr", False], ["dir", "/proc"]]}
     pid = os.fork()
     if pid == 0:
         try:
-            for fd in (lifeline_w, report_r, done_r):
+            for fd in (lifeline_w, started_r, done_r):
                 os.close(fd)
-            confine(spec, lifeline_r, [done_w], report_w)
+            confine(spec, lifeline_r, [done_w], started_w)
             ok = _confined_enough(policy, staging)
             os.write(done_w, b"ok" if ok else b"the worker could still see the grader's files or the network")
         except BaseException as exc:  # noqa: BLE001 - told through whichever pipe is still open
-            for fd in (report_w, done_w):
+            for fd in (started_w, done_w):
                 try:
                     os.write(fd, f"error: {_describe(exc)}".encode())
                     break
                 except OSError:
                     pass
         os._exit(0)
-    for fd in (lifeline_r, report_w, done_w):
+    for fd in (lifeline_r, started_w, done_w):
         os.close(fd)
     try:
-        reported = os.read(report_r, 4096).decode(errors="replace")
+        reported = os.read(started_r, 4096).decode(errors="replace")
         if not reported.isdigit():
             return reported.removeprefix("error: ") or "the set-up process ended without a word"
         done = os.read(done_r, 4096).decode(errors="replace")

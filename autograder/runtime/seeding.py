@@ -2,26 +2,30 @@
 in the student's handout: Python's ``random``, NumPy's global generator and torch's, when torch
 is there (a NumPy-only handout may run where it is not)."""
 import random
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
-_TORCH: list = []  # [torch or None], found once: what student code does to sys.modules later is not seen
-_CPU_ONLY: list = []  # [whether that torch has no device but the CPU]
+# [torch or None], found once: what student code later does to sys.modules is not seen
+_TORCH: list[ModuleType | None] = []
+_CPU_ONLY: list[bool] = []  # [whether that torch has no device but the CPU]
 
 
-def find_torch():
+def find_torch() -> ModuleType | None:
     """torch as first imported here (the worker template calls this before any fork), or None."""
     if not _TORCH:
+        found: ModuleType | None
         try:
-            import torch
+            import torch as found
         except ImportError:
-            torch = None
-        _TORCH.append(torch)
-        _CPU_ONLY.append(torch is not None and _cpu_only(torch))
+            found = None
+        _TORCH.append(found)
+        _CPU_ONLY.append(found is not None and _cpu_only(found))
     return _TORCH[0]
 
 
-def _cpu_only(torch) -> bool:
+def _cpu_only(torch: Any) -> bool:
     """Whether this torch has no device but the CPU: no CUDA, MPS, XPU, MTIA or custom one."""
     try:
         for device in ("cuda", "xpu", "mtia"):

@@ -19,9 +19,10 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable, Collection
+from typing import Any
 
-from . import absent, codec, loader, signature
-from . import seeding
+from . import absent, codec, loader, seeding, signature
 from .seeding import seed_everything
 
 MAX_TRACEBACK_CHARS = 2000
@@ -31,7 +32,7 @@ OUTPUT_LIMIT = 1 << 20  # characters of student output kept per stream
 
 
 class Channel:
-    def __init__(self, fd_in, fd_out):
+    def __init__(self, fd_in: int, fd_out: int):
         self.fd_in, self.fd_out = fd_in, fd_out
 
     def _read_exact(self, n):
@@ -44,11 +45,11 @@ class Channel:
             n -= len(chunk)
         return b"".join(chunks)
 
-    def recv(self):
+    def recv(self) -> Any:
         (n,) = codec.FRAME.unpack(self._read_exact(codec.FRAME.size))
         return codec.loads(self._read_exact(n))
 
-    def send(self, msg):
+    def send(self, msg: dict[str, Any]) -> None:
         data = codec.frame(msg)
         while data:
             data = data[os.write(self.fd_out, data):]
@@ -129,12 +130,16 @@ def _future_flags(stmt):
     return flags
 
 
-class Submission:
+class LoadedNamespace:
+    """What the worker loaded of the submission: the namespace its cells ran in, and the calls
+    into it (``call``). Not ``submission.Submission``, what was handed in (the grader's side)."""
+
     def __init__(self):
         self.ns = {"__name__": "__submission__", "__builtins__": __builtins__, "get_ipython": lambda: SHELL}
-        self.probes = None
+        self.stand_ins = None
 
-    def load(self, path, mode, skip=(), announce=None, keep=(), sign=True):
+    def load(self, path: str, mode: str, skip: Collection[int] = (), announce: Callable[[str], None] | None = None,
+             keep: Collection[str] = (), sign: bool = True) -> dict[str, Any]:
         """Run the submission's cells (all, or definitions only), except those in ``skip``.
         Each top-level statement runs on its own, as a cell would in Jupyter if it held only
         that statement: one that fails (an import of a package the grader lacks, a Drive mount)
@@ -180,17 +185,17 @@ class Submission:
         names = sorted(k for k in self.ns if not k.startswith("__") and k != "get_ipython")
         return {"op": "loaded", "cell_errors": cell_errors[:50], "names": names[:2000]}
 
-    def resolve(self, name):
-        if name.startswith("probes."):
-            if self.probes is None:
-                from . import probes
-                self.probes = probes.REGISTRY
-            return self.probes[name]
+    def resolve(self, name: str) -> Any:
+        if name.startswith("stand_ins."):
+            if self.stand_ins is None:
+                from . import stand_ins
+                self.stand_ins = stand_ins.REGISTRY
+            return self.stand_ins[name]
         if name not in self.ns:
             raise Missing(f"the submission does not define {name}")
         return self.ns[name]
 
-    def call(self, msg):
+    def call(self, msg: dict[str, Any]) -> dict[str, Any]:
         """Run one call; every outcome becomes a plain-data message."""
         label = msg["target"]
         try:
@@ -233,7 +238,7 @@ class Submission:
                                            "message": f"{label} returned a value that cannot be graded: {exc}"}}
 
 
-def warm_up(torch):
+def warm_up(torch: Any) -> None:
     """Pay torch's lazy imports (autograd, optimizers, losses) once, before any fork, instead
     of once per check: the first optimizer step alone costs about two seconds."""
     net = torch.nn.Linear(2, 1)
@@ -244,7 +249,7 @@ def warm_up(torch):
         opt.step()
 
 
-def prepare_process(without=()):
+def prepare_process(without: tuple[str, ...] = ()) -> None:
     """Imports every check needs, done once before any fork; plotting without a display.
     ``without``: modules this template's workers do without (never imported here)."""
     os.environ.setdefault("MPLBACKEND", "Agg")
@@ -258,7 +263,7 @@ def prepare_process(without=()):
     except ImportError:
         pass
     seeding.find_torch()  # torch as imported here (or its absence), before student code could replace it
-    from . import probes  # noqa: F401 - here, while forbidden modules are simply missing
+    from . import stand_ins  # noqa: F401 - here, while forbidden modules are simply missing
     try:  # the uid mode's network filter, loaded before the worker may no longer read it
         import pyseccomp  # noqa: F401
     except (ImportError, OSError):
@@ -308,7 +313,7 @@ class CappedOutput:
         return True
 
 
-def serve(fd_in, fd_out):
+def serve(fd_in: int, fd_out: int) -> None:
     """Serve the grader on the given pipe ends until told to quit (in the forked worker)."""
     # Student output goes to a file; the protocol pipes are only reachable through our Channel.
     out = os.open(OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -322,7 +327,7 @@ def serve(fd_in, fd_out):
     sys.stderr = CappedOutput(2)
     chan = Channel(fd_in, fd_out)
     sys.path.insert(0, os.getcwd())  # the handout's support modules sit beside the notebook
-    sub = Submission()
+    loaded = LoadedNamespace()
     while True:
         try:
             msg = chan.recv()
@@ -331,10 +336,10 @@ def serve(fd_in, fd_out):
         op = msg.get("op")
         if op == "load":
             announce = lambda sig: chan.send({"op": "parsed", "signature": sig})  # noqa: E731
-            chan.send(sub.load(msg["path"], msg.get("mode", "all"), set(msg.get("skip", ())), announce,
-                               msg.get("keep", ()), msg.get("sign", True)))
+            chan.send(loaded.load(msg["path"], msg.get("mode", "all"), set(msg.get("skip", ())), announce,
+                                  msg.get("keep", ()), msg.get("sign", True)))
         elif op == "call":
-            reply = sub.call(msg)
+            reply = loaded.call(msg)
             reply.update(op="result", id=msg.get("id"))
             chan.send(reply)
         elif op == "quit":

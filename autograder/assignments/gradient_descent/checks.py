@@ -1,7 +1,7 @@
 """Checks for gradient_descent: one place that says what is graded, on what, for how much.
 
 Every check calls the submission (``sub``) and the reference (``ref``) with the same inputs and
-seed. Later tasks are called with the grader's own model and loss (``probes.*``) so that a
+seed. Later tasks are called with the grader's own model and loss (``stand_ins.*``) so that a
 bug in task 1.1 or 1.2 costs only those tasks' points. Neither is symmetric in its arguments
 (the model takes data (N, 1) before weight (1,), the loss weighs over- and under-predictions
 differently), so a fit function that swaps them does not reproduce the reference's losses.
@@ -9,13 +9,13 @@ differently), so a fit function that swaps them does not reproduce the reference
 import numpy as np
 import torch
 
-from ...checks import ModuleData, Registry, assert_close, expect_type, real_numbers, relative_error
+from ...checking import ModuleData, Registry, assert_close, expect_type, real_numbers, relative_error
 
 checks = Registry("gradient_descent")
 
-MODEL, LOSS = "probes.linear_model", "probes.skewed_squared_loss"
-OTHER_MODEL, OTHER_LOSS = "probes.half_slope_model", "probes.pinball_loss"
-HANDOUT_LOSS = "probes.mse_loss"  # the handout's own loss, for the convergence check
+MODEL, LOSS = "stand_ins.linear_model", "stand_ins.skewed_squared_loss"
+OTHER_MODEL, OTHER_LOSS = "stand_ins.half_slope_model", "stand_ins.pinball_loss"
+HANDOUT_LOSS = "stand_ins.mse_loss"  # the handout's own loss, for the convergence check
 TRAJECTORY = dict(rtol=1e-4, atol=1e-5)  # float32 training: same maths in another order
 
 
@@ -58,7 +58,7 @@ def hidden_perceptron_data():
 
 # -- Task 1.1: model --------------------------------------------------------------------------
 
-@checks.add(task="1.1", function="model", points=1)
+@checks.add(task="1.1", points=1)
 def test_model_values(sub, ref):
     """model(data, weight, bias) computes weight * data + bias."""
     X = torch.linspace(-2, 2, 9).view(-1, 1)
@@ -68,13 +68,13 @@ def test_model_values(sub, ref):
     assert_close(got, ref.call("model", *args), "model(...)")
 
 
-@checks.add(task="1.1", function="model", points=1, hidden=True)
+@checks.add(task="1.1", points=1, hidden=True)
 def test_model_gradients(sub, ref):
     """Autograd flows through model to weight and bias."""
     X = torch.linspace(-1, 3, 7).view(-1, 1)
     args = (sub.fn("model"), X, torch.tensor([0.7]), torch.tensor([2.0]))
-    out, gw, gb = sub.call("probes.model_and_grads", *args)
-    _, want_gw, want_gb = ref.call("probes.model_and_grads", *args)
+    out, gw, gb = sub.call("stand_ins.model_and_grads", *args)
+    _, want_gw, want_gb = ref.call("stand_ins.model_and_grads", *args)
     expect_type(out, "tensor", "model(...)", shape=(7, 1))
     if gw is None or gb is None:
         raise AssertionError("model(...) is not differentiable with respect to weight and bias "
@@ -85,7 +85,7 @@ def test_model_gradients(sub, ref):
 
 # -- Task 1.2: loss_func -----------------------------------------------------------------------
 
-@checks.add(task="1.2", function="loss_func", points=1)
+@checks.add(task="1.2", points=1)
 def test_loss_value(sub, ref):
     """loss_func returns the mean squared error as a 0-dim tensor."""
     a, b = torch.tensor([[1.0], [2.0], [4.0]]), torch.tensor([[0.0], [2.5], [1.0]])
@@ -94,13 +94,13 @@ def test_loss_value(sub, ref):
     assert_close(got, ref.call("loss_func", a, b), "loss_func(...)")
 
 
-@checks.add(task="1.2", function="loss_func", points=1, hidden=True)
+@checks.add(task="1.2", points=1, hidden=True)
 def test_loss_gradient(sub, ref):
     """loss_func is differentiable and its gradient is 2 (y_pred - y_true) / N."""
     g = torch.Generator().manual_seed(3)
     a, b = torch.randn(13, 1, generator=g), torch.randn(13, 1, generator=g)
-    loss, grad = sub.call("probes.loss_and_grad", sub.fn("loss_func"), a, b)
-    want_loss, want_grad = ref.call("probes.loss_and_grad", ref.fn("loss_func"), a, b)
+    loss, grad = sub.call("stand_ins.loss_and_grad", sub.fn("loss_func"), a, b)
+    want_loss, want_grad = ref.call("stand_ins.loss_and_grad", ref.fn("loss_func"), a, b)
     assert_close(loss, want_loss, "loss_func(...) on random inputs", rtol=1e-5)
     assert_close(grad, want_grad, "d loss_func / d y_pred", rtol=1e-5, atol=1e-7)
 
@@ -111,7 +111,7 @@ def _fit(sub_or_ref, name, *args, model=MODEL, loss=LOSS, seed=0):
     return sub_or_ref.call(name, sub_or_ref.fn(model), sub_or_ref.fn(loss), *args, seed=seed)
 
 
-@checks.add(task="1.3", function="fit_GD", points=1)
+@checks.add(task="1.3", points=1)
 def test_fit_GD_contract(sub, ref):
     """fit_GD returns an np.ndarray of shape (num_epochs,)."""
     X, Y = seed_data()
@@ -119,7 +119,7 @@ def test_fit_GD_contract(sub, ref):
     expect_type(got, "ndarray", "fit_GD(..., num_epochs=20)", shape=(20,))
 
 
-@checks.add(task="1.3", function="fit_GD", points=1)
+@checks.add(task="1.3", points=1)
 def test_fit_GD_seed_data(sub, ref):
     """fit_GD's losses on the handout's data match the reference (grader's model and loss, seed 0, lr 0.01)."""
     X, Y = seed_data()
@@ -129,7 +129,7 @@ def test_fit_GD_seed_data(sub, ref):
     assert_close(got, want, "fit_GD losses", **TRAJECTORY)
 
 
-@checks.add(task="1.3", function="fit_GD", points=2, hidden=True)
+@checks.add(task="1.3", points=2, hidden=True)
 def test_fit_GD_hidden_trajectory(sub, ref):
     """fit_GD's losses match the reference on other data, learning rate and epoch count."""
     X, Y = hidden_data()
@@ -140,7 +140,7 @@ def test_fit_GD_hidden_trajectory(sub, ref):
                      show_expected=False, **TRAJECTORY)
 
 
-@checks.add(task="1.3", function="fit_GD", points=1, hidden=True)
+@checks.add(task="1.3", points=1, hidden=True)
 def test_fit_GD_uses_given_model_and_loss(sub, ref):
     """fit_GD trains the model and loss it is given, not ones of its own."""
     X, Y = hidden_data()
@@ -150,7 +150,7 @@ def test_fit_GD_uses_given_model_and_loss(sub, ref):
     assert_close(got, want, "fit_GD losses with another model and loss", show_expected=False, **TRAJECTORY)
 
 
-@checks.add(task="1.3", function="fit_GD", points=1, hidden=True)
+@checks.add(task="1.3", points=1, hidden=True)
 def test_fit_GD_converges(sub, ref):
     """fit_GD brings the handout's loss below 0.5 in 20 epochs at lr 0.01."""
     X, Y = seed_data()
@@ -165,7 +165,7 @@ def test_fit_GD_converges(sub, ref):
 
 # -- Task 1.4: fit_BGD -------------------------------------------------------------------------
 
-@checks.add(task="1.4", function="fit_BGD", points=1)
+@checks.add(task="1.4", points=1)
 def test_fit_BGD_contract(sub, ref):
     """fit_BGD returns an np.ndarray of shape (num_epochs,)."""
     X, Y = seed_data()
@@ -173,7 +173,7 @@ def test_fit_BGD_contract(sub, ref):
     expect_type(got, "ndarray", "fit_BGD(..., num_epochs=5)", shape=(5,))
 
 
-@checks.add(task="1.4", function="fit_BGD", points=1)
+@checks.add(task="1.4", points=1)
 def test_fit_BGD_seed_data(sub, ref):
     """fit_BGD's losses on the handout's data match the reference (grader's model and loss, batch size 10)."""
     X, Y = seed_data()
@@ -183,7 +183,7 @@ def test_fit_BGD_seed_data(sub, ref):
     assert_close(got, want, "fit_BGD losses", **TRAJECTORY)
 
 
-@checks.add(task="1.4", function="fit_BGD", points=2, hidden=True)
+@checks.add(task="1.4", points=2, hidden=True)
 def test_fit_BGD_short_last_batch(sub, ref):
     """fit_BGD matches the reference when the last batch is short (57 rows, batch size 10 or 8)."""
     X, Y = hidden_data()
@@ -194,7 +194,7 @@ def test_fit_BGD_short_last_batch(sub, ref):
                      f"fit_BGD losses (57 rows, batch size {batch})", show_expected=False, **TRAJECTORY)
 
 
-@checks.add(task="1.4", function="fit_BGD", points=1, hidden=True)
+@checks.add(task="1.4", points=1, hidden=True)
 def test_fit_BGD_one_batch_is_GD(sub, ref):
     """With one batch holding all rows, fit_BGD follows full-batch gradient descent."""
     X, Y = hidden_data()
@@ -203,7 +203,7 @@ def test_fit_BGD_one_batch_is_GD(sub, ref):
                  show_expected=False, **TRAJECTORY)
 
 
-@checks.add(task="1.4", function="fit_BGD", points=1, hidden=True)
+@checks.add(task="1.4", points=1, hidden=True)
 def test_fit_BGD_uses_given_model_and_loss(sub, ref):
     """fit_BGD trains the model and loss it is given, not ones of its own."""
     X, Y = hidden_data()
@@ -226,14 +226,14 @@ def _expect_numpy_result(result, d, iters):
     return w, b, losses
 
 
-@checks.add(task="2.1", function="fit_numpy", points=1)
+@checks.add(task="2.1", points=1)
 def test_fit_numpy_contract(sub, ref):
     """fit_numpy returns (w of shape (D,), b a float, losses of shape (num_iters,))."""
     X, y = regression_data(20, 2, seed=0)
     _expect_numpy_result(sub.call("fit_numpy", X, y, 0.1, 8), 2, 8)
 
 
-@checks.add(task="2.1", function="fit_numpy", points=1)
+@checks.add(task="2.1", points=1)
 def test_fit_numpy_values(sub, ref):
     """fit_numpy's w, b and losses match the reference on a small problem."""
     X, y = regression_data(20, 2, seed=0)
@@ -244,7 +244,7 @@ def test_fit_numpy_values(sub, ref):
     assert_close(b, want_b, "b", rtol=1e-6)
 
 
-@checks.add(task="2.1", function="fit_numpy", points=1, hidden=True)
+@checks.add(task="2.1", points=1, hidden=True)
 def test_fit_numpy_hidden(sub, ref):
     """fit_numpy matches the reference on other data (3 features, 15 iterations)."""
     X, y = regression_data(41, 3, seed=8)
@@ -255,7 +255,7 @@ def test_fit_numpy_hidden(sub, ref):
     assert_close(b, want_b, "b on other data", rtol=1e-6, show_expected=False)
 
 
-@checks.add(task="2.1", function="fit_numpy", points=1, hidden=True)
+@checks.add(task="2.1", points=1, hidden=True)
 def test_fit_numpy_gradient_matches_autograd(sub, ref):
     """The gradient fit_numpy steps along equals torch autograd's (float64, rel. error < 1e-7)."""
     X, y = regression_data(30, 4, seed=4)
@@ -276,7 +276,7 @@ def test_fit_numpy_gradient_matches_autograd(sub, ref):
         w_prev, b_prev = w, float(b)
 
 
-@checks.add(task="2.1", function="fit_numpy", points=1, hidden=True)
+@checks.add(task="2.1", points=1, hidden=True)
 def test_fit_numpy_without_torch(sub, ref):
     """fit_numpy computes the same without torch as with it (NumPy only)."""
     X, y = regression_data(10, 2, seed=1)
@@ -326,7 +326,7 @@ def _compare_perceptron(sub, ref, args, epochs, what, show_expected=True, **kw):
                  **TRAJECTORY)
 
 
-@checks.add(task="3.1", function="train_perceptron", points=1)
+@checks.add(task="3.1", points=1)
 def test_perceptron_contract(sub, ref):
     """train_perceptron returns (nn.Linear(2, 1, bias=False), history of shape (num_epochs,))
     and starts from weight [[1, -1]] (first batch loss 150.33 on the handout's data)."""
@@ -335,33 +335,33 @@ def test_perceptron_contract(sub, ref):
     assert_close(history[:1], np.array([451.0 / 3.0]), "history[0] (loss at weight [[1, -1]])", rtol=1e-5)
 
 
-@checks.add(task="3.1", function="train_perceptron", points=1)
+@checks.add(task="3.1", points=1)
 def test_perceptron_batch_seed_data(sub, ref):
     """Batch mode on the handout's data (lr 0.01, momentum 0.5, 50 epochs) matches the reference."""
     _compare_perceptron(sub, ref, perceptron_data() + ("batch",), 50, "batch mode")
 
 
-@checks.add(task="3.1", function="train_perceptron", points=1, hidden=True)
+@checks.add(task="3.1", points=1, hidden=True)
 def test_perceptron_batch_hidden(sub, ref):
     """Batch mode matches the reference on other data, learning rate and momentum."""
     _compare_perceptron(sub, ref, hidden_perceptron_data() + ("batch",), 30, "batch mode on other data",
                         show_expected=False, lr=0.05, momentum=0.8)
 
 
-@checks.add(task="3.1", function="train_perceptron", points=1, hidden=True)
+@checks.add(task="3.1", points=1, hidden=True)
 def test_perceptron_sgd_seed_data(sub, ref):
     """SGD mode on the handout's data: one step per row, history = mean of the epoch's row losses."""
     _compare_perceptron(sub, ref, perceptron_data() + ("sgd",), 40, "sgd mode", show_expected=False)
 
 
-@checks.add(task="3.1", function="train_perceptron", points=1, hidden=True)
+@checks.add(task="3.1", points=1, hidden=True)
 def test_perceptron_sgd_hidden(sub, ref):
     """SGD mode matches the reference on other data, learning rate and momentum."""
     _compare_perceptron(sub, ref, hidden_perceptron_data() + ("sgd",), 25, "sgd mode on other data",
                         show_expected=False, lr=0.03, momentum=0.9)
 
 
-@checks.add(task="3.1", function="train_perceptron", points=1, hidden=True)
+@checks.add(task="3.1", points=1, hidden=True)
 def test_perceptron_momentum_matters(sub, ref):
     """Changing momentum changes the batch-mode trajectory as it does in the reference."""
     _compare_perceptron(sub, ref, perceptron_data() + ("batch",), 20, "batch mode with momentum 0",

@@ -12,8 +12,8 @@ import functools
 
 import numpy as np
 
-from ... import data
-from ...checks import Registry, assert_close, expect_type, relative_error
+from ...runtime import data
+from ...checking import Registry, assert_close, expect_type, relative_error
 
 checks = Registry("linear_classifier")
 
@@ -141,7 +141,7 @@ IMAGE_DTYPES = ("float64", "float32")
 
 # -- Task 1.1: add_bias_term ---------------------------------------------------------------------------
 
-@checks.add(task="1.1", function="add_bias_term", points=1)
+@checks.add(task="1.1", points=1)
 def test_add_bias_term_values(sub, ref):
     """add_bias_term(X) puts a column of ones in front of X: (m, n) -> (m, n + 1) float64."""
     X = np.array([[2.0, 3.0], [4.0, 5.0], [-1.0, 0.5]])
@@ -151,7 +151,7 @@ def test_add_bias_term_values(sub, ref):
                  rtol=0, atol=0)
 
 
-@checks.add(task="1.1", function="add_bias_term", points=1, hidden=True)
+@checks.add(task="1.1", points=1, hidden=True)
 def test_add_bias_term_other_shapes(sub, ref):
     """add_bias_term works for one row, one column, many columns and integer input."""
     g = np.random.default_rng(3)
@@ -164,7 +164,7 @@ def test_add_bias_term_other_shapes(sub, ref):
 
 # -- Task 1.2: one_hot -----------------------------------------------------------------------------------
 
-@checks.add(task="1.2", function="one_hot", points=1)
+@checks.add(task="1.2", points=1)
 def test_one_hot_values(sub, ref):
     """one_hot([2, 0, 1, 2], 3) is the float64 (4, 3) matrix with one 1 per row, in the label's column."""
     got = sub.call("one_hot", np.array([2, 0, 1, 2]), 3)
@@ -173,7 +173,7 @@ def test_one_hot_values(sub, ref):
                  rtol=0, atol=0)
 
 
-@checks.add(task="1.2", function="one_hot", points=1, hidden=True)
+@checks.add(task="1.2", points=1, hidden=True)
 def test_one_hot_absent_classes(sub, ref):
     """one_hot uses num_classes columns even when the largest classes do not occur."""
     y = np.array([0, 3, 3, 1, 0])
@@ -184,7 +184,7 @@ def test_one_hot_absent_classes(sub, ref):
 
 # -- Task 2.1: sigmoid -----------------------------------------------------------------------------------
 
-@checks.add(task="2.1", function="sigmoid", points=1)
+@checks.add(task="2.1", points=1)
 def test_sigmoid_values(sub, ref):
     """sigmoid is 1 / (1 + exp(-z)) elementwise, keeping the shape of z (here (2, 4))."""
     z = np.array([[-5.0, -1.0, 0.0, 0.5], [1.0, 2.0, 8.0, -0.25]])
@@ -193,7 +193,7 @@ def test_sigmoid_values(sub, ref):
     assert_close(got, ref.call("sigmoid", z), "sigmoid(z)", **EXACT)
 
 
-@checks.add(task="2.1", function="sigmoid", points=1, hidden=True)
+@checks.add(task="2.1", points=1, hidden=True)
 def test_sigmoid_stable(sub, ref):
     """sigmoid is finite and exact for z = +-1000 and +-740 (no overflow: sigmoid(-740) is not 0)."""
     z = np.array([[-1000.0, -740.0, -30.0, -1.0, 0.0], [1.0, 30.0, 740.0, 1000.0, 5.0]])
@@ -212,7 +212,7 @@ def test_sigmoid_stable(sub, ref):
 
 # -- Task 2.2: softmax -----------------------------------------------------------------------------------
 
-@checks.add(task="2.2", function="softmax", points=1)
+@checks.add(task="2.2", points=1)
 def test_softmax_values(sub, ref):
     """softmax normalises each row of Z (m, K) into probabilities summing to 1, same shape."""
     Z = np.array([[1.0, 2.0, 3.0], [0.5, -0.5, 0.0], [2.0, 2.0, 2.0], [-3.0, 1.0, 0.2]])
@@ -221,7 +221,7 @@ def test_softmax_values(sub, ref):
     assert_close(got, ref.call("softmax", Z), "softmax(Z)", **EXACT)
 
 
-@checks.add(task="2.2", function="softmax", points=1, hidden=True)
+@checks.add(task="2.2", points=1, hidden=True)
 def test_softmax_stable(sub, ref):
     """softmax is finite and exact for scores of +-1000, in every row (subtract each row's maximum)."""
     Z = np.array([[1000.0, 0.0, -1000.0], [-1000.0, -1000.0, -1000.0], [1000.0, 1000.0, 999.0],
@@ -238,7 +238,7 @@ def test_softmax_stable(sub, ref):
 
 # -- Task 3.1: binary_cross_entropy --------------------------------------------------------------------------
 
-@checks.add(task="3.1", function="binary_cross_entropy", points=1)
+@checks.add(task="3.1", points=1)
 def test_bce_values(sub, ref):
     """binary_cross_entropy(y_true, y_prob) is the mean of -[y log p + (1 - y) log(1 - p)], a float."""
     y = np.array([[1.0], [0.0], [1.0], [0.0], [1.0], [1.0]])
@@ -248,7 +248,7 @@ def test_bce_values(sub, ref):
     assert_close(got, ref.call("binary_cross_entropy", y, p), "binary_cross_entropy(y_true, y_prob)", **EXACT)
 
 
-@checks.add(task="3.1", function="binary_cross_entropy", points=1, hidden=True)
+@checks.add(task="3.1", points=1, hidden=True)
 def test_bce_hidden(sub, ref):
     """binary_cross_entropy on (m,) vectors, and probabilities of exactly 0 and 1 (clipped to EPS)."""
     g = np.random.default_rng(8)
@@ -263,7 +263,7 @@ def test_bce_hidden(sub, ref):
 
 # -- Task 3.2: categorical_cross_entropy ---------------------------------------------------------------------
 
-@checks.add(task="3.2", function="categorical_cross_entropy", points=1)
+@checks.add(task="3.2", points=1)
 def test_cce_values(sub, ref):
     """categorical_cross_entropy(Y_true, Y_prob) is -(1/m) sum Y log P over one-hot Y (m, K), a float."""
     Y = np.eye(3)[[0, 2, 1, 2, 0]]
@@ -275,7 +275,7 @@ def test_cce_values(sub, ref):
                  **EXACT)
 
 
-@checks.add(task="3.2", function="categorical_cross_entropy", points=1, hidden=True)
+@checks.add(task="3.2", points=1, hidden=True)
 def test_cce_hidden(sub, ref):
     """categorical_cross_entropy on other sizes, and with the true class's probability exactly 0."""
     g = np.random.default_rng(9)
@@ -291,7 +291,7 @@ def test_cce_hidden(sub, ref):
 
 # -- Task 4.1: predict_proba --------------------------------------------------------------------------------
 
-@checks.add(task="4.1", function="predict_proba", points=1)
+@checks.add(task="4.1", points=1)
 def test_predict_proba_values(sub, ref):
     """predict_proba(Xb, theta) is sigmoid(Xb @ theta) for K = 1 and softmax(Xb @ theta) for K = 3."""
     for K in (1, 3):
@@ -302,7 +302,7 @@ def test_predict_proba_values(sub, ref):
         assert_close(got, probabilities(Xb, theta), what, **EXACT)
 
 
-@checks.add(task="4.1", function="predict_proba", points=1, hidden=True)
+@checks.add(task="4.1", points=1, hidden=True)
 def test_predict_proba_huge_scores(sub, ref):
     """predict_proba stays finite and exact when the scores are +-1000 (K = 1 and K = 3)."""
     Xb = np.array([[1.0, 1.0], [1.0, -1.0], [1.0, 0.5], [1.0, 0.0]])
@@ -318,7 +318,7 @@ def test_predict_proba_huge_scores(sub, ref):
 
 # -- Task 4.2: gradient ------------------------------------------------------------------------------------
 
-@checks.add(task="4.2", function="gradient", points=1)
+@checks.add(task="4.2", points=1)
 def test_gradient_binary_central_differences(sub, ref):
     """gradient (K = 1, sigmoid) equals central differences of the mean binary cross-entropy."""
     Xb, Y, theta = problem(8, 3, 1, seed=21)
@@ -328,7 +328,7 @@ def test_gradient_binary_central_differences(sub, ref):
                              "central differences of the mean cross-entropy")
 
 
-@checks.add(task="4.2", function="gradient", points=1, hidden=True)
+@checks.add(task="4.2", points=1, hidden=True)
 def test_gradient_multiclass_central_differences(sub, ref):
     """gradient (K = 4, softmax) equals central differences, computed with NumPy only."""
     Xb, Y, theta = problem(9, 2, 4, seed=22)
@@ -344,7 +344,7 @@ def test_gradient_multiclass_central_differences(sub, ref):
                              "central differences of the mean cross-entropy")
 
 
-@checks.add(task="4.2", function="gradient", points=1, hidden=True)
+@checks.add(task="4.2", points=1, hidden=True)
 def test_gradient_matches_reference(sub, ref):
     """gradient equals the reference's on other shapes: one row, many rows, two classes as K = 2,
     a batch without the last class, and scores of +-1000."""
@@ -362,7 +362,7 @@ def test_gradient_matches_reference(sub, ref):
 
 # -- Task 4.3: gd_step -------------------------------------------------------------------------------------
 
-@checks.add(task="4.3", function="gd_step", points=1)
+@checks.add(task="4.3", points=1)
 def test_gd_step_values(sub, ref):
     """gd_step returns theta - lr * gradient, a new (n + 1, K) array (K = 1, lr = 0.3)."""
     Xb, Y, theta = problem(10, 2, 1, seed=31)
@@ -374,7 +374,7 @@ def test_gd_step_values(sub, ref):
                              "as it was (theta - lr * gradient, not theta -= ...)")
 
 
-@checks.add(task="4.3", function="gd_step", points=1, hidden=True)
+@checks.add(task="4.3", points=1, hidden=True)
 def test_gd_step_descends(sub, ref):
     """gd_step matches the reference for K = 3 (also on a batch without the last class) and lowers
     the loss at a small learning rate."""
@@ -396,7 +396,7 @@ def test_gd_step_descends(sub, ref):
 
 # -- Task 4.4: sgd_epoch -----------------------------------------------------------------------------------
 
-@checks.add(task="4.4", function="sgd_epoch", points=1)
+@checks.add(task="4.4", points=1)
 def test_sgd_epoch_uses_every_row_once(sub, ref):
     """With a tiny learning rate, one epoch moves theta by lr * (m / batch_size) * gradient: each row once."""
     Xb, Y, theta = problem(12, 2, 3, seed=41)
@@ -414,7 +414,7 @@ def test_sgd_epoch_uses_every_row_once(sub, ref):
                                  "batch's gradient is a mean over its rows")
 
 
-@checks.add(task="4.4", function="sgd_epoch", points=1)
+@checks.add(task="4.4", points=1)
 def test_sgd_epoch_shuffles_with_rng(sub, ref):
     """sgd_epoch shuffles with the rng it is given: same seed, same result; other seeds, other orders."""
     Xb, Y, theta = problem(10, 2, 1, seed=42)
@@ -434,7 +434,7 @@ def test_sgd_epoch_shuffles_with_rng(sub, ref):
                  **EXACT)
 
 
-@checks.add(task="4.4", function="sgd_epoch", points=2, hidden=True)
+@checks.add(task="4.4", points=2, hidden=True)
 def test_sgd_epoch_matches_reference(sub, ref):
     """sgd_epoch matches the reference: batch sizes 1, 3 (a short last batch) and 4, seeded orders."""
     for K, batch_size, rng in ((1, 1, 5), (3, 3, 6), (3, 4, 7)):
@@ -463,7 +463,7 @@ def _compare_training(sub, ref, args, kwargs, n, K, what, show_expected=True):
     assert_close(got[0], want[0], f"{what}: theta", show_expected=show_expected, **TRAJECTORY)
 
 
-@checks.add(task="5.1", function="train", points=1)
+@checks.add(task="5.1", points=1)
 def test_train_contract(sub, ref):
     """train returns (theta (n + 1, K), losses (num_epochs,)), both float64, in both modes."""
     X, y = blobs(20, 2, 3, seed=51)
@@ -473,14 +473,14 @@ def test_train_contract(sub, ref):
         expect_training(sub.call("train", X, Y, 0.1, 3, mode=mode, batch_size=4), 2, K, 3, what)
 
 
-@checks.add(task="5.1", function="train", points=1)
+@checks.add(task="5.1", points=1)
 def test_train_batch_curve(sub, ref):
     """Batch mode on the handout's four-class data (lr 0.1, 30 epochs, seed 0) matches the reference."""
     X, Y = handout_data()
     _compare_training(sub, ref, (X, Y, 0.1, 30), {"mode": "batch"}, 3, 4, "train(batch mode, handout data)")
 
 
-@checks.add(task="5.1", function="train", points=2, hidden=True)
+@checks.add(task="5.1", points=2, hidden=True)
 def test_train_stochastic_curve(sub, ref):
     """Stochastic mode matches the reference: two classes with batch size 1, four with 8 (seeded)."""
     X, y = blobs(60, 2, 2, seed=52)
@@ -491,7 +491,7 @@ def test_train_stochastic_curve(sub, ref):
                       3, 4, "train(stochastic, batch_size=8, four classes)", show_expected=False)
 
 
-@checks.add(task="5.1", function="train", points=1, hidden=True)
+@checks.add(task="5.1", points=1, hidden=True)
 def test_train_learns(sub, ref):
     """train lowers the loss and its weights classify held-out points of a hidden problem (>= 90%)."""
     X, y = blobs(400, 5, 3, seed=54)
@@ -506,7 +506,7 @@ def test_train_learns(sub, ref):
 
 # -- Tasks 5.2 and 5.3: predict and accuracy ----------------------------------------------------------------
 
-@checks.add(task="5.2", function="predict", points=1)
+@checks.add(task="5.2", points=1)
 def test_predict_multiclass(sub, ref):
     """predict(X, theta) adds the bias column and returns the argmax labels (m,) as integers (K = 3)."""
     g = np.random.default_rng(61)
@@ -518,7 +518,7 @@ def test_predict_multiclass(sub, ref):
         raise AssertionError(f"predict(X, theta): expected labels {want.tolist()}, got {got.tolist()}")
 
 
-@checks.add(task="5.2", function="predict", points=1, hidden=True)
+@checks.add(task="5.2", points=1, hidden=True)
 def test_predict_binary_threshold(sub, ref):
     """predict with K = 1 gives 1 where the probability is >= 0.5 (a score of exactly 0 included), else 0."""
     X = np.array([[0.0, 0.0], [2.0, 4.0], [-1.0, -2.0], [3.0, -1.0], [-3.0, 1.0], [1.0, 0.0]])
@@ -535,7 +535,7 @@ def test_predict_binary_threshold(sub, ref):
                              f"{np.flatnonzero(wrong).tolist()}{hint}")
 
 
-@checks.add(task="5.3", function="accuracy", points=1)
+@checks.add(task="5.3", points=1)
 def test_accuracy_value(sub, ref):
     """accuracy(y_true, y_pred) is the fraction of equal labels, a float (5 of 8 here: 0.625)."""
     got = sub.call("accuracy", np.array([0, 1, 2, 2, 1, 0, 3, 3]), np.array([0, 1, 1, 2, 0, 0, 3, 1]))
@@ -543,7 +543,7 @@ def test_accuracy_value(sub, ref):
     assert_close(got, 0.625, "accuracy(y_true, y_pred)", rtol=0, atol=1e-12)
 
 
-@checks.add(task="5.3", function="accuracy", points=1, hidden=True)
+@checks.add(task="5.3", points=1, hidden=True)
 def test_accuracy_column_labels(sub, ref):
     """accuracy compares element by element when one side is a column (m, 1) and the other (m,)."""
     y_col = np.array([[1], [0], [1], [1], [0], [0], [1]])
@@ -581,7 +581,7 @@ def random_images(n, seed):
     return g.integers(0, 256, size=(n, 28, 28)).astype(np.uint8), g.integers(0, 10, size=n)
 
 
-@checks.add(task="6.1", function="image_features", points=1)
+@checks.add(task="6.1", points=1)
 def test_image_features_shape_and_scale(sub, ref):
     """image_features flattens (N, 28, 28) uint8 images row by row into (N, 784) float64 in [0, 1]."""
     images, _ = random_images(3, seed=71)
@@ -590,7 +590,7 @@ def test_image_features_shape_and_scale(sub, ref):
     assert_close(got, images.reshape(3, 784) / 255.0, "image_features(images)", rtol=1e-12, atol=0)
 
 
-@checks.add(task="6.1", function="image_features", points=1, hidden=True)
+@checks.add(task="6.1", points=1, hidden=True)
 def test_image_features_hidden(sub, ref):
     """image_features matches the reference on one image and on real digits."""
     one = np.zeros((1, 28, 28), dtype=np.uint8)
@@ -602,7 +602,7 @@ def test_image_features_hidden(sub, ref):
                      rtol=1e-12, atol=0, show_expected=False)
 
 
-@checks.add(task="6.2", function="train_image_classifier", points=1)
+@checks.add(task="6.2", points=1)
 def test_image_classifier_contract(sub, ref):
     """train_image_classifier returns (theta (785, 10), losses (num_epochs,)) on 60 random images."""
     images, labels = random_images(60, seed=73)
@@ -610,7 +610,7 @@ def test_image_classifier_contract(sub, ref):
     expect_training(sub.call("train_image_classifier", images, labels, 0.1, 2, 16), 784, 10, 2, what, IMAGE_DTYPES)
 
 
-@checks.add(task="6.2", function="train_image_classifier", points=1, hidden=True)
+@checks.add(task="6.2", points=1, hidden=True)
 def test_image_classifier_matches_reference(sub, ref):
     """train_image_classifier follows the reference on 300 digits (2 epochs, batch 16, seed 5)."""
     images, labels = image_split(300, "train", seed=74)
@@ -623,7 +623,7 @@ def test_image_classifier_matches_reference(sub, ref):
     assert_close(got[0], want[0], f"{what}: theta", show_expected=False, **tolerance)
 
 
-@checks.add(task="6.2", function="train_image_classifier", points=2, hidden=True)
+@checks.add(task="6.2", points=2, hidden=True)
 def test_image_classifier_accuracy(sub, ref):
     """The trained digit classifier reaches the stated test accuracy (85% on the MNIST sample)."""
     images, labels = image_split(IMAGE_TRAIN, "train", seed=75)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...checks import Registry, as_array, assert_close, expect_type, real_numbers, relative_error
+from ...checking import Registry, as_array, assert_close, expect_type, real_numbers, relative_error
 
 checks = Registry("mlp_backprop")
 
@@ -63,7 +63,7 @@ def torch_reference(params, X, y):
 
 def mlp(side, sizes, params, *calls, seed=0):
     """Run MLP methods in the submission (sub) or the reference (ref) on given weights."""
-    return side.call("probes.use_object", side.fn("MLP"), [list(sizes)], {"seed": seed}, params,
+    return side.call("stand_ins.use_object", side.fn("MLP"), [list(sizes)], {"seed": seed}, params,
                      [list(c) for c in calls], forbid=NUMPY_ONLY)
 
 
@@ -86,7 +86,7 @@ def compare_gradients(grads, want, rtol, against):
 
 # -- Task 1.1: two_layer_backprop ----------------------------------------------------------------
 
-@checks.add(task="1.1", function="two_layer_backprop", points=1)
+@checks.add(task="1.1", points=1)
 def test_backprop_worked_example(sub, ref):
     """The worked example comes out exactly: L = 62.5, dW2 = [[10, 20], [15, 30]], dW1 = [[25, 25], [50, 50]]."""
     L, dW1, dW2 = _three(sub.call("two_layer_backprop", *SEED_EXAMPLE.values(), forbid=NUMPY_ONLY))
@@ -117,7 +117,7 @@ def _backprop_against_autograd(sub, X, W1, W2, T):
                                  f"(allowed {AUTOGRAD_RTOL:.0e})")
 
 
-@checks.add(task="1.1", function="two_layer_backprop", points=2, hidden=True)
+@checks.add(task="1.1", points=2, hidden=True)
 def test_backprop_random_shapes(sub, ref):
     """dW1 and dW2 equal torch autograd's on random shapes (float64, relative error < 1e-7)."""
     g = rng(21)
@@ -127,7 +127,7 @@ def test_backprop_random_shapes(sub, ref):
         _backprop_against_autograd(sub, X, W1, W2, T)
 
 
-@checks.add(task="1.1", function="two_layer_backprop", points=1, hidden=True)
+@checks.add(task="1.1", points=1, hidden=True)
 def test_backprop_relu_derivative_at_zero(sub, ref):
     """Pre-activations exactly 0, hidden or output, get derivative 0 (as torch.relu's backward)."""
     X = np.array([[1.0, -1.0], [2.0, 0.0], [0.0, 0.0]])
@@ -160,25 +160,25 @@ def _count(sub, ref, name, sizes_list, show_expected):
             raise AssertionError(f"{name}({sizes}): {detail}")
 
 
-@checks.add(task="2.1", function="count_params", points=1)
+@checks.add(task="2.1", points=1)
 def test_count_params_seed(sub, ref):
     """count_params([784, 512, 512, 10]) == 669706."""
     _count(sub, ref, "count_params", [[784, 512, 512, 10]], True)
 
 
-@checks.add(task="2.1", function="count_params", points=1, hidden=True)
+@checks.add(task="2.1", points=1, hidden=True)
 def test_count_params_hidden(sub, ref):
     """count_params on other layer sizes (biases included, no hidden layer too)."""
     _count(sub, ref, "count_params", HIDDEN_SIZES, False)
 
 
-@checks.add(task="2.2", function="count_ops", points=1)
+@checks.add(task="2.2", points=1)
 def test_count_ops_seed(sub, ref):
     """count_ops([784, 512, 512, 10]) == 1338378."""
     _count(sub, ref, "count_ops", [[784, 512, 512, 10]], True)
 
 
-@checks.add(task="2.2", function="count_ops", points=1, hidden=True)
+@checks.add(task="2.2", points=1, hidden=True)
 def test_count_ops_hidden(sub, ref):
     """count_ops on other layer sizes (2 per MAC, one activation per non-input node)."""
     _count(sub, ref, "count_ops", HIDDEN_SIZES, False)
@@ -197,14 +197,14 @@ def _expect_params(params, sizes, what):
             raise AssertionError(f"{what}: params[{k!r}] is not finite")
 
 
-@checks.add(task="3.1", function="MLP.__init__", points=1)
+@checks.add(task="3.1", points=1)
 def test_init_shapes(sub, ref):
     """MLP([5, 7, 3]).params has W1 (5, 7), b1 (7,), W2 (7, 3), b2 (3,)."""
     _, params, _ = mlp(sub, [5, 7, 3], None)
     _expect_params(params, [5, 7, 3], "MLP([5, 7, 3])")
 
 
-@checks.add(task="3.1", function="MLP.__init__", points=1, hidden=True)
+@checks.add(task="3.1", points=1, hidden=True)
 def test_init_depth_and_seed(sub, ref):
     """Any depth works; the same seed gives the same weights, another seed other weights."""
     sizes = [4, 6, 5, 2]
@@ -224,7 +224,7 @@ INIT_MEAN_ATOL = 0.05          # |mean| / (He standard deviation)
 INIT_KURTOSIS_ATOL = 0.5       # excess kurtosis of a normal sample: 0 +- 0.02; uniform: -1.2
 
 
-@checks.add(task="3.1", function="MLP.__init__", points=1, hidden=True)
+@checks.add(task="3.1", points=1, hidden=True)
 def test_init_he_scale_zero_biases(sub, ref):
     """Weights are normal with mean 0 and standard deviation sqrt(2 / fan_in) (He), biases zero."""
     _, params, _ = mlp(sub, INIT_SIZES, None, seed=23)
@@ -248,7 +248,7 @@ def test_init_he_scale_zero_biases(sub, ref):
 
 # -- Tasks 3.2 and 3.3: forward and loss -----------------------------------------------------------
 
-@checks.add(task="3.2", function="MLP.forward", points=1)
+@checks.add(task="3.2", points=1)
 def test_forward_one_hidden_layer(sub, ref):
     """forward gives softmax probabilities (N, C) equal to torch's, one hidden layer."""
     sizes, params = [3, 5, 4], random_params([3, 5, 4], 1)
@@ -258,7 +258,7 @@ def test_forward_one_hidden_layer(sub, ref):
     assert_close(probs, torch_reference(params, X, y)[1], "forward(X)", rtol=1e-7, atol=1e-12)
 
 
-@checks.add(task="3.2", function="MLP.forward", points=1, hidden=True)
+@checks.add(task="3.2", points=1, hidden=True)
 def test_forward_two_hidden_layers(sub, ref):
     """forward matches torch with two hidden layers of other widths."""
     sizes = [4, 7, 3, 5]
@@ -269,7 +269,7 @@ def test_forward_two_hidden_layers(sub, ref):
                  show_expected=False)
 
 
-@checks.add(task="3.2", function="MLP.forward", points=1, hidden=True)
+@checks.add(task="3.2", points=1, hidden=True)
 def test_forward_stable_for_huge_logits(sub, ref):
     """forward stays finite and correct when logits are around +-1000."""
     sizes = [2, 3]
@@ -297,7 +297,7 @@ def test_forward_stable_for_huge_logits(sub, ref):
                  "forward(X) with rows on different scales", rtol=1e-7, atol=1e-12, show_expected=False)
 
 
-@checks.add(task="3.3", function="MLP.loss", points=1)
+@checks.add(task="3.3", points=1)
 def test_loss_equals_cross_entropy(sub, ref):
     """loss(X, y) equals torch.nn.functional.cross_entropy on the same logits."""
     sizes, params = [3, 5, 4], random_params([3, 5, 4], 1)
@@ -307,7 +307,7 @@ def test_loss_equals_cross_entropy(sub, ref):
     assert_close(loss, torch_reference(params, X, y)[0], "loss(X, y)", rtol=1e-9)
 
 
-@checks.add(task="3.3", function="MLP.loss", points=1, hidden=True)
+@checks.add(task="3.3", points=1, hidden=True)
 def test_loss_two_hidden_layers(sub, ref):
     """loss matches cross_entropy with two hidden layers and 20 samples."""
     sizes = [5, 8, 6, 3]
@@ -331,20 +331,20 @@ def _gradients_vs_autograd(sub, sizes, pseed, dseed, n):
     compare_gradients(grads, want, AUTOGRAD_RTOL, "torch autograd's")
 
 
-@checks.add(task="3.4", function="MLP.gradients", points=1)
+@checks.add(task="3.4", points=1)
 def test_gradients_one_hidden_layer(sub, ref):
     """gradients equal torch autograd's (float64, relative error < 1e-7), one hidden layer."""
     _gradients_vs_autograd(sub, [3, 5, 4], 1, 2, 6)
 
 
-@checks.add(task="3.4", function="MLP.gradients", points=2, hidden=True)
+@checks.add(task="3.4", points=2, hidden=True)
 def test_gradients_two_hidden_layers(sub, ref):
     """gradients equal autograd's with two hidden layers (one square weight matrix)."""
     _gradients_vs_autograd(sub, [5, 6, 6, 4], 11, 12, 10)
     _gradients_vs_autograd(sub, [2, 9, 3], 13, 14, 1)
 
 
-@checks.add(task="3.4", function="MLP.gradients", points=1, hidden=True)
+@checks.add(task="3.4", points=1, hidden=True)
 def test_gradients_central_differences(sub, ref):
     """gradients agree with central differences of the submission's own loss (h = 1e-5)."""
     sizes = [3, 4, 4, 3]
@@ -362,7 +362,7 @@ def test_gradients_central_differences(sub, ref):
     (grads,), _, _ = mlp(sub, sizes, params, *calls)
     expect_gradients(grads, params)
     # One probe call per perturbation would be slow; evaluate them all in one worker call.
-    results = sub.call("probes.loss_table", sub.fn("MLP"), list(sizes), [p for *_, p in keys], X, y,
+    results = sub.call("stand_ins.loss_table", sub.fn("MLP"), list(sizes), [p for *_, p in keys], X, y,
                        forbid=NUMPY_ONLY)
     numeric = {k: np.zeros_like(v) for k, v in params.items()}
     for (k, idx, sign, _), value in zip(keys, results):
@@ -380,7 +380,7 @@ RELU_ZERO_X = np.array([[1.0, -1.0], [2.0, 0.0], [-1.0, 3.0], [0.5, 0.5], [3.0, 
 RELU_ZERO_Y = np.array([0, 1, 1, 0, 1])
 
 
-@checks.add(task="3.4", function="MLP.gradients", points=1, hidden=True)
+@checks.add(task="3.4", points=1, hidden=True)
 def test_gradients_relu_derivative_at_zero(sub, ref):
     """Hidden pre-activations exactly 0 get ReLU derivative 0, as in torch autograd."""
     params = RELU_ZERO_PARAMS
@@ -392,7 +392,7 @@ def test_gradients_relu_derivative_at_zero(sub, ref):
 
 # -- Task 3.5: step ----------------------------------------------------------------------------------
 
-@checks.add(task="3.5", function="MLP.step", points=1)
+@checks.add(task="3.5", points=1)
 def test_step_updates_params_in_place(sub, ref):
     """step(grads, lr) sets params[k] -= lr * grads[k] in the same params dict."""
     sizes = [3, 4, 2]
@@ -404,12 +404,12 @@ def test_step_updates_params_in_place(sub, ref):
         assert_close(after[k], params[k] - 0.3 * grads[k], f"params[{k!r}] after step", rtol=1e-12, atol=1e-15)
 
 
-@checks.add(task="3.5", function="MLP.step", points=1)
+@checks.add(task="3.5", points=1)
 def test_step_mutates_arrays_in_place(sub, ref):
     """step changes the arrays of self.params themselves: the same np.ndarray objects hold the new values."""
     sizes = [3, 4, 2]
     params, grads = random_params(sizes, 7), random_params(sizes, 8)
-    held, replaced = sub.call("probes.step_in_place", sub.fn("MLP"), sizes, params, grads, 0.2, forbid=NUMPY_ONLY)
+    held, replaced = sub.call("stand_ins.step_in_place", sub.fn("MLP"), sizes, params, grads, 0.2, forbid=NUMPY_ONLY)
     if replaced:
         raise AssertionError(f"step put new arrays into self.params for {replaced}; update the existing ones in "
                              "place (params[k] -= lr * grads[k]), so that code holding them sees the step")
@@ -424,7 +424,7 @@ def _accuracy(params, X, y):
     return float(np.mean(torch_reference(params, X, y)[1].argmax(axis=1) == y))
 
 
-@checks.add(task="3.6", function="MLP.fit", points=1)
+@checks.add(task="3.6", points=1)
 def test_fit_contract_and_progress(sub, ref):
     """fit returns num_epochs float losses, and the loss goes down."""
     X, y = blobs(120, seed=1)
@@ -438,7 +438,7 @@ def test_fit_contract_and_progress(sub, ref):
         raise AssertionError(f"fit's loss should decrease: first {h[0]:.4g}, last {h[-1]:.4g}")
 
 
-@checks.add(task="3.6", function="MLP.fit", points=2, hidden=True)
+@checks.add(task="3.6", points=2, hidden=True)
 def test_fit_reaches_accuracy(sub, ref):
     """fit reaches 90% test accuracy on a hidden 4-class problem, full batch and mini-batch,
     from weights the grader sets (it computes the accuracy from the trained weights itself)."""
@@ -472,14 +472,14 @@ def _fit_against_reference(sub, ref, sizes, X, y, lr, epochs, kwargs, what):
                      show_expected=False)
 
 
-@checks.add(task="3.6", function="MLP.fit", points=1)
+@checks.add(task="3.6", points=1)
 def test_fit_full_batch_matches_reference(sub, ref):
     """Full batch (batch_size None): history and trained weights match the reference (5 epochs)."""
     X, y = blobs(40, seed=5)
     _fit_against_reference(sub, ref, [4, 8, 4], X, y, 0.3, 5, {}, "full batch")
 
 
-@checks.add(task="3.6", function="MLP.fit", points=2, hidden=True)
+@checks.add(task="3.6", points=2, hidden=True)
 def test_fit_minibatch_shuffle_matches_reference(sub, ref):
     """Mini-batch fit (a permutation per epoch from default_rng(seed), short last batch) matches the reference."""
     X, y = blobs(49, seed=6)
@@ -497,20 +497,20 @@ def _curve(sub, f, seed):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(200, 1, generator=g)
     x_test = torch.randn(500, 1, generator=g).clamp(x.min(), x.max())
-    pred = sub.call("probes.fit_curve_predictions", sub.fn("fit_curve"), x, f(x), x_test, timeout=60)
+    pred = sub.call("stand_ins.fit_curve_predictions", sub.fn("fit_curve"), x, f(x), x_test, timeout=60)
     expect_type(pred, "tensor", "model(x_test)", shape=(500, 1))
     mse = float(np.mean((real_numbers(pred, "model(x_test)") - f(x_test).numpy()) ** 2))
     if not mse < CURVE_MSE:
         raise AssertionError(f"held-out mean squared error {mse:.4g}; below {CURVE_MSE} expected")
 
 
-@checks.add(task="4.1", function="fit_curve", points=1)
+@checks.add(task="4.1", points=1)
 def test_fit_curve_square(sub, ref):
     """fit_curve learns y = x^2 + 3 (held-out MSE below 0.01, 60 s budget)."""
     _curve(sub, lambda x: x ** 2 + 3, seed=0)
 
 
-@checks.add(task="4.1", function="fit_curve", points=2, hidden=True)
+@checks.add(task="4.1", points=2, hidden=True)
 def test_fit_curve_hidden(sub, ref):
     """fit_curve learns another smooth curve it has not seen (held-out MSE below 0.01)."""
     _curve(sub, lambda x: 1.5 * x ** 2 - 0.5 * x + 1, seed=1)

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ... import data
-from ...checks import Registry, assert_close, expect_type, real_numbers
-from ...runtime.probes import GraderNet
+from ...runtime import data
+from ...checking import Registry, assert_close, expect_type, real_numbers
+from ...runtime.stand_ins import GraderNet
 
 checks = Registry("mnist_study")
 
@@ -80,10 +80,10 @@ def small_batch(n, seed=0, split="test"):
 
 # -- Task 1: Net ---------------------------------------------------------------------------------
 
-@checks.add(task="1.1", function="Net.__init__", points=1)
+@checks.add(task="1.1", points=1)
 def test_net_architecture(sub, ref):
     """Net() has fc1 (784 -> 512), fc2 (512 -> 256), fc3 (256 -> 10): 535,818 parameters."""
-    shapes, count = sub.call("probes.module_shapes", sub.fn("Net"))
+    shapes, count = sub.call("stand_ins.module_shapes", sub.fn("Net"))
     if shapes != SHAPES:
         raise AssertionError(f"Net() parameters: expected {SHAPES}, got {shapes}")
     if count != PARAMS:
@@ -92,14 +92,14 @@ def test_net_architecture(sub, ref):
 
 def _forward(sub, ref, seed, inputs, what, show_expected):
     state = grader_state(seed)
-    got = sub.call("probes.module_outputs", sub.fn("Net"), state, inputs)
-    want = ref.call("probes.module_outputs", ref.fn("Net"), state, inputs)
+    got = sub.call("stand_ins.module_outputs", sub.fn("Net"), state, inputs)
+    want = ref.call("stand_ins.module_outputs", ref.fn("Net"), state, inputs)
     for g, w, x in zip(got, want, inputs):
         expect_type(g, "tensor", f"Net()(x of shape {tuple(x.shape)})", shape=(len(x), 10))
         assert_close(g, w, f"{what}, input {tuple(x.shape)}", rtol=1e-4, atol=1e-5, show_expected=show_expected)
 
 
-@checks.add(task="1.2", function="Net.forward", points=1)
+@checks.add(task="1.2", points=1)
 def test_net_forward_images(sub, ref):
     """forward maps images (N, 1, 28, 28) to the logits of fc3(relu(fc2(relu(fc1(x)))))."""
     images, labels = small_batch(16, seed=1)
@@ -107,7 +107,7 @@ def test_net_forward_images(sub, ref):
     _forward(sub, ref, 0, [x], "logits", True)
 
 
-@checks.add(task="1.2", function="Net.forward", points=1, hidden=True)
+@checks.add(task="1.2", points=1, hidden=True)
 def test_net_forward_flat_rows(sub, ref):
     """forward also accepts flat rows (N, 784), with other weights."""
     images, labels = small_batch(9, seed=2)
@@ -120,14 +120,14 @@ def test_net_forward_flat_rows(sub, ref):
 def _evaluate(sub, n, batch_size, seed):
     images, labels = small_batch(n, seed=seed)
     state = grader_state(3)
-    reply = sub.call("probes.evaluate_with", sub.fn("evaluate"), state, images, labels, batch_size)
+    reply = sub.call("stand_ins.evaluate_with", sub.fn("evaluate"), state, images, labels, batch_size)
     accuracy, changed = reply
     expect_type(accuracy, "float", "evaluate(model, loader)")
     want = grader_accuracy(state, images, labels)
     return float(accuracy), want, changed
 
 
-@checks.add(task="2.2", function="evaluate", points=1)
+@checks.add(task="2.2", points=1)
 def test_evaluate_percent(sub, ref):
     """evaluate returns the accuracy in percent over the whole loader (1,000 images, batch 100)."""
     got, want, _ = _evaluate(sub, 1000, 100, seed=4)
@@ -136,7 +136,7 @@ def test_evaluate_percent(sub, ref):
         raise AssertionError(f"evaluate(model, loader): expected {want:.2f}, got {got:.6g}{hint}")
 
 
-@checks.add(task="2.2", function="evaluate", points=1, hidden=True)
+@checks.add(task="2.2", points=1, hidden=True)
 def test_evaluate_short_last_batch(sub, ref):
     """evaluate counts every example when the last batch is short, and leaves the weights alone."""
     got, want, changed = _evaluate(sub, 700, 300, seed=5)
@@ -147,35 +147,35 @@ def test_evaluate_short_last_batch(sub, ref):
                              "which is not the accuracy over all 700 examples")
 
 
-@checks.add(task="2.1", function="train", points=1)
+@checks.add(task="2.1", points=1)
 def test_train_returns_epoch_losses(sub, ref):
     """train returns a list of num_epochs floats."""
     images, labels = small_batch(128, seed=6, split="train")
-    losses, _ = sub.call("probes.train_with", sub.fn("train"), grader_state(7), images, labels, 32, 0.05, 3)
+    losses, _ = sub.call("stand_ins.train_with", sub.fn("train"), grader_state(7), images, labels, 32, 0.05, 3)
     if not isinstance(losses, list) or len(losses) != 3 or not all(isinstance(v, float) for v in losses):
         raise AssertionError(f"train(..., num_epochs=3) should return a list of 3 floats, got {losses!r:.200}")
 
 
-@checks.add(task="2.1", function="train", points=2, hidden=True)
+@checks.add(task="2.1", points=2, hidden=True)
 def test_train_matches_reference_epoch(sub, ref):
     """One seeded epoch on 512 fixed images: the epoch losses and weights match plain SGD with
     cross-entropy (mean of the batch losses)."""
     images, labels = small_batch(512, seed=8, split="train")
     args = (grader_state(9), images, labels, 32, 0.1, 2)
-    losses, state = sub.call("probes.train_with", sub.fn("train"), *args)
-    want_losses, want_state = ref.call("probes.train_with", ref.fn("train"), *args)
+    losses, state = sub.call("stand_ins.train_with", sub.fn("train"), *args)
+    want_losses, want_state = ref.call("stand_ins.train_with", ref.fn("train"), *args)
     assert_close(real_numbers(losses, "epoch losses"), np.asarray(want_losses), "epoch losses", rtol=1e-4, atol=1e-5,
                  show_expected=False)
     assert_close(state["fc1.weight"], want_state["fc1.weight"], "fc1.weight after training", rtol=1e-3, atol=1e-5,
                  show_expected=False)
 
 
-@checks.add(task="2.1", function="train", points=1, hidden=True)
+@checks.add(task="2.1", points=1, hidden=True)
 def test_train_learns(sub, ref):
     """Two epochs (lr 0.1, batch 32) from the grader's weights reach the stated test accuracy."""
     ds = dataset()
     n = min(SHORT_RUN_IMAGES, len(ds.train_labels))
-    _, state = sub.call("probes.train_with", sub.fn("train"), grader_state(10), ds.train_images[:n],
+    _, state = sub.call("stand_ins.train_with", sub.fn("train"), grader_state(10), ds.train_images[:n],
                         ds.train_labels[:n], 32, 0.1, 2, timeout=45)
     acc = grader_accuracy(state, ds.test_images, ds.test_labels)
     if not acc >= threshold("short_run"):
@@ -188,7 +188,7 @@ def test_train_learns(sub, ref):
 def _handed_in_weights(sub):
     if "mnist_model.pt" not in sub.files:
         raise AssertionError("mnist_model.pt is missing from the submission")
-    state = sub.call("probes.load_state_file", "mnist_model.pt")
+    state = sub.call("stand_ins.load_state_file", "mnist_model.pt")
     shapes = {k: list(v.shape) for k, v in state.items()}
     if shapes != SHAPES:
         raise AssertionError(f"mnist_model.pt: expected a state_dict with {SHAPES}, got {shapes}")
@@ -252,7 +252,7 @@ def read_results(sub):
     return results
 
 
-@checks.add(task="3.1", function="run_study", points=2, hidden=True)
+@checks.add(task="3.1", points=2, hidden=True)
 def test_handed_in_model_accuracy(sub, ref):
     """mnist_model.pt, evaluated by the grader on its test set, reaches the stated accuracy."""
     state = _handed_in_weights(sub)
@@ -263,7 +263,7 @@ def test_handed_in_model_accuracy(sub, ref):
                              f"at least {threshold('model')}% expected")
 
 
-@checks.add(task="3.1", function="run_study", points=1)
+@checks.add(task="3.1", points=1)
 def test_study_results_complete(sub, ref):
     """study_results.json has the five configurations, 20 losses and two accuracies each."""
     results = read_results(sub)
@@ -286,7 +286,7 @@ def test_study_results_complete(sub, ref):
                 raise AssertionError(f"study_results.json[{config}][{key!r}] should be a percentage, got {value!r}")
 
 
-@checks.add(task="3.1", function="run_study", points=1, hidden=True)
+@checks.add(task="3.1", points=1, hidden=True)
 def test_study_results_match_weights(sub, ref):
     """The reported (32, 0.1) test accuracy is within 1 point of the grader's evaluation of
     mnist_model.pt."""
@@ -302,12 +302,12 @@ def test_study_results_match_weights(sub, ref):
                              f"but mnist_model.pt reaches {acc:.2f}% (more than {RESULTS_TOLERANCE} point apart)")
 
 
-@checks.add(task="3.2", function="plot_losses", points=1)
+@checks.add(task="3.2", points=1)
 def test_plot_losses(sub, ref):
     """plot_losses draws one curve per configuration, x axis "epoch", y axis "loss"."""
     fake = {c: {"train_losses": list(np.linspace(2, 0.1 * (i + 1), NUM_EPOCHS)), "train_acc": 90.0, "test_acc": 90.0}
             for i, c in enumerate(CONFIGS)}
-    axes = sub.call("probes.figure_summary", sub.fn("plot_losses"), fake)
+    axes = sub.call("stand_ins.figure_summary", sub.fn("plot_losses"), fake)
     drawn = [ax for ax in axes if ax["curves"]]
     curves = sum(len(ax["curves"]) for ax in drawn)
     if curves != len(CONFIGS) or any(n != NUM_EPOCHS for ax in drawn for n in ax["curves"]):

@@ -1,13 +1,13 @@
 """Helpers a check may pass to (or call in) the code under test, on either side.
 
-They are resolved by name (``Ref("probes.linear_model")``) in the worker for the student and in
+They are resolved by name (``Ref("stand_ins.linear_model")``) in the worker for the student and in
 the grader for the reference, so both run exactly the same helper. Nothing here is secret.
 Handouts ship this file: a NumPy-only assignment's handout works without torch installed.
 """
 try:
     import torch
-except ImportError:  # a NumPy-only handout: the torch probes are never called there
-    torch = None
+except ImportError:  # a NumPy-only handout: the torch stand_ins are never called there
+    torch = None  # type: ignore[assignment]
 
 
 def _check_model_args(name, data, weight, bias):
@@ -139,7 +139,7 @@ def fit_curve_predictions(fit_curve, x, y, x_test):
 
 # -- mnist_study -----------------------------------------------------------------------------------
 
-class GraderNet(torch.nn.Module if torch is not None else object):
+class GraderNet(torch.nn.Module if torch is not None else object):  # type: ignore[misc]
     """The grader's own 784-512-256-10 MLP (same state_dict keys as the handout's Net)."""
 
     def __init__(self):
@@ -232,6 +232,6 @@ def load_state_file(name):
     return state
 
 
-REGISTRY = {f"probes.{name}": fn for name, fn in dict(globals()).items()
+REGISTRY = {f"stand_ins.{name}": fn for name, fn in dict(globals()).items()
             if callable(fn) and not isinstance(fn, type) and not name.startswith("_")
             and getattr(fn, "__module__", None) == __name__}

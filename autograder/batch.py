@@ -1,0 +1,219 @@
+"""A batch: every submission under some paths graded by one ``grade.Grader`` on a pool of
+threads (each waits on its worker's pipes), each results.json written as soon as it is known,
+then grades.csv; what an earlier run graded with the same grader and files is kept (resume);
+SIGINT, SIGTERM and SIGHUP stop it at once, keeping every finished result (``StopSignals``)."""
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from . import assignments, feedback, report, sandbox, submission, text
+from .grade import Grader
+from .identity import grader_identity, grader_version
+from .isolation import resolve
+from .results import read_kept
+from .results import write as write_result
+
+
+def default_jobs():
+    """One worker per core: grading is CPU-bound inside the single-threaded workers."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class CannotWrite(OSError):
+    """The output folder cannot be written (full, read-only, not ours): grading stops; what was
+    written is kept, and the same command resumes once the folder can be written."""
+
+    def __init__(self, out_dir, error: OSError):
+        why = error.strerror or str(error)
+        super().__init__(f"cannot write to {out_dir}: {why}; what was written there is kept, and the same command "
+                         "resumes once it can be written")
+
+
+def check_writable(out_dir) -> None:
+    """Make ``out_dir`` and write a file in it, or raise CannotWrite before anything is graded."""
+    import tempfile
+    try:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir) as f:
+            f.write(b"0" * 4096)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        raise CannotWrite(out_dir, e) from None
+
+
+class StopSignals:
+    """While a batch runs: SIGINT, SIGTERM and SIGHUP raise ``sandbox.Stopped`` in the main
+    thread, at once, except inside ``critical()`` (writing a result), which they end instead.
+    A second signal while the batch stops is ignored. In another thread: nothing changes."""
+
+    def __init__(self):
+        self.active = threading.current_thread() is threading.main_thread()
+        self.pending = None
+        self.in_critical = False
+        self.old = {}
+
+    def _handle(self, signum, _frame):
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        if self.in_critical:
+            self.pending = signum
+        else:
+            raise sandbox.Stopped(signum)
+
+    @contextlib.contextmanager
+    def critical(self):
+        self.in_critical = True
+        try:
+            yield
+        finally:
+            self.in_critical = False
+            if self.pending is not None:
+                signum, self.pending = self.pending, None
+                raise sandbox.Stopped(signum)
+
+    def __enter__(self):
+        if self.active:
+            self.old = {sig: signal.signal(sig, self._handle) for sig in STOP_SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self.old.items():
+            signal.signal(sig, handler)
+
+
+def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolation=None, jobs=None, resume=True,
+              pages=True, shard=None):
+    """Grade every submission under ``paths`` with ``jobs`` workers at a time; write each
+    results.json as soon as it is known, then grades.csv.
+
+    Raises, before writing anything: NoSubmissions when nothing gradable is there,
+    ``isolation.NoIsolation`` when student code cannot be isolated and ``isolation`` is not
+    ``Mode.NONE``. Raises ``sandbox.Stopped`` (with ``graded`` and ``total`` set) when a signal
+    stops the batch: every worker is killed at once and the results finished so far stay.
+
+    With ``resume``, a submission whose results.json in ``out_dir`` was written by the same
+    grader for the same files is not graded again: a batch that was stopped or killed picks
+    up where it ended. Results files are replaced atomically, so none is ever half-written.
+    With ``pages``, each submission's feedback page is written beside its results.json and
+    the class summary at the end (``autograder report`` draws them later from the files).
+    With ``shard`` = (K, N), only shard K of N is graded (see ``select``) and neither
+    grades.csv nor the summary is written: that is the merge's (``report.rebuild``) work.
+    """
+    out_dir = Path(out_dir)
+    start = time.monotonic()
+    assignment = assignments.get(assignment) if isinstance(assignment, str) else assignment
+    limits = limits or sandbox.Limits()
+    with StopSignals() as signals:
+        subs = submission.select(assignment, paths, shard)
+        policy = resolve(isolation)
+        check_writable(out_dir)
+        identity = grader_identity(assignment, limits, policy.mode)
+        version = grader_version(identity)
+        for line in submission.renamed(subs):  # two files, one stem: both graded, each under its own name
+            print(f"autograder: {text.line(line)}", file=sys.stderr)
+        results, todo = [], []
+        for found in subs:
+            fp = submission.fingerprint(found.path, version)
+            kept = read_kept(out_dir, found.name, fp) if resume else None
+            if kept is not None:
+                kept.path = str(found.path)
+                results.append(kept)
+            else:
+                todo.append((found.path, fp, found.name))
+        resumed = len(results)
+        if resumed and progress:
+            print(f"Resuming: {resumed} of {len(subs)} submission(s) already graded in {out_dir}", file=sys.stderr)
+        # Pages are drawn beside grading, in a process of their own (see report.PageDrawer).
+        drawer = report.PageDrawer(out_dir, assignment) if pages and todo else None
+        try:
+            if todo:  # starting the grader (torch, the reference) is the expensive part
+                with Grader(assignment, limits, out_dir, policy.mode, identity=identity) as grader:
+                    _grade_batch(grader, todo, out_dir, results, progress, jobs, signals, drawer)
+            if drawer is not None:
+                drawer.finish()
+        except sandbox.Stopped as stop:
+            if drawer is not None:  # pages not drawn yet are drawn by the run that resumes
+                drawer.stop()
+            stop.graded, stop.total = len(results), len(subs)
+            raise
+        except BaseException:
+            if drawer is not None:
+                drawer.stop()
+            raise
+        if pages:  # a kept result's page may be missing (the grader was stopped before it was drawn)
+            for kept in results[:resumed]:
+                if not (out_dir / kept.submission / feedback.PAGE).exists():
+                    report.write_page(kept, out_dir, assignment)
+    if shard is None:
+        try:
+            report.write_batch(results, out_dir, assignment, pages)
+        except OSError as e:
+            raise CannotWrite(out_dir, e) from None
+    report.print_summary(results, time.monotonic() - start, resumed=resumed, policy=policy, full=progress)
+    return results
+
+
+def grade_paths(grader: Grader, paths: list, progress: bool = False, jobs: int | None = None) -> list:
+    """Grade the submissions at ``paths`` with the batch engine, writing nothing: the results,
+    in the order of ``paths`` (``autograder check`` and ``audit`` use it). Stops as a batch
+    does: a signal raises ``sandbox.Stopped`` after killing every worker."""
+    results: list = []
+    names = submission.names_for(paths)
+    with StopSignals() as signals:
+        _grade_batch(grader, [(p, "", names[Path(p)]) for p in paths], None, results, progress, jobs, signals)
+    order = {str(p): i for i, p in enumerate(paths)}
+    return sorted(results, key=lambda r: order[r.path])
+
+
+def _grade_batch(grader, todo, out_dir, results, progress, jobs, signals, drawer=None):
+    """Grade ``todo`` on a thread pool (threads only wait on worker pipes: student code runs
+    in the worker processes), recording each result as it finishes, whatever the order."""
+    bar = report.progress(len(todo), enabled=progress)
+    pool = ThreadPoolExecutor(max_workers=jobs or default_jobs())
+    futures = [pool.submit(grader.grade, *item) for item in todo]
+    recorded = set()
+
+    def record(future):
+        res = future.result()
+        with signals.critical():  # a result on disk is whole
+            if out_dir is not None:
+                try:
+                    res = write_result(res, out_dir, grader.assignment.manual)
+                except OSError as e:  # a full or read-only disk: nothing more can be kept
+                    raise CannotWrite(out_dir, e) from None
+                if drawer is not None:  # after the file it is drawn from
+                    drawer.submit(res.submission)
+            results.append(res)
+            recorded.add(future)
+        bar.update(res)
+
+    try:
+        for future in as_completed(futures):
+            record(future)
+    except CannotWrite:
+        grader.env.stop()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    except sandbox.Stopped:
+        # Order matters: kill the workers first (their threads then end by themselves), then
+        # keep what finished before the stop; a thread still computing is not waited for.
+        grader.env.stop()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for future in futures:
+            if future not in recorded and future.done() and not future.cancelled() and future.exception() is None:
+                with contextlib.suppress(sandbox.Stopped):
+                    record(future)
+        raise
+    else:
+        pool.shutdown()
+    finally:
+        bar.close()
