@@ -27,9 +27,9 @@ COPIED = ("checking/__init__.py", "checking/registry.py", "checking/fixtures.py"
           "runtime/__init__.py", "runtime/codec.py", "runtime/stand_ins.py", "runtime/data.py",
           "runtime/seeding.py",
           "handout_runtime/__init__.py", "handout_runtime/local.py", "handout_runtime/runner.py")
-# The toolkit's modules the checks may import, as ag_public/ holds them.
-SHIPPED = {"checking": "checking", "runtime": "runtime", "runtime.codec": "runtime.codec",
-           "runtime.stand_ins": "runtime.stand_ins", "runtime.data": "runtime.data"}
+# The toolkit's modules the public checks may import: the copied ones, at the same paths.
+SHIPPED = frozenset(p.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for p in COPIED
+                    if not p.startswith("handout_runtime/"))
 
 
 def _names_defined(node):
@@ -51,30 +51,22 @@ def _names_used(node):
     return out
 
 
-def _shipped(module):
-    if module not in SHIPPED:
-        raise ValueError(f"the public checks import {module!r} of the toolkit, which the handout does "
-                         f"not ship (it has: {', '.join(SHIPPED)})")
-    return SHIPPED[module]
-
-
 def _rewrite_import(node):
-    """The toolkit's imports as the handout's package holds them: ``from ...checking import x``
-    (relative) or ``from autograder.checking import x`` become ``from .checking import x``."""
-    module = node.module or "" if isinstance(node, ast.ImportFrom) else None
-    if module is not None and node.level == 0 and (module + ".").startswith("autograder."):
-        node = ast.ImportFrom(module[len("autograder."):], node.names, level=2)
-    if not (isinstance(node, ast.ImportFrom) and node.level >= 2):
+    """The toolkit's imports as the handout's package holds them (its layout mirrors the
+    toolkit's): ``from ...checking import x`` (relative) or ``from autograder.checking import x``
+    become ``from .checking import x``; a module the handout does not ship is an error."""
+    if not isinstance(node, ast.ImportFrom):
         return ast.unparse(node)
-    if node.module:
-        return f"from .{_shipped(node.module)} import " + ", ".join(
-            a.name + (f" as {a.asname}" if a.asname else "") for a in node.names)
-    lines = []
-    for a in node.names:
-        parent, _, leaf = _shipped(a.name).rpartition(".")
-        alias = a.asname or a.name
-        lines.append(f"from .{parent} import {leaf}" + (f" as {alias}" if alias != leaf else ""))
-    return "\n".join(lines)
+    module = node.module or ""
+    if node.level == 0 and (module + ".").startswith("autograder."):
+        module = module[len("autograder."):]
+    elif node.level < 2:  # a library's, or the assignment's own folder's: as it is
+        return ast.unparse(node)
+    for name in [module] if module else [a.name for a in node.names]:
+        if name not in SHIPPED:
+            raise ValueError(f"the public checks import {name!r} of the toolkit, which the handout does "
+                             f"not ship (it has: {', '.join(sorted(SHIPPED))})")
+    return ast.unparse(ast.ImportFrom(module or None, node.names, level=1))
 
 
 def public_source(assignment):

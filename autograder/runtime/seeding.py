@@ -1,28 +1,27 @@
 """One seeding for every call into student or reference code, in the worker, in the grader and
 in the student's handout: Python's ``random``, NumPy's global generator and torch's, when torch
 is there (a NumPy-only handout may run where it is not)."""
+import functools
 import random
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-# [torch or None], found once: what student code later does to sys.modules is not seen
-_TORCH: list[ModuleType | None] = []
-_CPU_ONLY: list[bool] = []  # [whether that torch has no device but the CPU]
+@functools.cache
+def _found() -> tuple[ModuleType | None, bool]:
+    """(torch or None, whether it has no device but the CPU), found once: what student code
+    later does to sys.modules is not seen."""
+    try:
+        import torch
+    except ImportError:
+        return None, False
+    return torch, _cpu_only(torch)
 
 
 def find_torch() -> ModuleType | None:
     """torch as first imported here (the worker template calls this before any fork), or None."""
-    if not _TORCH:
-        found: ModuleType | None
-        try:
-            import torch as found
-        except ImportError:
-            found = None
-        _TORCH.append(found)
-        _CPU_ONLY.append(found is not None and _cpu_only(found))
-    return _TORCH[0]
+    return _found()[0]
 
 
 def _cpu_only(torch: Any) -> bool:
@@ -42,10 +41,10 @@ def seed_everything(seed: int) -> None:
     """Seed ``random``, NumPy and torch with ``seed`` (NumPy's modulo 2**32, as it requires)."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    torch = find_torch()
+    torch, cpu_only = _found()
     if torch is None:
         return
-    if _CPU_ONLY[0]:  # all torch.manual_seed does here; its lazy seeding of absent devices costs ~0.1 ms a call
+    if cpu_only:  # all torch.manual_seed does here; its lazy seeding of absent devices costs ~0.1 ms a call
         torch.default_generator.manual_seed(seed)
     else:
         torch.manual_seed(seed)
