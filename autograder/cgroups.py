@@ -201,3 +201,18 @@ class Groups:
         for base, _, _ in self.bases:
             with contextlib.suppress(OSError):
                 base.rmdir()
+
+
+class OomWatch:
+    """Whether the kernel ended one of a worker's processes for memory since last asked."""
+
+    def __init__(self, groups: "Groups | None", name: str):
+        self.groups, self.name = groups, name
+        self.seen = 0  # out-of-memory kills of the worker's group, as last seen
+
+    def new_kills(self) -> bool:
+        if self.groups is None:
+            return False
+        seen, self.seen = self.seen, self.groups.oom_kills(self.name)
+        return self.seen > seen
+

@@ -70,9 +70,9 @@ def _stub(args):
 
 
 def _check_all(names, isolation, progress=True) -> int:
-    """``verify.check`` of each assignment; 1 (with what failed on stderr) if any failed."""
+    """``verify.verify_assignment`` of each assignment; 1 (with what failed on stderr) if any failed."""
     from . import verify
-    failed = [name for name in names if verify.check(name, isolation=isolation, progress=progress)]
+    failed = [name for name in names if verify.verify_assignment(name, isolation=isolation, progress=progress)]
     if failed:
         print(f"autograder: check failed for {', '.join(failed)}: fix what is listed above", file=sys.stderr)
     return 1 if failed else 0

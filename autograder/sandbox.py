@@ -31,13 +31,13 @@ import socket
 import stat
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import cgroups, replies
+from .reply_clock import FAST_REPLY, ReplyClock, TimedOut
 from .root_fs import module_folders, root_plan
 from .worker_template import ADOPTED, Template, make_root
 from .worker_uids import NoUidLeft, UidPool, hidden_homes, open_only
@@ -46,8 +46,6 @@ from .isolation import Kill, Mode, Policy, resolve
 from .runtime import codec, processes, scratch
 from .runtime.worker import LOADING_FILE, OUTPUT_FILE
 
-CPUS = os.cpu_count() or 1
-FAST_REPLY = 0.05  # seconds of a call before its CPU time is read (most replies come sooner)
 # Modules a call may be made without (``Session.call(..., forbid=...)``): such calls go to a
 # worker forked from a template that never imported them, whose file system does not hold them.
 FORBIDDABLE = ("torch",)
@@ -208,16 +206,6 @@ class Environment:
         scratch.remove_tree(self.root)
 
 
-@dataclass
-class _Timer:
-    """One wait for a reply (see ``Worker.recv``)."""
-    limit: float  # seconds of CPU time; and, separately, seconds of waiting
-    start: float  # monotonic
-    deadline: float | None = None  # the submission's time budget ends (monotonic), if sooner
-    budget: float | None = None
-    base: tuple | None = None  # (monotonic, CPU, queued) when first measured, FAST_REPLY into the call
-
-
 class Worker:
     """One submission's worker process: loads the submission and answers calls into it."""
 
@@ -241,8 +229,8 @@ class Worker:
         self.dir: Path | None = None
         self._req_w: int | None = None
         self._resp_r: int | None = None
-        self._timer: _Timer | None = None  # set by recv
-        self._oom_kills = 0  # processes the kernel ended for memory, as last seen
+        self._clock: ReplyClock | None = None  # set by recv
+        self._oom = cgroups.OomWatch(None, "")  # the worker's group, once it has one
         self.deadline = deadline
         self.budget_seconds = budget_seconds
         self.names: list[str] = []  # what the submission defines, once loaded (``load``)
@@ -294,6 +282,7 @@ class Worker:
             with contextlib.suppress(OSError):  # then without: limits fall back as documented
                 spec["cgroups"] = self.env.groups.add(self.dir.name, self.limits.memory_bytes,
                                                       self.limits.max_processes)
+            self._oom = cgroups.OomWatch(self.env.groups, self.dir.name)
         try:
             self.pid = self.env.spawn(spec, (req_r, resp_w), self.without)
         finally:
@@ -400,36 +389,15 @@ class Worker:
             cpu = self.env.groups.cpu_seconds(self.dir.name) or cpu
         return cpu, queued
 
-    def _wait(self, doing):
+    def _wait(self, doing: str) -> None:
         """Wait until a reply can be read, or raise the timeout ``recv`` set up."""
-        t = self._timer
+        assert self._clock is not None and self._resp_r is not None
         while True:
-            now = time.monotonic()
-            if t.deadline is not None and now >= t.deadline:
-                raise SandboxError(f"timed out {doing}: the submission's time budget of {t.budget:g} s "
-                                   "(wall clock) is used up", kind=ErrorKind.TIMEOUT)
-            if now - t.start < FAST_REPLY:  # most replies come before anything is measured
-                step = t.start + FAST_REPLY - now
-            elif (found := self.usage()) is None:  # the keeper is gone: the read below sees the end
-                if now - t.start >= 2 * t.limit:  # or /proc cannot be read: the wall clock, then
-                    raise SandboxError(f"timed out after {2 * t.limit:g} s (wall clock) {doing}",
-                                       kind=ErrorKind.TIMEOUT)
-                step = 0.05
-            else:
-                if t.base is None:
-                    t.base = (now, *found)  # the call's first FAST_REPLY seconds are not counted
-                cpu = found[0] - t.base[1]
-                waited = (now - t.base[0]) - cpu - (found[1] - t.base[2])
-                if not cpu < t.limit:
-                    raise SandboxError(f"timed out after {t.limit:g} s of CPU time {doing}", kind=ErrorKind.TIMEOUT)
-                if not waited < t.limit:
-                    raise SandboxError(f"timed out after {t.limit:g} s of waiting {doing} (sleeping or blocked, "
-                                       f"not computing; it computed for {cpu:.1f} s)", kind=ErrorKind.TIMEOUT)
-                # CPU time runs at most CPUS times as fast as the clock, waiting as fast.
-                step = max(0.02, min((t.limit - cpu) / CPUS, t.limit - waited))
-            if t.deadline is not None:
-                step = min(step, t.deadline - now)
-            if select.select([self._resp_r], [], [], max(0.0, step))[0]:
+            try:
+                step = self._clock.next_look(self.usage, doing)
+            except TimedOut as e:
+                raise SandboxError(str(e), kind=ErrorKind.TIMEOUT) from None
+            if select.select([self._resp_r], [], [], step)[0]:
                 return
 
     def _read_exact(self, n, doing):
@@ -444,14 +412,10 @@ class Worker:
         return b"".join(chunks)
 
     def recv(self, timeout: float, doing: str) -> bytes:
-        """The next reply's bytes (what they mean is for ``read_reply``). ``timeout`` counts two
-        things separately: CPU seconds of all the worker's processes, and seconds it spent
-        waiting (sleeping, blocked: neither
-        computing nor queued for a CPU). Time queued behind other work on a busy machine
-        counts as neither, so a correct call times out the same way on a busy machine as on an
-        idle one. The submission's time budget, if it ends sooner, is wall-clock."""
-        self._timer = timer = _Timer(timeout, time.monotonic(), self.deadline, self.budget_seconds)
-        now = timer.start
+        """The next reply's bytes (what they mean is for ``read_reply``). ``timeout`` counts CPU
+        seconds of all the worker's processes and seconds it spent waiting, apart (see
+        ``reply_clock``); the submission's time budget, if it ends sooner, is wall-clock."""
+        self._clock = clock = ReplyClock.starting_now(timeout, self.deadline, self.budget_seconds)
         (n,) = codec.FRAME.unpack(self._read_exact(codec.FRAME.size, doing))
         try:
             if n > replies.MAX_REPLY_BYTES:
@@ -465,7 +429,7 @@ class Worker:
         # A reply within FAST_REPLY is not checked (reading the memory group on every reply cost
         # about 2.5% of a gradient_descent batch): filling the cap takes longer, and a kill missed
         # here is reported by the next longer call or by the worker's death.
-        if time.monotonic() - now >= FAST_REPLY:
+        if clock.measured_for(FAST_REPLY):
             self._check_memory(doing)
         return body
 
@@ -483,23 +447,16 @@ class Worker:
         return (f"the submission's process was ended {doing}: it ran out of its "
                 f"{self.limits.memory_bytes >> 20} MiB of memory")
 
-    def _oom_killed(self):
-        """Whether the kernel ended one of the worker's processes for memory since last asked."""
-        if self.env.groups is None:
-            return False
-        seen, self._oom_kills = self._oom_kills, self.env.groups.oom_kills(self.dir.name)
-        return self._oom_kills > seen
-
     def _check_memory(self, doing):
         """The kernel picks which of a worker's processes dies when together they pass the
         memory cap: whichever it was, the call fails the same way (same verdict every run)."""
-        if self._oom_killed():
+        if self._oom.new_kills():
             raise SandboxError(self._out_of_memory(doing))
 
     def _death(self, doing):
         if self.env.stopped:
             raise Stopped()
-        if self._oom_killed():
+        if self._oom.new_kills():
             return self._out_of_memory(doing)
         return (f"the submission's process ended {doing} (it exited, crashed or ran out of its "
                 f"{self.limits.memory_bytes >> 20} MiB of memory)")

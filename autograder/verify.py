@@ -1,4 +1,4 @@
-"""``autograder check NAME``: an assignment is ready to ship when each of these steps passes.
+"""``autograder check NAME`` (``verify_assignment``): an assignment is ready to ship when each of these steps passes.
 
 Steps, in order (each returns the problems it found; an empty list is a pass):
   0. ``coverage``: every task has checks, at least one of them public;
@@ -236,7 +236,7 @@ def public_answers(a: Assignment, dist: Path | None = None) -> list[Problem]:
 
 # -- all steps ----------------------------------------------------------------------------------
 
-def check(name: str, isolation: Mode | None = None, file=None, progress: bool = True) -> list[Problem]:
+def verify_assignment(name: str, isolation: Mode | None = None, file=None, progress: bool = True) -> list[Problem]:
     """Run every step on assignment ``name``, printing each step's verdict; all the problems."""
     file = file or sys.stdout
     a = assignments.get(name)  # raises DeclarationError with the field and file

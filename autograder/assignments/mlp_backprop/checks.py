@@ -5,11 +5,15 @@ Parts 1 to 3 are NumPy only: the submission's functions and methods there are ca
 unavailable (``forbid``), and a call that touches torch fails its check. Every comparison is
 written so that NaN and inf fail it (``not err <= tol``).
 """
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...checking import Registry, as_array, assert_close, expect_type, real_numbers, relative_error
+from ...checking import (
+    Caller, Registry, SubmissionCaller, as_array, assert_close, expect_type, real_numbers, relative_error,
+)
 
 checks = Registry("mlp_backprop")
 
@@ -87,7 +91,7 @@ def compare_gradients(grads, want, rtol, against):
 # -- Task 1.1: two_layer_backprop ----------------------------------------------------------------
 
 @checks.add(task="1.1", points=1)
-def test_backprop_worked_example(sub, ref):
+def test_backprop_worked_example(sub: SubmissionCaller, ref: Caller) -> None:
     """The worked example comes out exactly: L = 62.5, dW2 = [[10, 20], [15, 30]], dW1 = [[25, 25], [50, 50]]."""
     L, dW1, dW2 = _three(sub.call("two_layer_backprop", *SEED_EXAMPLE.values(), forbid=NUMPY_ONLY))
     assert_close(L, 62.5, "L", rtol=0, atol=1e-12)
@@ -118,7 +122,7 @@ def _backprop_against_autograd(sub, X, W1, W2, T):
 
 
 @checks.add(task="1.1", points=2, hidden=True)
-def test_backprop_random_shapes(sub, ref):
+def test_backprop_random_shapes(sub: SubmissionCaller, ref: Caller) -> None:
     """dW1 and dW2 equal torch autograd's on random shapes (float64, relative error < 1e-7)."""
     g = rng(21)
     for n, n_in, n_h, n_out in ((5, 4, 6, 3), (7, 3, 5, 5), (1, 2, 2, 2)):
@@ -128,7 +132,7 @@ def test_backprop_random_shapes(sub, ref):
 
 
 @checks.add(task="1.1", points=1, hidden=True)
-def test_backprop_relu_derivative_at_zero(sub, ref):
+def test_backprop_relu_derivative_at_zero(sub: SubmissionCaller, ref: Caller) -> None:
     """Pre-activations exactly 0, hidden or output, get derivative 0 (as torch.relu's backward)."""
     X = np.array([[1.0, -1.0], [2.0, 0.0], [0.0, 0.0]])
     W1 = np.array([[1.0, 2.0, -1.0], [1.0, 0.5, 1.0]])  # first hidden unit is 0 for row 1
@@ -161,25 +165,25 @@ def _count(sub, ref, name, sizes_list, show_expected):
 
 
 @checks.add(task="2.1", points=1)
-def test_count_params_seed(sub, ref):
+def test_count_params_seed(sub: SubmissionCaller, ref: Caller) -> None:
     """count_params([784, 512, 512, 10]) == 669706."""
     _count(sub, ref, "count_params", [[784, 512, 512, 10]], True)
 
 
 @checks.add(task="2.1", points=1, hidden=True)
-def test_count_params_hidden(sub, ref):
+def test_count_params_hidden(sub: SubmissionCaller, ref: Caller) -> None:
     """count_params on other layer sizes (biases included, no hidden layer too)."""
     _count(sub, ref, "count_params", HIDDEN_SIZES, False)
 
 
 @checks.add(task="2.2", points=1)
-def test_count_ops_seed(sub, ref):
+def test_count_ops_seed(sub: SubmissionCaller, ref: Caller) -> None:
     """count_ops([784, 512, 512, 10]) == 1338378."""
     _count(sub, ref, "count_ops", [[784, 512, 512, 10]], True)
 
 
 @checks.add(task="2.2", points=1, hidden=True)
-def test_count_ops_hidden(sub, ref):
+def test_count_ops_hidden(sub: SubmissionCaller, ref: Caller) -> None:
     """count_ops on other layer sizes (2 per MAC, one activation per non-input node)."""
     _count(sub, ref, "count_ops", HIDDEN_SIZES, False)
 
@@ -198,14 +202,14 @@ def _expect_params(params, sizes, what):
 
 
 @checks.add(task="3.1", points=1)
-def test_init_shapes(sub, ref):
+def test_init_shapes(sub: SubmissionCaller, ref: Caller) -> None:
     """MLP([5, 7, 3]).params has W1 (5, 7), b1 (7,), W2 (7, 3), b2 (3,)."""
     _, params, _ = mlp(sub, [5, 7, 3], None)
     _expect_params(params, [5, 7, 3], "MLP([5, 7, 3])")
 
 
 @checks.add(task="3.1", points=1, hidden=True)
-def test_init_depth_and_seed(sub, ref):
+def test_init_depth_and_seed(sub: SubmissionCaller, ref: Caller) -> None:
     """Any depth works; the same seed gives the same weights, another seed other weights."""
     sizes = [4, 6, 5, 2]
     _, a, _ = mlp(sub, sizes, None, seed=1)
@@ -225,7 +229,7 @@ INIT_KURTOSIS_ATOL = 0.5       # excess kurtosis of a normal sample: 0 +- 0.02; 
 
 
 @checks.add(task="3.1", points=1, hidden=True)
-def test_init_he_scale_zero_biases(sub, ref):
+def test_init_he_scale_zero_biases(sub: SubmissionCaller, ref: Caller) -> None:
     """Weights are normal with mean 0 and standard deviation sqrt(2 / fan_in) (He), biases zero."""
     _, params, _ = mlp(sub, INIT_SIZES, None, seed=23)
     _expect_params(params, INIT_SIZES, f"MLP({INIT_SIZES}, seed=23)")
@@ -249,7 +253,7 @@ def test_init_he_scale_zero_biases(sub, ref):
 # -- Tasks 3.2 and 3.3: forward and loss -----------------------------------------------------------
 
 @checks.add(task="3.2", points=1)
-def test_forward_one_hidden_layer(sub, ref):
+def test_forward_one_hidden_layer(sub: SubmissionCaller, ref: Caller) -> None:
     """forward gives softmax probabilities (N, C) equal to torch's, one hidden layer."""
     sizes, params = [3, 5, 4], random_params([3, 5, 4], 1)
     X, y = classification_data(6, 3, 4, 2)
@@ -259,7 +263,7 @@ def test_forward_one_hidden_layer(sub, ref):
 
 
 @checks.add(task="3.2", points=1, hidden=True)
-def test_forward_two_hidden_layers(sub, ref):
+def test_forward_two_hidden_layers(sub: SubmissionCaller, ref: Caller) -> None:
     """forward matches torch with two hidden layers of other widths."""
     sizes = [4, 7, 3, 5]
     params = random_params(sizes, 4)
@@ -270,7 +274,7 @@ def test_forward_two_hidden_layers(sub, ref):
 
 
 @checks.add(task="3.2", points=1, hidden=True)
-def test_forward_stable_for_huge_logits(sub, ref):
+def test_forward_stable_for_huge_logits(sub: SubmissionCaller, ref: Caller) -> None:
     """forward stays finite and correct when logits are around +-1000."""
     sizes = [2, 3]
     params = {"W1": np.array([[500.0, -500.0, 0.0], [500.0, 500.0, -1000.0]]), "b1": np.zeros(3)}
@@ -298,7 +302,7 @@ def test_forward_stable_for_huge_logits(sub, ref):
 
 
 @checks.add(task="3.3", points=1)
-def test_loss_equals_cross_entropy(sub, ref):
+def test_loss_equals_cross_entropy(sub: SubmissionCaller, ref: Caller) -> None:
     """loss(X, y) equals torch.nn.functional.cross_entropy on the same logits."""
     sizes, params = [3, 5, 4], random_params([3, 5, 4], 1)
     X, y = classification_data(6, 3, 4, 2)
@@ -308,7 +312,7 @@ def test_loss_equals_cross_entropy(sub, ref):
 
 
 @checks.add(task="3.3", points=1, hidden=True)
-def test_loss_two_hidden_layers(sub, ref):
+def test_loss_two_hidden_layers(sub: SubmissionCaller, ref: Caller) -> None:
     """loss matches cross_entropy with two hidden layers and 20 samples."""
     sizes = [5, 8, 6, 3]
     params = random_params(sizes, 7, scale=2.0)
@@ -332,26 +336,26 @@ def _gradients_vs_autograd(sub, sizes, pseed, dseed, n):
 
 
 @checks.add(task="3.4", points=1)
-def test_gradients_one_hidden_layer(sub, ref):
+def test_gradients_one_hidden_layer(sub: SubmissionCaller, ref: Caller) -> None:
     """gradients equal torch autograd's (float64, relative error < 1e-7), one hidden layer."""
     _gradients_vs_autograd(sub, [3, 5, 4], 1, 2, 6)
 
 
 @checks.add(task="3.4", points=2, hidden=True)
-def test_gradients_two_hidden_layers(sub, ref):
+def test_gradients_two_hidden_layers(sub: SubmissionCaller, ref: Caller) -> None:
     """gradients equal autograd's with two hidden layers (one square weight matrix)."""
     _gradients_vs_autograd(sub, [5, 6, 6, 4], 11, 12, 10)
     _gradients_vs_autograd(sub, [2, 9, 3], 13, 14, 1)
 
 
 @checks.add(task="3.4", points=1, hidden=True)
-def test_gradients_central_differences(sub, ref):
+def test_gradients_central_differences(sub: SubmissionCaller, ref: Caller) -> None:
     """gradients agree with central differences of the submission's own loss (h = 1e-5)."""
     sizes = [3, 4, 4, 3]
     params = random_params(sizes, 17)
     X, y = classification_data(7, 3, 3, 18)
     h = 1e-5
-    calls = [("gradients", [X, y], {})]
+    calls: list[tuple[str, list[Any], dict[str, Any]]] = [("gradients", [X, y], {})]
     keys = []
     for k, v in params.items():
         for idx in np.ndindex(v.shape):
@@ -381,7 +385,7 @@ RELU_ZERO_Y = np.array([0, 1, 1, 0, 1])
 
 
 @checks.add(task="3.4", points=1, hidden=True)
-def test_gradients_relu_derivative_at_zero(sub, ref):
+def test_gradients_relu_derivative_at_zero(sub: SubmissionCaller, ref: Caller) -> None:
     """Hidden pre-activations exactly 0 get ReLU derivative 0, as in torch autograd."""
     params = RELU_ZERO_PARAMS
     (grads,), _, _ = mlp(sub, [2, 3, 3, 2], params, ("gradients", [RELU_ZERO_X, RELU_ZERO_Y], {}))
@@ -393,7 +397,7 @@ def test_gradients_relu_derivative_at_zero(sub, ref):
 # -- Task 3.5: step ----------------------------------------------------------------------------------
 
 @checks.add(task="3.5", points=1)
-def test_step_updates_params_in_place(sub, ref):
+def test_step_updates_params_in_place(sub: SubmissionCaller, ref: Caller) -> None:
     """step(grads, lr) sets params[k] -= lr * grads[k] in the same params dict."""
     sizes = [3, 4, 2]
     params, grads = random_params(sizes, 5), random_params(sizes, 6)
@@ -405,7 +409,7 @@ def test_step_updates_params_in_place(sub, ref):
 
 
 @checks.add(task="3.5", points=1)
-def test_step_mutates_arrays_in_place(sub, ref):
+def test_step_mutates_arrays_in_place(sub: SubmissionCaller, ref: Caller) -> None:
     """step changes the arrays of self.params themselves: the same np.ndarray objects hold the new values."""
     sizes = [3, 4, 2]
     params, grads = random_params(sizes, 7), random_params(sizes, 8)
@@ -425,7 +429,7 @@ def _accuracy(params, X, y):
 
 
 @checks.add(task="3.6", points=1)
-def test_fit_contract_and_progress(sub, ref):
+def test_fit_contract_and_progress(sub: SubmissionCaller, ref: Caller) -> None:
     """fit returns num_epochs float losses, and the loss goes down."""
     X, y = blobs(120, seed=1)
     (history,), _, _ = mlp(sub, [4, 16, 4], random_params([4, 16, 4], 3), ("fit", [X, y, 0.1, 15], {}))
@@ -439,7 +443,7 @@ def test_fit_contract_and_progress(sub, ref):
 
 
 @checks.add(task="3.6", points=2, hidden=True)
-def test_fit_reaches_accuracy(sub, ref):
+def test_fit_reaches_accuracy(sub: SubmissionCaller, ref: Caller) -> None:
     """fit reaches 90% test accuracy on a hidden 4-class problem, full batch and mini-batch,
     from weights the grader sets (it computes the accuracy from the trained weights itself)."""
     X, y = blobs(400, seed=2)
@@ -473,14 +477,14 @@ def _fit_against_reference(sub, ref, sizes, X, y, lr, epochs, kwargs, what):
 
 
 @checks.add(task="3.6", points=1)
-def test_fit_full_batch_matches_reference(sub, ref):
+def test_fit_full_batch_matches_reference(sub: SubmissionCaller, ref: Caller) -> None:
     """Full batch (batch_size None): history and trained weights match the reference (5 epochs)."""
     X, y = blobs(40, seed=5)
     _fit_against_reference(sub, ref, [4, 8, 4], X, y, 0.3, 5, {}, "full batch")
 
 
 @checks.add(task="3.6", points=2, hidden=True)
-def test_fit_minibatch_shuffle_matches_reference(sub, ref):
+def test_fit_minibatch_shuffle_matches_reference(sub: SubmissionCaller, ref: Caller) -> None:
     """Mini-batch fit (a permutation per epoch from default_rng(seed), short last batch) matches the reference."""
     X, y = blobs(49, seed=6)
     for seed in (3, 4):  # 49 rows in batches of 16: the last batch has 1 row, which must not be lost
@@ -505,12 +509,12 @@ def _curve(sub, f, seed):
 
 
 @checks.add(task="4.1", points=1)
-def test_fit_curve_square(sub, ref):
+def test_fit_curve_square(sub: SubmissionCaller, ref: Caller) -> None:
     """fit_curve learns y = x^2 + 3 (held-out MSE below 0.01, 60 s budget)."""
     _curve(sub, lambda x: x ** 2 + 3, seed=0)
 
 
 @checks.add(task="4.1", points=2, hidden=True)
-def test_fit_curve_hidden(sub, ref):
+def test_fit_curve_hidden(sub: SubmissionCaller, ref: Caller) -> None:
     """fit_curve learns another smooth curve it has not seen (held-out MSE below 0.01)."""
     _curve(sub, lambda x: 1.5 * x ** 2 - 0.5 * x + 1, seed=1)

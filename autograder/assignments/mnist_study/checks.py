@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ...runtime import data
-from ...checking import Registry, assert_close, expect_type, real_numbers
+from ...checking import Caller, Registry, SubmissionCaller, assert_close, expect_type, real_numbers
 from ...runtime.stand_ins import GraderNet
 
 checks = Registry("mnist_study")
@@ -39,19 +39,11 @@ RESULTS_TOLERANCE = 1.0  # reported test accuracy vs the grader's evaluation, in
 MAX_JSON_BYTES = 1 << 20
 
 
-@functools.lru_cache(maxsize=None)
-def dataset():
-    return data.load_mnist()
-
-
-def source_kind(ds):
-    if ds.kind == "sample":
-        return "sample"
-    return "fashion" if "fashion" in ds.source.lower() else "mnist"
+dataset = data.grading_dataset
 
 
 def threshold(name):
-    return THRESHOLDS[source_kind(dataset())][name]
+    return THRESHOLDS[dataset().family][name]
 
 
 def grader_state(seed):
@@ -81,7 +73,7 @@ def small_batch(n, seed=0, split="test"):
 # -- Task 1: Net ---------------------------------------------------------------------------------
 
 @checks.add(task="1.1", points=1)
-def test_net_architecture(sub, ref):
+def test_net_architecture(sub: SubmissionCaller, ref: Caller) -> None:
     """Net() has fc1 (784 -> 512), fc2 (512 -> 256), fc3 (256 -> 10): 535,818 parameters."""
     shapes, count = sub.call("stand_ins.module_shapes", sub.fn("Net"))
     if shapes != SHAPES:
@@ -100,7 +92,7 @@ def _forward(sub, ref, seed, inputs, what, show_expected):
 
 
 @checks.add(task="1.2", points=1)
-def test_net_forward_images(sub, ref):
+def test_net_forward_images(sub: SubmissionCaller, ref: Caller) -> None:
     """forward maps images (N, 1, 28, 28) to the logits of fc3(relu(fc2(relu(fc1(x)))))."""
     images, labels = small_batch(16, seed=1)
     x, _ = data.to_tensors(images, labels)
@@ -108,7 +100,7 @@ def test_net_forward_images(sub, ref):
 
 
 @checks.add(task="1.2", points=1, hidden=True)
-def test_net_forward_flat_rows(sub, ref):
+def test_net_forward_flat_rows(sub: SubmissionCaller, ref: Caller) -> None:
     """forward also accepts flat rows (N, 784), with other weights."""
     images, labels = small_batch(9, seed=2)
     x, _ = data.to_tensors(images, labels)
@@ -128,7 +120,7 @@ def _evaluate(sub, n, batch_size, seed):
 
 
 @checks.add(task="2.2", points=1)
-def test_evaluate_percent(sub, ref):
+def test_evaluate_percent(sub: SubmissionCaller, ref: Caller) -> None:
     """evaluate returns the accuracy in percent over the whole loader (1,000 images, batch 100)."""
     got, want, _ = _evaluate(sub, 1000, 100, seed=4)
     if not math.isclose(got, want, abs_tol=1e-6):
@@ -137,7 +129,7 @@ def test_evaluate_percent(sub, ref):
 
 
 @checks.add(task="2.2", points=1, hidden=True)
-def test_evaluate_short_last_batch(sub, ref):
+def test_evaluate_short_last_batch(sub: SubmissionCaller, ref: Caller) -> None:
     """evaluate counts every example when the last batch is short, and leaves the weights alone."""
     got, want, changed = _evaluate(sub, 700, 300, seed=5)
     if changed:
@@ -148,7 +140,7 @@ def test_evaluate_short_last_batch(sub, ref):
 
 
 @checks.add(task="2.1", points=1)
-def test_train_returns_epoch_losses(sub, ref):
+def test_train_returns_epoch_losses(sub: SubmissionCaller, ref: Caller) -> None:
     """train returns a list of num_epochs floats."""
     images, labels = small_batch(128, seed=6, split="train")
     losses, _ = sub.call("stand_ins.train_with", sub.fn("train"), grader_state(7), images, labels, 32, 0.05, 3)
@@ -157,7 +149,7 @@ def test_train_returns_epoch_losses(sub, ref):
 
 
 @checks.add(task="2.1", points=2, hidden=True)
-def test_train_matches_reference_epoch(sub, ref):
+def test_train_matches_reference_epoch(sub: SubmissionCaller, ref: Caller) -> None:
     """One seeded epoch on 512 fixed images: the epoch losses and weights match plain SGD with
     cross-entropy (mean of the batch losses)."""
     images, labels = small_batch(512, seed=8, split="train")
@@ -171,7 +163,7 @@ def test_train_matches_reference_epoch(sub, ref):
 
 
 @checks.add(task="2.1", points=1, hidden=True)
-def test_train_learns(sub, ref):
+def test_train_learns(sub: SubmissionCaller, ref: Caller) -> None:
     """Two epochs (lr 0.1, batch 32) from the grader's weights reach the stated test accuracy."""
     ds = dataset()
     n = min(SHORT_RUN_IMAGES, len(ds.train_labels))
@@ -180,7 +172,7 @@ def test_train_learns(sub, ref):
     acc = grader_accuracy(state, ds.test_images, ds.test_labels)
     if not acc >= threshold("short_run"):
         raise AssertionError(f"after 2 epochs the model reaches {acc:.2f}% test accuracy; at least "
-                             f"{threshold('short_run')}% expected on {source_kind(ds)} data")
+                             f"{threshold('short_run')}% expected on {ds.family} data")
 
 
 # -- Task 3: the study ---------------------------------------------------------------------------
@@ -253,18 +245,18 @@ def read_results(sub):
 
 
 @checks.add(task="3.1", points=2, hidden=True)
-def test_handed_in_model_accuracy(sub, ref):
+def test_handed_in_model_accuracy(sub: SubmissionCaller, ref: Caller) -> None:
     """mnist_model.pt, evaluated by the grader on its test set, reaches the stated accuracy."""
     state = _handed_in_weights(sub)
     ds = dataset()
     acc = grader_accuracy(state, ds.test_images, ds.test_labels)
     if not acc >= threshold("model"):
-        raise AssertionError(f"mnist_model.pt reaches {acc:.2f}% test accuracy on {source_kind(ds)} data; "
+        raise AssertionError(f"mnist_model.pt reaches {acc:.2f}% test accuracy on {ds.family} data; "
                              f"at least {threshold('model')}% expected")
 
 
 @checks.add(task="3.1", points=1)
-def test_study_results_complete(sub, ref):
+def test_study_results_complete(sub: SubmissionCaller, ref: Caller) -> None:
     """study_results.json has the five configurations, 20 losses and two accuracies each."""
     results = read_results(sub)
     plot_study(sub, results)
@@ -287,7 +279,7 @@ def test_study_results_complete(sub, ref):
 
 
 @checks.add(task="3.1", points=1, hidden=True)
-def test_study_results_match_weights(sub, ref):
+def test_study_results_match_weights(sub: SubmissionCaller, ref: Caller) -> None:
     """The reported (32, 0.1) test accuracy is within 1 point of the grader's evaluation of
     mnist_model.pt."""
     results = read_results(sub)
@@ -303,7 +295,7 @@ def test_study_results_match_weights(sub, ref):
 
 
 @checks.add(task="3.2", points=1)
-def test_plot_losses(sub, ref):
+def test_plot_losses(sub: SubmissionCaller, ref: Caller) -> None:
     """plot_losses draws one curve per configuration, x axis "epoch", y axis "loss"."""
     fake = {c: {"train_losses": list(np.linspace(2, 0.1 * (i + 1), NUM_EPOCHS)), "train_acc": 90.0, "test_acc": 90.0}
             for i, c in enumerate(CONFIGS)}
