@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 import nbformat
 
@@ -275,9 +276,30 @@ def build_zip(assignment, out, call_timeout=None, no_sandbox=False):
     return target
 
 
-def build_dist(assignment, out=None, call_timeout=None, no_sandbox=False):
-    """Both halves of dist/<name>/: the student handout and the Gradescope zip."""
+def build_notebook(assignment, out, student) -> Path:
+    """dist/<name>/<name>.ipynb: the folder handout as one notebook (``single_notebook``)."""
+    from . import single_notebook
+    folder_nb = nbformat.read(student / f"{assignment.name}.ipynb", as_version=4)
+    requires = single_notebook.requirements(OTTER_VERSION, assignment.kernel_packages)
+    nb = single_notebook.single_notebook(folder_nb, assignment.name, student, list(assignment.submission_files),
+                                         requires)
+    path = Path(out) / f"{assignment.name}.ipynb"
+    path.write_text(notebook_text(nb), encoding="utf-8")
+    return path
+
+
+class Dist(NamedTuple):
+    """What ``build_dist`` wrote in dist/<name>/."""
+    student: Path  # the folder handout
+    zip: Path  # the Gradescope autograder zip
+    notebook: Path  # the single-notebook handout (Colab, JupyterHub, VS Code)
+
+
+def build_dist(assignment, out=None, call_timeout=None, no_sandbox=False) -> Dist:
+    """dist/<name>/: the student handout (a folder, and the same as one notebook) and the
+    Gradescope zip."""
     out = Path(out or Path(DIST) / assignment.name)
     out.mkdir(parents=True, exist_ok=True)
     student, _ = build_student(assignment, out)
-    return student, build_zip(assignment, out, call_timeout, no_sandbox)
+    notebook = build_notebook(assignment, out, student)
+    return Dist(student, build_zip(assignment, out, call_timeout, no_sandbox), notebook)

@@ -91,9 +91,9 @@ def _build(args):
             print("autograder: nothing built (--skip-check builds anyway)", file=sys.stderr)
             return code
     for name in names:
-        student, zip_path = build.build_dist(assignments.get(name), args.out and f"{args.out}/{name}",
-                                             no_sandbox=args.no_sandbox)
-        print(f"wrote {student}/ and {zip_path}")
+        made = build.build_dist(assignments.get(name), args.out and f"{args.out}/{name}", no_sandbox=args.no_sandbox)
+        print(f"wrote {made.student}/ (the folder handout), {made.notebook} (the same as one notebook, "
+              f"{made.notebook.stat().st_size / 1e3:.0f} kB) and {made.zip}")
     return 0
 
 

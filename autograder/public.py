@@ -26,7 +26,8 @@ TOOLKIT = Path(__file__).resolve().parent
 COPIED = ("checking/__init__.py", "checking/registry.py", "checking/fixtures.py", "checking/comparisons.py",
           "runtime/__init__.py", "runtime/codec.py", "runtime/stand_ins.py", "runtime/data.py",
           "runtime/seeding.py",
-          "handout_runtime/__init__.py", "handout_runtime/local.py", "handout_runtime/runner.py")
+          "handout_runtime/__init__.py", "handout_runtime/local.py", "handout_runtime/runner.py",
+          "handout_runtime/submit.py")
 # The toolkit's modules the public checks may import: the copied ones, at the same paths.
 SHIPPED = frozenset(p.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for p in COPIED
                     if not p.startswith("handout_runtime/"))

@@ -55,12 +55,21 @@ def rel(path) -> str:
 # -- step 1 -------------------------------------------------------------------------------------
 
 def stub_in_sync(a: Assignment) -> list[Problem]:
-    want = build.notebook_text(build.stub_notebook(a))
-    if a.stub.is_file() and a.stub.read_text(encoding="utf-8") == want:
-        return []
-    got = "missing" if not a.stub.is_file() else "differs from what the solution generates"
-    return [Problem("stub", "", f"{rel(a.stub)} {got}", f"run `autograder stub {a.name}` and commit "
-                    f"{rel(a.stub.parent)}/ (edit {rel(a.solution)}, never the stub)")]
+    """The committed stub notebook and the support modules beside it are what ``autograder stub``
+    writes now."""
+    wanted = {a.stub: build.notebook_text(build.stub_notebook(a))}
+    for name, src in a.support_files.items():
+        wanted[a.stub.parent / name] = Path(src).read_text(encoding="utf-8")
+    problems = []
+    for path, want in wanted.items():
+        if path.is_file() and path.read_text(encoding="utf-8") == want:
+            continue
+        got = "missing" if not path.is_file() else "differs from what the solution generates"
+        if path != a.stub:
+            got = "missing" if not path.is_file() else "differs from the toolkit's copy it is written from"
+        problems.append(Problem("stub", "", f"{rel(path)} {got}", f"run `autograder stub {a.name}` and commit "
+                                f"{rel(a.stub.parent)}/ (edit {rel(a.solution)}, never the stub)"))
+    return problems
 
 
 def coverage(a: Assignment) -> list[Problem]:

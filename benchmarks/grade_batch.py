@@ -132,7 +132,7 @@ def otter_sample(name, made, k, tmp):
     """`otter run` on the built zip for k of the submissions, one at a time; seconds each."""
     if k <= 0:
         return []
-    _, zip_path = build.build_dist(assignments.get(name), tmp / "dist")
+    _, zip_path, _ = build.build_dist(assignments.get(name), tmp / "dist")
     times = []
     for path in made[:k]:
         if name == "mnist_study":

@@ -192,3 +192,14 @@ def mnist_batch(tmp_path_factory, mnist, mnist_study_run):
         variants_mnist.make_folder(subs / f"bug_{name}", ref, folder, change)
     results = batch.grade_all("mnist_study", [subs], tmp_path_factory.mktemp("mnist_out"), progress=False)
     return {r.submission: r for r in results}
+
+
+CALL_TIMEOUT = 5  # seconds per call into student code in the test zips (the shipped default is 30)
+
+
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory):
+    """Each assignment built once into a temporary dist/: {name: build.Dist}."""
+    root = tmp_path_factory.mktemp("dist")
+    return {name: build.build_dist(assignments.get(name), root / name, call_timeout=CALL_TIMEOUT)
+            for name in assignments.NAMES}

@@ -18,20 +18,8 @@ from nbclient import NotebookClient
 
 import variants
 import variants_mlp
-from autograder import assignments, batch, build, grade, isolation, public
+from autograder import assignments, batch, build, grade, isolation, public, single_notebook
 
-CALL_TIMEOUT = 5  # seconds per call into student code in the test zips (the shipped default is 30)
-
-
-@pytest.fixture(scope="session")
-def dist(tmp_path_factory):
-    """Each assignment built once into a temporary dist/."""
-    root = tmp_path_factory.mktemp("dist")
-    out = {}
-    for name in assignments.NAMES:
-        student, zip_path = build.build_dist(assignments.get(name), root / name, call_timeout=CALL_TIMEOUT)
-        out[name] = (student, zip_path)
-    return out
 
 
 def otter_run(zip_path, submission, tmp_path, timeout=600):
@@ -48,11 +36,21 @@ def otter_run(zip_path, submission, tmp_path, timeout=600):
 
 # -- the handout ----------------------------------------------------------------------------------
 
+def _handout_text(made, kind):
+    """Everything a handout holds, as text: the folder's files, or the single notebook and the
+    files its setup cell carries."""
+    if kind == "folder":
+        return "\n".join(p.read_text(errors="replace") for p in made.student.rglob("*") if p.is_file())
+    carried = single_notebook.unpacked(nbformat.read(made.notebook, as_version=4))
+    return "\n".join([made.notebook.read_text(), *(b.decode(errors="replace") for b in carried.values())])
+
+
 @pytest.mark.parametrize("name", assignments.NAMES)
-def test_student_handout_holds_no_hidden_check(dist, name):
-    student, _ = dist[name]
+@pytest.mark.parametrize("kind", ["folder", "single notebook"])
+def test_student_handout_holds_no_hidden_check_nor_reference_code(dist, name, kind):
+    student = dist[name].student
     a = assignments.get(name)
-    text = "\n".join(p.read_text(errors="replace") for p in student.rglob("*") if p.is_file())
+    text = _handout_text(dist[name], kind)
     import inspect
     hidden = [c for c in a.checks if c.hidden]
     rest = inspect.getsource(inspect.getmodule(next(iter(a.checks)).fn))
@@ -70,6 +68,12 @@ def test_student_handout_holds_no_hidden_check(dist, name):
         leaked = [ln for ln in own if ln in text]
         assert not leaked, f"source of hidden check {check.name} leaked: {leaked[:2]}"
     assert "BEGIN SOLUTION" not in text
+    # No line of the reference's solution code (between its markers) that the stub lacks.
+    solution, stub = a.solution.read_text(), build.notebook_text(build.stub_notebook(a))
+    inside = re.findall(r"# BEGIN SOLUTION\n(.*?)# END SOLUTION", solution, flags=re.S)
+    own = {ln.strip() for block in inside for ln in block.splitlines() if len(ln.strip()) > 25}
+    leaked = [ln for ln in own if ln in text and ln not in stub]
+    assert not leaked, f"reference code leaked into the handout: {leaked[:2]}"
     public = [c for c in a.checks if not c.hidden]
     assert all(c.name in text for c in public)
     assert sorted(p.name for p in (student / "tests").iterdir()) == sorted(
@@ -92,7 +96,7 @@ def _execute(nb, folder):
 
 @pytest.mark.parametrize("name", assignments.NAMES)
 def test_student_notebook_checks_fail_as_shipped_and_pass_with_reference(dist, name, tmp_path, mnist_study_run):
-    student, _ = dist[name]
+    student = dist[name].student
     a = assignments.get(name)
     work = tmp_path / "student"
     shutil.copytree(student, work)
@@ -151,7 +155,7 @@ def test_handout_runtime_is_the_toolkits_own_files_and_imports_without_it(dist, 
     """ag_public/ holds the toolkit's check API, codec, stand_ins, data and handout runtime as
     they are (no edited copies), and every module of it imports in a fresh interpreter where
     the toolkit cannot be imported: an import the handout lacks fails here, not in a notebook."""
-    student, _ = dist[name]
+    student = dist[name].student
     pkg = student / public.PACKAGE
     for rel in public.COPIED:
         assert (pkg / rel).read_bytes() == (public.TOOLKIT / rel).read_bytes(), rel
@@ -179,7 +183,7 @@ def test_numpy_only_handout_works_without_torch(dist, name, tmp_path, monkeypatc
     site.mkdir()
     (site / "sitecustomize.py").write_text(NO_TORCH)
     monkeypatch.setenv("PYTHONPATH", str(site))  # the kernel nbclient starts inherits it
-    student, _ = dist[name]
+    student = dist[name].student
     a = assignments.get(name)
     work = tmp_path / "student"
     shutil.copytree(student, work)
@@ -258,7 +262,7 @@ def _mnist_subs(tmp_path, folder):
 
 @pytest.mark.parametrize("name", assignments.NAMES)
 def test_otter_run_totals_equal_autograder_grade(dist, name, tmp_path, mnist_study_run):
-    _, zip_path = dist[name]
+    zip_path = dist[name].zip
     subs = {"gradient_descent": _gd_subs, "mlp_backprop": _mlp_subs, "linear_classifier": _linear_subs}.get(name)
     subs = subs(tmp_path) if subs else _mnist_subs(tmp_path, mnist_study_run[0])
     ours = {r.submission: r for r in batch.grade_all(name, list(subs.values()), tmp_path / "graded", progress=False)}
@@ -282,7 +286,7 @@ def _attack(tmp_path, dist, edits=(), extra_cells=()):
     nb = nbformat.read(path, as_version=4)
     nb.cells += [nbformat.v4.new_code_cell(src) for src in extra_cells]
     nbformat.write(nb, path)
-    results, seconds, log = otter_run(dist["gradient_descent"][1], path, tmp_path, timeout=300)
+    results, seconds, log = otter_run(dist["gradient_descent"].zip, path, tmp_path, timeout=300)
     assert results is not None, log[-3000:]
     return results, seconds
 
@@ -443,7 +447,7 @@ def test_stopping_otter_run_leaves_no_worker_or_scratch_folder(sig, dist, tmp_pa
     scratch, out = tmp_path / "scratch", tmp_path / "out"
     scratch.mkdir()
     out.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "otter", "run", "--no-logo", "-a", str(dist["gradient_descent"][1]),
+    proc = subprocess.Popen([sys.executable, "-m", "otter", "run", "--no-logo", "-a", str(dist["gradient_descent"].zip),
                              "-o", str(out), str(notebook)], env=test_stop.run_env(scratch),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:

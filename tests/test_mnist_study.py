@@ -104,3 +104,33 @@ def test_grading_stays_under_a_minute_whatever_the_submission_does(tmp_path, mni
     for c in r.checks:
         if c.name not in passed:
             assert "timed out" in c.output or "time budget" in c.output, (c.name, c.output)
+
+
+def save_as_if_on_a_gpu(state, path):
+    """``torch.save`` of ``state`` with every storage tagged "cuda:0", as a model trained on
+    Colab's GPU saves it; written without a GPU by naming the location torch records."""
+    import torch
+    import torch.serialization as serialization
+    real = serialization.location_tag
+    serialization.location_tag = lambda storage: "cuda:0"
+    try:
+        torch.save(state, path)
+    finally:
+        serialization.location_tag = real
+
+
+def test_weights_saved_on_a_gpu_are_graded_on_the_cpu(tmp_path, mnist, mnist_study_run):
+    """A state_dict saved from a CUDA model (Colab) earns the same points as the CPU one."""
+    import torch
+    folder, _ = mnist_study_run
+    sub = variants_mnist.make_folder(tmp_path / "subs" / "colab_gpu", variants_mnist.reference_text(), folder)
+    state = torch.load(folder / "mnist_model.pt", weights_only=True)
+    save_as_if_on_a_gpu(state, sub / "mnist_model.pt")
+    with zipfile.ZipFile(sub / "mnist_model.pt") as z:  # the tags are really there
+        pickled = next(z.read(n) for n in z.namelist() if n.endswith("data.pkl"))
+    assert b"cuda:0" in pickled and b"cpu" not in pickled
+    if not torch.cuda.is_available():  # as on the grader: a plain load would fail
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(sub / "mnist_model.pt", weights_only=True)
+    (result,) = batch.grade_all("mnist_study", [sub], tmp_path / "out", progress=False)
+    assert result.score == mnist.total, [(c.name, c.output) for c in result.checks if c.score < c.points]

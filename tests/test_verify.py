@@ -71,3 +71,17 @@ def test_a_stale_stub_is_reported(tmp_path, monkeypatch):
     problems = verify.stub_in_sync(a)
     assert len(problems) == 1 and "differs from what the solution generates" in problems[0].got
     assert "autograder stub gradient_descent" in problems[0].fix
+
+
+def test_a_stale_support_module_beside_the_stub_is_reported(tmp_path, monkeypatch):
+    """mnist_data.py beside the committed stub is a copy of runtime/data.py: an old copy is named."""
+    a = assignments.get("mnist_study")
+    folder = tmp_path / "mnist_study"
+    folder.mkdir()
+    (folder / "mnist_study.ipynb").write_text(a.stub.read_text())
+    (folder / "mnist_data.py").write_text((a.stub.parent / "mnist_data.py").read_text() + "# an older copy\n")
+    monkeypatch.setattr(type(a), "stub", property(lambda self: folder / "mnist_study.ipynb"))
+    problems = verify.stub_in_sync(a)
+    assert len(problems) == 1 and problems[0].got.endswith("mnist_data.py differs from the toolkit's copy it is "
+                                                           "written from"), problems
+    assert "autograder stub mnist_study" in problems[0].fix

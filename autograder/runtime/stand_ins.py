@@ -28,8 +28,9 @@ def linear_model(data, weight, bias):
 
 
 def mse_loss(y_pred, y_true):
-    """The handout's loss, mean((y_pred - y_true) ** 2) (symmetric: only where a swap cannot matter)."""
-    return torch.mean((y_pred - y_true) ** 2)
+    """The handout's loss, mean((y_pred - y_true) ** 2) (symmetric: only where a swap cannot matter).
+    torch's own, not task 1.2's reference line: every handout ships this file."""
+    return torch.nn.functional.mse_loss(y_pred, y_true)
 
 
 def skewed_squared_loss(y_pred, y_true):
@@ -149,7 +150,7 @@ class GraderNet(torch.nn.Module if torch is not None else object):  # type: igno
         self.fc3 = torch.nn.Linear(256, 10)
 
     def forward(self, x):
-        x = x.reshape(x.shape[0], -1)
+        x = torch.flatten(x, 1)  # (N, 1, 28, 28) or (N, 784) -> (N, 784)
         return self.fc3(torch.relu(self.fc2(torch.relu(self.fc1(x)))))
 
 

@@ -24,6 +24,8 @@ from mnist_data import TensorLoader, load_mnist, to_tensors
 
 torch.manual_seed(0)
 np.random.seed(0)
+# A GPU where the runtime has one (Colab: Runtime > Change runtime type); the grader uses the CPU.
+device = "cuda" if torch.cuda.is_available() else "cpu"
 
 # %% [markdown]
 # ## Data (given)
@@ -91,11 +93,13 @@ def train(model, train_loader, lr, num_epochs):
     # BEGIN SOLUTION
     optimizer = optim.SGD(model.parameters(), lr=lr)
     criterion = nn.CrossEntropyLoss()
+    on = next(model.parameters()).device  # batches go where the model is (a GPU in Colab)
     history = []
     model.train()
     for _ in range(num_epochs):
-        total, batches = torch.zeros(()), 0
+        total, batches = torch.zeros((), device=on), 0
         for x, y in train_loader:
+            x, y = x.to(on), y.to(on)
             optimizer.zero_grad(set_to_none=True)
             loss = criterion(model(x), y)
             loss.backward()
@@ -113,10 +117,12 @@ def evaluate(model, loader):
     """
     # BEGIN SOLUTION
     was_training = model.training
+    on = next(model.parameters()).device
     model.eval()
     correct, total = 0, 0
     with torch.no_grad():
         for x, y in loader:
+            x, y = x.to(on), y.to(on)
             correct += int((model(x).argmax(dim=1) == y).sum())
             total += len(y)
     model.train(was_training)
@@ -148,7 +154,7 @@ def run_study(configs=CONFIGS, num_epochs=NUM_EPOCHS, seed=0):
     results = {}
     for batch_size, lr in configs:
         torch.manual_seed(seed)
-        model = Net()
+        model = Net().to(device)
         start = time.perf_counter()
         losses = train(model, TensorLoader(train_x, train_y, batch_size, shuffle=True, seed=seed), lr, num_epochs)
         results[(batch_size, lr)] = {

