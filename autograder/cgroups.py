@@ -26,9 +26,9 @@ PREFIX = "autograder-"  # batch groups are named PREFIX + grader PID + random su
 CONTROLLERS = ("cpu", "cpuacct", "pids", "memory")  # cpuacct: v1's CPU clock (v2: cpu.stat)
 
 
-def _mounts(mountinfo="/proc/self/mountinfo"):
+def _mounts(mountinfo: os.PathLike[str] | str = "/proc/self/mountinfo") -> dict[str, tuple[str, int]]:
     """controller -> (mount point, version) of the cgroup hierarchies this process sees."""
-    found = {}
+    found: dict[str, tuple[str, int]] = {}
     with contextlib.suppress(OSError):
         for line in Path(mountinfo).read_text().splitlines():
             left, _, right = line.partition(" - ")
@@ -46,7 +46,7 @@ def _mounts(mountinfo="/proc/self/mountinfo"):
     return found
 
 
-def _own_paths(cgroup_file="/proc/self/cgroup"):
+def _own_paths(cgroup_file: os.PathLike[str] | str = "/proc/self/cgroup") -> dict[str, str]:
     """controller (or "" for v2) -> this process's group, relative to the hierarchy's root."""
     paths = {}
     with contextlib.suppress(OSError):
@@ -57,7 +57,7 @@ def _own_paths(cgroup_file="/proc/self/cgroup"):
     return paths
 
 
-def _remove_stale(parent):
+def _remove_stale(parent: Path) -> None:
     """Remove the (by now empty) groups of graders that were killed before they could."""
     with contextlib.suppress(OSError):
         for batch in parent.glob(f"{PREFIX}*"):
@@ -71,7 +71,7 @@ def _remove_stale(parent):
                     batch.rmdir()
 
 
-def _write(path, value):
+def _write(path: Path, value: str | int) -> None:
     with open(path, "w") as f:
         f.write(str(value))
 
@@ -79,19 +79,19 @@ def _write(path, value):
 class Groups:
     """One batch's parent groups (one per hierarchy) and a child group per worker."""
 
-    def __init__(self, bases):
+    def __init__(self, bases: list[tuple[Path, int, list[str]]]) -> None:
         self.bases = bases  # [(parent dir, version, controllers in it)]
-        self.pending = []  # worker groups whose processes were still exiting when removed
+        self.pending: list[Path] = []  # worker groups whose processes were still exiting when removed
         self.lock = threading.Lock()
 
     @classmethod
-    def create(cls):
+    def create(cls) -> "Groups | None":
         """Parent groups for this batch, or None where they cannot be made (not root,
         cgroups not mounted or read-only, v2 without delegated controllers)."""
         if os.geteuid() != 0:
             return None
         mounts, own = _mounts(), _own_paths()
-        by_dir = {}
+        by_dir: dict[tuple[Path, int], list[str]] = {}
         for c, (point, version) in mounts.items():
             here = Path(point, own.get(c if version == 1 else "", ""))
             by_dir.setdefault((here, version), []).append(c)
@@ -119,10 +119,10 @@ class Groups:
         return cls(bases)
 
     @property
-    def controllers(self):
+    def controllers(self) -> list[str]:
         return sorted(c for _, _, cs in self.bases for c in cs)
 
-    def add(self, name, memory_bytes, max_processes):
+    def add(self, name: str, memory_bytes: int, max_processes: int) -> list[str]:
         """Make the groups for one worker; returns the ``cgroup.procs`` files it must join."""
         self._remove_pending()
         procs = []
@@ -143,7 +143,7 @@ class Groups:
             procs.append(str(group / "cgroup.procs"))
         return procs
 
-    def cpu_seconds(self, name):
+    def cpu_seconds(self, name: str) -> float | None:
         """CPU time used by all of a worker's processes so far (None if no group measures it)."""
         for base, version, controllers in self.bases:
             with contextlib.suppress(OSError, ValueError):
@@ -156,7 +156,7 @@ class Groups:
                             return int(value) / 1e6
         return None
 
-    def oom_kills(self, name):
+    def oom_kills(self, name: str) -> int:
         """How many of a worker's processes the kernel killed for passing its memory cap."""
         for base, version, controllers in self.bases:
             if "memory" in controllers:
@@ -168,14 +168,14 @@ class Groups:
                             return int(value)
         return 0
 
-    def remove(self, name):
+    def remove(self, name: str) -> None:
         """Remove a worker's groups once its processes are gone (now, or at a later call:
         the kernel kills a PID namespace's processes asynchronously)."""
         with self.lock:
             self.pending += [base / name for base, _, _ in self.bases]
         self._remove_pending()
 
-    def _remove_pending(self):
+    def _remove_pending(self) -> None:
         with self.lock:
             left = []
             for group in self.pending:
@@ -187,7 +187,7 @@ class Groups:
                     left.append(group)
             self.pending = left
 
-    def settle(self, wait=5.0):
+    def settle(self, wait: float = 5.0) -> bool:
         """Wait (at most ``wait`` seconds) until removed workers' groups are gone."""
         deadline = time.monotonic() + wait
         while True:
@@ -196,7 +196,7 @@ class Groups:
                 return not self.pending
             time.sleep(0.02)
 
-    def close(self):
+    def close(self) -> None:
         self.settle()
         for base, _, _ in self.bases:
             with contextlib.suppress(OSError):
@@ -206,7 +206,7 @@ class Groups:
 class OomWatch:
     """Whether the kernel ended one of a worker's processes for memory since last asked."""
 
-    def __init__(self, groups: "Groups | None", name: str):
+    def __init__(self, groups: "Groups | None", name: str) -> None:
         self.groups, self.name = groups, name
         self.seen = 0  # out-of-memory kills of the worker's group, as last seen
 

@@ -45,6 +45,8 @@ import re
 import resource
 import select
 import signal
+from collections.abc import Iterable
+from typing import Any
 
 from . import processes
 
@@ -70,19 +72,19 @@ class SetupError(Exception):
     """The worker could not be confined (reported to the grader, never to the student)."""
 
 
-def _ok_or_raise(ret, what):
+def _ok_or_raise(ret: int, what: str) -> None:
     if ret != 0:
         raise SetupError(f"{what}: {os.strerror(ctypes.get_errno())}")
 
 
-def _describe(exc):
+def _describe(exc: BaseException) -> str:
     """A set-up failure in words, for the grader."""
     if isinstance(exc, OSError) and exc.strerror:
         return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
     return str(exc) or type(exc).__name__
 
 
-def _syscall(name, *args):
+def _syscall(name: str, *args: int | bytes | ctypes.Array[Any]) -> int:
     """A raw system call; integers go as C longs (syscall() is variadic: a bare int would be
     passed as 32 bits, and a size_t argument would read garbage above them)."""
     numbers = SYSCALLS.get(platform.machine())
@@ -92,31 +94,31 @@ def _syscall(name, *args):
                          *(ctypes.c_long(a) if isinstance(a, int) else a for a in args))
 
 
-def _prctl(option, *args):
-    args = list(args) + [0] * (4 - len(args))
+def _prctl(option: int, *args: int) -> int:
+    args = list(args) + [0] * (4 - len(args))  # type: ignore[assignment]
     return _libc.prctl(ctypes.c_int(option), *(ctypes.c_ulong(a) for a in args))
 
 
-def die_with_parent():
+def die_with_parent() -> None:
     """Have the kernel SIGKILL this process when the thread that started it ends (Linux)."""
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _mount(source, target, fstype, flags, data, what):
-    def enc(s):
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None, what: str) -> None:
+    def enc(s: str | bytes | None) -> bytes | None:
         return s.encode() if isinstance(s, str) else s
     _ok_or_raise(_libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), what)
 
 
 # -- limits ------------------------------------------------------------------------------------
 
-def apply_limits(limits):
+def apply_limits(limits: dict[str, int]) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"],) * 2)
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_bytes"],) * 2)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def limit_processes_of_current_user(extra):
+def limit_processes_of_current_user(extra: int) -> None:
     """RLIMIT_NPROC counts every process of the user: allow what runs now plus ``extra``."""
     uid, running = os.getuid(), 0
     for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -127,7 +129,7 @@ def limit_processes_of_current_user(extra):
     resource.setrlimit(resource.RLIMIT_NPROC, (running + extra,) * 2)
 
 
-def _per_namespace_process_count():
+def _per_namespace_process_count() -> bool:
     """Since Linux 5.14 RLIMIT_NPROC counts a user's processes per user namespace."""
     major, minor = (int(x) for x in platform.release().split(".")[:2])
     return (major, minor) >= (5, 14)
@@ -135,7 +137,7 @@ def _per_namespace_process_count():
 
 # -- the worker's root file system ----------------------------------------------------------------
 
-def _make_target(path, like):
+def _make_target(path: str, like: str) -> None:
     if os.path.isdir(like):
         os.makedirs(path, mode=0o755, exist_ok=True)
     else:
@@ -144,7 +146,7 @@ def _make_target(path, like):
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
 
 
-def build_root(plan, new_root):
+def build_root(plan: list[list[Any]], new_root: str) -> list[str]:
     """Carry out the grader's plan below ``new_root`` (a tmpfs); returns the writable targets.
     Ops (paths are the new root's): ["tmpfs", path, size, writable], ["bind", source, path,
     writable], ["symlink", link target, path], ["hide", path], ["dir", path]."""
@@ -186,7 +188,7 @@ def build_root(plan, new_root):
     return writable
 
 
-def _mount_points_below(root):
+def _mount_points_below(root: str) -> list[str]:
     points = []
     with open("/proc/self/mountinfo", "rb") as f:
         for line in f:
@@ -197,7 +199,7 @@ def _mount_points_below(root):
     return points
 
 
-def make_read_only(new_root, writable, modern=True):
+def make_read_only(new_root: str, writable: list[str], modern: bool = True) -> None:
     """Everything below ``new_root`` read-only and without set-uid, except ``writable``.
     mount_setattr (Linux 5.12) does the whole tree at once; older kernels remount each
     mount, keeping the flags a user namespace may not clear."""
@@ -216,7 +218,7 @@ def make_read_only(new_root, writable, modern=True):
         _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_NOSUID | flags, None, f"read-only {point}")
 
 
-def enter_root(new_root):
+def enter_root(new_root: str) -> None:
     """Make ``new_root`` this mount namespace's root and detach the old one entirely."""
     os.chdir(new_root)
     _ok_or_raise(_syscall("pivot_root", b".", b"."), "pivot_root")
@@ -226,7 +228,7 @@ def enter_root(new_root):
 
 # -- namespaces and privileges --------------------------------------------------------------------
 
-def template_makes_pid_namespace(policy) -> bool:
+def template_makes_pid_namespace(policy: dict[str, str | bool]) -> bool:
     """Whether the template puts the worker it forks in a new PID namespace itself: as root
     without a user namespace (``unshare(CLONE_NEWPID)`` needs CAP_SYS_ADMIN where it lives)."""
     return bool(policy["namespaces"] and not policy["user_namespace"] and os.geteuid() == 0)
@@ -253,7 +255,7 @@ def fork_into_pid_namespace() -> int:
     return pid
 
 
-def _leave_pid_namespace():
+def _leave_pid_namespace() -> None:
     if _libc.setns(_HOST_PID_NS, CLONE_NEWPID) != 0:
         os.write(2, f"autograder: the worker template could not leave a worker's PID namespace "
                     f"({os.strerror(ctypes.get_errno())}); it ends\n".encode())
@@ -272,7 +274,7 @@ def forget_host_pid_namespace() -> None:
 _HOST_PID_NS: int | None = None  # the template's fd on its own PID namespace, kept for setns
 
 
-def _map_user(uid, gid):
+def _map_user(uid: int, gid: int) -> None:
     """In a new user namespace: keep our own uid and gid, mapped to themselves."""
     with open("/proc/self/setgroups", "w") as f:
         f.write("deny")
@@ -282,7 +284,7 @@ def _map_user(uid, gid):
         f.write(f"{gid} {gid} 1")
 
 
-def _unshare_user_as_root(flags):
+def _unshare_user_as_root(flags: int) -> None:
     """Root may map root into a new user namespace only from outside it (since Linux 5.12
     the map needs CAP_SETFCAP where root lives): a helper forked before unsharing writes it,
     as newuidmap does for ordinary users."""
@@ -311,7 +313,7 @@ def _unshare_user_as_root(flags):
         raise SetupError("the new user namespace's id map could not be written")
 
 
-def _drop_capabilities():
+def _drop_capabilities() -> None:
     """Every capability of the user namespace gone, for this process and whatever it runs."""
     _ok_or_raise(_prctl(PR_SET_NO_NEW_PRIVS, 1), "no_new_privs")
     for cap in range(64):
@@ -323,14 +325,14 @@ def _drop_capabilities():
     _ok_or_raise(_libc.capset(header, data), "capset")
 
 
-def _drop_to(uid):
+def _drop_to(uid: int) -> None:
     os.setgroups([])
     os.setgid(uid)
     os.setuid(uid)
     _ok_or_raise(_prctl(PR_SET_NO_NEW_PRIVS, 1), "no_new_privs")
 
 
-def _set_process_limit(policy, max_processes):
+def _set_process_limit(policy: dict[str, str | bool], max_processes: int) -> None:
     if policy["user_namespace"] and not _per_namespace_process_count():
         limit_processes_of_current_user(max_processes)
     else:
@@ -342,7 +344,7 @@ def _set_process_limit(policy, max_processes):
 NETWORK_FAMILIES = ("AF_INET", "AF_INET6", "AF_PACKET", "AF_NETLINK")
 
 
-def deny_network():
+def deny_network() -> None:
     """A seccomp filter (libseccomp, through pyseccomp) that fails socket() for internet, packet
     and netlink families, and io_uring, which can make sockets without socket(). Needs
     no_new_privs; holds for this process and all it starts, and cannot be removed."""
@@ -357,7 +359,7 @@ def deny_network():
     f.load()
 
 
-def _start_server(lifeline, keep_fds, sweep_uid=None):
+def _start_server(lifeline: int, keep_fds: Iterable[int], sweep_uid: int | None = None) -> None:
     """Fork the server; in the keeper, wait for the end (see the module docstring). With
     ``sweep_uid``, every process of that uid is killed at the end too (the uid mode)."""
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -398,7 +400,7 @@ def _start_server(lifeline, keep_fds, sweep_uid=None):
     os._exit(0)
 
 
-def confine(spec, lifeline, server_fds, started_fd):
+def confine(spec: dict[str, Any], lifeline: int, server_fds: list[int], started_fd: int) -> None:
     """Confine this freshly forked process as ``spec`` says; returns in the server process.
     ``lifeline`` is the read end of the grader's request pipe, ``server_fds`` the fds only
     the server keeps, and ``started_fd`` receives the keeper's host PID (what the grader kills)
@@ -474,7 +476,7 @@ def confine(spec, lifeline, server_fds, started_fd):
 PROBE_UID = 199_999  # below the workers' uids: the uid mode's probe kills every process of it
 
 
-def _confined_enough(policy, staging):
+def _confined_enough(policy: dict[str, str | bool], staging: str) -> bool:
     """Inside the probe's confined process: whether it sees what the policy promises."""
     if policy["namespaces"]:
         return os.getpid() != 1 and os.path.isdir("/usr") and not os.path.exists(staging)
@@ -491,7 +493,7 @@ def _confined_enough(policy, staging):
         return os.getuid() == PROBE_UID
 
 
-def probe(policy):
+def probe(policy: dict[str, str | bool]) -> str:
     """"" if this machine lets a worker be confined as ``policy`` (``isolation.Policy.spec``)
     says, else why not: the real confinement, with a small plan, of a process that then only
     looks around and exits."""
