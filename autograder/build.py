@@ -181,7 +181,7 @@ def with_check_cells(nb, assignment, public_tasks):
             cells.append(nbformat.v4.new_code_cell(f'grader.check("{task_key(task)}")'))
     files = list(assignment.submission_files)
     cells.append(nbformat.v4.new_markdown_cell(handout_text("submit.md.j2", name=assignment.name, files=files)))
-    cells.append(nbformat.v4.new_code_cell(handout_text("submit_cell.py.j2", files=files)))
+    cells.append(nbformat.v4.new_code_cell(handout_text("submit_cell.py.j2", name=assignment.name, files=files)))
     nb.cells = cells
     for i, cell in enumerate(nb.cells):
         cell.id = f"cell-{i:02d}"
@@ -281,8 +281,7 @@ def build_notebook(assignment, out, student) -> Path:
     from . import single_notebook
     folder_nb = nbformat.read(student / f"{assignment.name}.ipynb", as_version=4)
     requires = single_notebook.requirements(OTTER_VERSION, assignment.kernel_packages)
-    nb = single_notebook.single_notebook(folder_nb, assignment.name, student, list(assignment.submission_files),
-                                         requires)
+    nb = single_notebook.single_notebook(folder_nb, assignment.name, student, requires)
     path = Path(out) / f"{assignment.name}.ipynb"
     path.write_text(notebook_text(nb), encoding="utf-8")
     return path

@@ -7,8 +7,8 @@ cell (``file_templates/handout/setup_cell.py.j2``), with its SHA-256. That cell 
 a private folder under ``~/.cache/autograder/`` (once per digest; running it again is harmless),
 puts the folder on ``sys.path`` and installs, only where missing, the pinned otter-grader and the
 packages the assignment's kernel needs (``Assignment.kernel_packages``). The student's cells are
-the folder handout's, unchanged; the submit cell works in Colab too
-(``handout_runtime/submit.py``). What is packed is what the folder handout holds: public checks
+the folder handout's, unchanged; the submit cell, as in the folder handout,
+works in Colab too (``handout_runtime/submit.py``). What is packed is what the folder handout holds: public checks
 and their recorded answers only, never a hidden check or reference code.
 """
 import base64
@@ -61,24 +61,16 @@ def setup_cell(name: str, payload: bytes, requires: list[tuple[str, str]]) -> nb
     return cell
 
 
-def submit_cell(name: str, files: list[str]) -> nbformat.NotebookNode:
-    source = templating.render("handout/submit_notebook_cell.py.j2", name=name, files=files).rstrip("\n")
-    return nbformat.v4.new_code_cell(source)
-
-
-def single_notebook(folder_nb: nbformat.NotebookNode, name: str, student: Path, files: list[str],
+def single_notebook(folder_nb: nbformat.NotebookNode, name: str, student: Path,
                     requires: list[tuple[str, str]]) -> nbformat.NotebookNode:
     """The folder handout's notebook with its first code cell (otter's init) replaced by the
-    setup cell and its last (the submit cell) by one that also works in Colab; every other
-    cell as it is."""
+    setup cell; every other cell as it is (the submit cell, ``handout_runtime/submit.py``,
+    already works in Colab too)."""
     nb = nbformat.from_dict(folder_nb)  # a copy
-    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    first, last = code[0], code[-1]
+    first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
     setup = setup_cell(name, packed(student), requires)
     setup.id = nb.cells[first].id
-    submit = submit_cell(name, files)
-    submit.id = nb.cells[last].id
-    nb.cells[first], nb.cells[last] = setup, submit
+    nb.cells[first] = setup
     return nb
 
 

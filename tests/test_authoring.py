@@ -72,7 +72,7 @@ def test_the_documented_steps_make_an_assignment_that_stubs_checks_grades_builds
     assert (copy / "dist/vectors/autograder.zip").is_file()
     handout = (copy / "dist/vectors/student/vectors.ipynb").read_text()
     assert 'grader.check(\\"task_1_1\\")' in handout and 'grader.check(\\"task_1_2\\")' in handout
-    assert "grader.export(" in handout  # the last cell makes the submission zip
+    assert "make_submission(grader, " in handout  # the last cell makes the submission zip
     otter = json.loads((copy / "otter-vectors/results.json").read_text())
     assert otter["score"] == 0 and otter["tests"], otter
     assert re.search(r"vectors: \d+ of \d+ mutants killed", outputs["audit"]), outputs["audit"]
