@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from . import assignments, feedback, report, sandbox, submission, text
+from .course import course_grades
 from .grade import Grader
 from .identity import grader_identity, grader_version
 from .isolation import resolve
@@ -48,6 +49,18 @@ def check_writable(out_dir) -> None:
             os.fsync(f.fileno())
     except OSError as e:
         raise CannotWrite(out_dir, e) from None
+
+
+class WouldReplace(ValueError):
+    """Results in the output folder were made by another grader (a check changed) or from other
+    files: nothing is graded over them without ``--regrade`` (the message says what to do)."""
+
+    def __init__(self, out_dir, names: list[str]):
+        listed = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        super().__init__(f"{len(names)} submission(s) in {out_dir} were graded before by another grader (its checks or "
+                         f"limits changed) or from other files: {listed}. Nothing was graded. To see what a fixed "
+                         f"check changes, grade into a new folder and compare (`autograder report NEW --compare "
+                         f"{out_dir}`); to grade them again here, replacing their results, add --regrade.")
 
 
 class StopSignals:
@@ -91,7 +104,7 @@ class StopSignals:
 
 
 def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolation=None, jobs=None, resume=True,
-              pages=True, shard=None):
+              pages=True, shard=None, course=None):
     """Grade every submission under ``paths`` with ``jobs`` workers at a time; write each
     results.json as soon as it is known, then grades.csv.
 
@@ -102,7 +115,9 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolation=
 
     With ``resume``, a submission whose results.json in ``out_dir`` was written by the same
     grader for the same files is not graded again: a batch that was stopped or killed picks
-    up where it ended. Results files are replaced atomically, so none is ever half-written.
+    up where it ended; one written by another grader or for other files raises
+    WouldReplace before anything is graded (``resume=False``, ``--regrade``, grades all again).
+    Results files are replaced atomically, so none is ever half-written.
     With ``pages``, each submission's feedback page is written beside its results.json and
     the class summary at the end (``autograder report`` draws them later from the files).
     With ``shard`` = (K, N), only shard K of N is graded (see ``select``) and neither
@@ -118,17 +133,30 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolation=
         check_writable(out_dir)
         identity = grader_identity(assignment, limits, policy.mode)
         version = grader_version(identity)
+        planned = course_grades.plan(course, assignment.name, subs) if course is not None else None
         for line in submission.renamed(subs):  # two files, one stem: both graded, each under its own name
             print(f"autograder: {text.line(line)}", file=sys.stderr)
-        results, todo = [], []
+        results, todo, replaced = [], [], []
         for found in subs:
             fp = submission.fingerprint(found.path, version)
             kept = read_kept(out_dir, found.name, fp) if resume else None
             if kept is not None:
                 kept.path = str(found.path)
+                before = kept.final_score
+                if planned is not None and _with_course(kept, planned):  # a new extension, a roster fix
+                    print(f"autograder: {text.line(found.name, 100)}: its students or lateness changed "
+                          f"(the policy or roster did); checks kept, score {before:g} -> {kept.final_score:g}",
+                          file=sys.stderr)
+                    kept = write_result(kept, out_dir, assignment.manual)
+                    if pages:
+                        report.write_page(kept, out_dir, assignment)
                 results.append(kept)
             else:
                 todo.append((found.path, fp, found.name))
+                if resume and _graded_before(out_dir, found.name):
+                    replaced.append(found.name)
+        if replaced:
+            raise WouldReplace(out_dir, replaced)
         resumed = len(results)
         if resumed and progress:
             print(f"Resuming: {resumed} of {len(subs)} submission(s) already graded in {out_dir}", file=sys.stderr)
@@ -137,7 +165,7 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolation=
         try:
             if todo:  # starting the grader (torch, the reference) is the expensive part
                 with Grader(assignment, limits, out_dir, policy.mode, identity=identity) as grader:
-                    _grade_batch(grader, todo, out_dir, results, progress, jobs, signals, drawer)
+                    _grade_batch(grader, todo, out_dir, results, progress, jobs, signals, drawer, planned)
             if drawer is not None:
                 drawer.finish()
         except sandbox.Stopped as stop:
@@ -156,10 +184,35 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolation=
     if shard is None:
         try:
             report.write_batch(results, out_dir, assignment, pages)
+            if planned is not None:
+                grades = course_grades.decide(course, planned, assignment.name, results, assignment.total)
+                course_grades.write(grades, out_dir)
         except OSError as e:
             raise CannotWrite(out_dir, e) from None
     report.print_summary(results, time.monotonic() - start, resumed=resumed, policy=policy, full=progress)
+    if planned is not None and shard is None:
+        ledger = course.policy.grace_ledger if course.policy and course.policy.grace_days else None
+        for line in course_grades.summary_lines(grades, ledger):
+            print(text.line(line, 4000), file=sys.stderr)
     return results
+
+
+def _graded_before(out_dir, name) -> bool:
+    """Whether ``out_dir`` holds a readable result of ``name`` (by whatever grader)."""
+    from .results import RESULTS, read
+    try:
+        read(Path(out_dir) / name / RESULTS)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _with_course(result, planned) -> bool:
+    """Give ``result`` the students and lateness ``planned`` for it; whether they changed."""
+    students, late = planned.students.get(result.submission, []), planned.late.get(result.submission)
+    changed = (result.students, result.late) != (students, late)
+    result.students, result.late = students, late
+    return changed
 
 
 def grade_paths(grader: Grader, paths: list, progress: bool = False, jobs: int | None = None) -> list:
@@ -174,7 +227,7 @@ def grade_paths(grader: Grader, paths: list, progress: bool = False, jobs: int |
     return sorted(results, key=lambda r: order[r.path])
 
 
-def _grade_batch(grader, todo, out_dir, results, progress, jobs, signals, drawer=None):
+def _grade_batch(grader, todo, out_dir, results, progress, jobs, signals, drawer=None, planned=None):
     """Grade ``todo`` on a thread pool (threads only wait on worker pipes: student code runs
     in the worker processes), recording each result as it finishes, whatever the order."""
     bar = report.progress(len(todo), enabled=progress)
@@ -184,6 +237,8 @@ def _grade_batch(grader, todo, out_dir, results, progress, jobs, signals, drawer
 
     def record(future):
         res = future.result()
+        if planned is not None:
+            _with_course(res, planned)
         with signals.critical():  # a result on disk is whole
             if out_dir is not None:
                 try:

@@ -226,9 +226,11 @@ def zip_file(name: str) -> str:
                              torch_version=TORCH_VERSION)
 
 
-def build_zip(assignment, out, call_timeout=None, no_sandbox=False):
+def build_zip(assignment, out, call_timeout=None, no_sandbox=False, late_policy=None):
     """dist/<name>/autograder.zip with otter generate: our plugin grades, tests/ stays empty.
-    ``no_sandbox``: grade even where the grading machine cannot isolate student code."""
+    ``no_sandbox``: grade even where the grading machine cannot isolate student code.
+    ``late_policy``: a ``course.late_policy.Policy`` whose penalty the zip applies to each
+    submission against the dates in Gradescope's ``submission_metadata.json``."""
     import subprocess
     import sys
     import tempfile
@@ -254,7 +256,8 @@ def build_zip(assignment, out, call_timeout=None, no_sandbox=False):
             "lang": "python", "show_stdout": False, "print_score": False,
             "plugins": [{"autograder.otter_plugin.EnginePlugin": {
                 "assignment": assignment.name, **({"call_timeout": call_timeout} if call_timeout else {}),
-                **({"no_sandbox": True} if no_sandbox else {})}}]}, indent=2))
+                **({"no_sandbox": True} if no_sandbox else {}),
+                **({"late_policy": late_policy.to_gradescope(assignment.name)} if late_policy else {})}}]}, indent=2))
         raw = tmp / "raw.zip"
         subprocess.run([sys.executable, "-m", "otter", "generate", "--overwrite-requirements",
                         "--python-version", "3.11", "-o", str(raw), "dl_autograder"],
@@ -294,11 +297,11 @@ class Dist(NamedTuple):
     notebook: Path  # the single-notebook handout (Colab, JupyterHub, VS Code)
 
 
-def build_dist(assignment, out=None, call_timeout=None, no_sandbox=False) -> Dist:
+def build_dist(assignment, out=None, call_timeout=None, no_sandbox=False, late_policy=None) -> Dist:
     """dist/<name>/: the student handout (a folder, and the same as one notebook) and the
     Gradescope zip."""
     out = Path(out or Path(DIST) / assignment.name)
     out.mkdir(parents=True, exist_ok=True)
     student, _ = build_student(assignment, out)
     notebook = build_notebook(assignment, out, student)
-    return Dist(student, build_zip(assignment, out, call_timeout, no_sandbox), notebook)
+    return Dist(student, build_zip(assignment, out, call_timeout, no_sandbox, late_policy), notebook)

@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from . import assignments, batch, build, forked_grader, sandbox, submission, text
 from .isolation import Mode, NoIsolation
@@ -35,19 +36,28 @@ def _grade(args):
     limits = sandbox.Limits(call_timeout=args.timeout, load_timeout=args.load_timeout,
                             memory_bytes=args.memory_mb << 20)
     from . import cluster
+    from .course import course_grades, gradescope_export, late_policy, roster
     try:
         shard = cluster.parse_shard(args.shard) if args.shard else None
+        course = None
+        if args.policy or args.roster:
+            if shard is not None:
+                return _fail("--policy and --roster apply to a whole batch: not with --shard")
+            course = course_grades.load(args.policy, args.roster)
+        paths = [str(gradescope_export.unpack(Path(p), Path(args.out) / "gradescope_export" / Path(p).stem))
+                 if gradescope_export.is_export_zip(Path(p)) else p for p in args.paths]
         if args.list:  # which submissions this command (this shard) would grade; nothing is graded
-            for found in submission.select(assignments.get(args.assignment), args.paths, shard):
+            for found in submission.select(assignments.get(args.assignment), paths, shard):
                 print(text.line(found.name))
             return 0
-        results = batch.grade_all(args.assignment, args.paths, args.out, limits=limits, progress=not args.quiet,
+        results = batch.grade_all(args.assignment, paths, args.out, limits=limits, progress=not args.quiet,
                                   jobs=args.jobs, resume=not args.regrade,
                                   isolation=Mode.NONE if args.no_sandbox else args.isolation,
                                   pages=not args.no_pages,
-                                  shard=shard)
+                                  shard=shard, course=course)
     except (FileNotFoundError, submission.NoSubmissions, NoIsolation, cluster.ShardError,
-            batch.CannotWrite) as e:
+            batch.CannotWrite, batch.WouldReplace, late_policy.PolicyError, roster.RosterError,
+            course_grades.CourseError, gradescope_export.ExportError, submission.SubmissionProblem) as e:
         return _fail(e)
     except sandbox.Stopped as stop:
         name = signal.Signals(stop.signum).name if stop.signum else "a signal"
@@ -90,8 +100,16 @@ def _build(args):
         if code:
             print("autograder: nothing built (--skip-check builds anyway)", file=sys.stderr)
             return code
+    late = None
+    if args.policy:
+        from .course import late_policy
+        try:
+            late = late_policy.read_policy(args.policy)
+        except late_policy.PolicyError as e:
+            return _fail(e)
     for name in names:
-        made = build.build_dist(assignments.get(name), args.out and f"{args.out}/{name}", no_sandbox=args.no_sandbox)
+        made = build.build_dist(assignments.get(name), args.out and f"{args.out}/{name}", no_sandbox=args.no_sandbox,
+                                late_policy=late)
         print(f"wrote {made.student}/ (the folder handout), {made.notebook} (the same as one notebook, "
               f"{made.notebook.stat().st_size / 1e3:.0f} kB) and {made.zip}")
     return 0
@@ -109,9 +127,15 @@ def _audit(args):
 
 def _report(args):
     from . import report
+    from .course import course_grades, regrade_diff
     try:
-        found, problems, missing = report.rebuild(args.folders, args.out, args.submissions)
-    except (FileNotFoundError, report.RebuildError, submission.NoSubmissions) as e:
+        diff = None
+        if args.compare:
+            if len(args.folders) != 1 or args.out:
+                return _fail("--compare compares one graded folder (NEW) with another (OLD): give one folder")
+            diff = regrade_diff.compare(args.compare, args.folders[0])
+        found, problems, missing = report.rebuild(args.folders, args.out, args.submissions, diff=diff)
+    except (FileNotFoundError, report.RebuildError, submission.NoSubmissions, course_grades.CourseError) as e:
         return _fail(e)
     for line in problems:
         print(f"autograder: skipped {text.line(line, 500)}", file=sys.stderr)
@@ -121,6 +145,10 @@ def _report(args):
     dest = args.out or args.folders[0]
     print(f"Wrote {dest}/grades.csv, {dest}/summary.html and {len(found)} feedback page(s) from "
           f"{len(found)} results.json file(s).")
+    if diff is not None:
+        for line in regrade_diff.lines(diff):
+            print(text.line(line, 4000))
+        print(f"Wrote {regrade_diff.write_csv(diff)}: a row and a message per changed score.")
     return 1 if problems or missing else 0
 
 
@@ -141,6 +169,23 @@ def _cluster(args):
                                      cpus=args.cpus, memory_mb=args.mem_mb)
         print(f"wrote {', '.join(map(str, written))}; kubectl apply -f {written[0]}, then, when it completes, "
               f"kubectl apply -f {written[1]}")
+    return 0
+
+
+def _export_grades(args):
+    from .course import course_grades, lms_export
+    fmt = lms_export.Format(args.format)
+    try:
+        course = [course_grades.read(f) for f in args.folders]
+        dest = args.to or Path(args.folders[0]) / f"{fmt}_import.csv"
+        path = lms_export.write(course, fmt, dest, missing_as_zero=args.missing_as_zero)
+    except course_grades.CourseError as e:
+        return _fail(e)
+    except OSError as e:
+        return _fail(f"cannot write {args.to}: {e.strerror or e}")
+    students = {g.student.id for c in course for g in c.grades}
+    print(f"Wrote {path}: {len(students)} student(s), {len(course)} assignment(s) "
+          f"({', '.join(c.title for c in course)}) for {fmt}.")
     return 0
 
 
@@ -167,6 +212,11 @@ def _export(args):
                 skipped += 1
         handed_in.close()
     return 1 if skipped else 0
+
+
+def _lms_formats():
+    from .course import lms_export
+    return list(lms_export.Format)
 
 
 def main(argv=None, fork=False):
@@ -214,6 +264,13 @@ def main(argv=None, fork=False):
     g.add_argument("--list", action="store_true",
                    help="print the names of the submissions that would be graded (with --shard, that shard's), "
                         "grade nothing")
+    g.add_argument("--policy", default=None, metavar="TOML",
+                   help="the course's deadlines and late policy (see README, Running a course): each result "
+                        "records its students, submission time and late penalty; course.json holds the grade "
+                        "that counts per student; grace days go into the policy's ledger")
+    g.add_argument("--roster", default=None, metavar="CSV",
+                   help="the students (id, name, email, section, submission pattern): which student each "
+                        "submission belongs to (default: the roster the policy names)")
     g.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bar or summary (submissions that could not be graded are still listed)")
     g.set_defaults(run=_grade)
@@ -227,7 +284,19 @@ def main(argv=None, fork=False):
                    help="write here (default: into the one folder given; needed to merge several)")
     r.add_argument("--submissions", nargs="+", default=None, metavar="PATH",
                    help="what was graded: name any submission found there that has no results.json (exit 1)")
+    r.add_argument("--compare", default=None, metavar="OLD",
+                   help="an earlier grading of the same batch: list every score and check verdict that changed, "
+                        "a message per student, regrade_diff.csv, and the change per check in the summary")
     r.set_defaults(run=_report)
+
+    x = commands.add_parser("export-grades", help="the file Canvas or Moodle imports (or a plain CSV), from graded "
+                       "folders' course.json (one folder per assignment, graded with --roster or --policy)")
+    x.add_argument("folders", nargs="+", metavar="OUT", help="output folders of `autograder grade`")
+    x.add_argument("--format", required=True, choices=[f.value for f in _lms_formats()])
+    x.add_argument("--to", default=None, metavar="FILE", help="where to write (default: OUT/FORMAT_import.csv)")
+    x.add_argument("--missing-as-zero", action="store_true",
+                   help="0 for a student with no submission (default: an empty cell; the LMS keeps its grade)")
+    x.set_defaults(run=_export_grades)
 
     k = commands.add_parser("cluster", help="job files that grade one batch in shards on Slurm (a job array and a "
                        "merge job) or Kubernetes (an Indexed Job and a merge Job)")
@@ -258,6 +327,9 @@ def main(argv=None, fork=False):
     b.add_argument("--no-sandbox", action="store_true",
                    help="let the zip grade where student code cannot be isolated (default: it refuses, "
                         "and each submission gets 0 with the reason)")
+    b.add_argument("--policy", default=None, metavar="TOML",
+                   help="the course's late policy: the zip takes its penalty off each late submission, by the due "
+                        "date and late due date (the cutoff) Gradescope gives it")
     b.add_argument("--skip-check", action="store_true",
                    help="build without running `autograder check` first (default: build only what passes it)")
     b.set_defaults(run=_build)

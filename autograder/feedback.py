@@ -104,8 +104,10 @@ def student_page(result: SubmissionResult, assignment) -> str:
     notes = result.messages + ([NO_SANDBOX_NOTE] if result.isolation == Mode.NONE else [])
     if not result.graded and len(notes) == 1 and notes[0] in status:
         notes = []  # the status line says it all
+    late = result.late and {"how": result.late.how, "source": result.late.source, "raw": _num(result.score),
+                            "penalty": _num(result.penalty)}
     return render("student_page.html.j2", assignment=assignment.name, submission=result.submission,
-                  score=_num(result.score), max_score=_num(result.max_score), status=status,
+                  score=_num(result.final_score), max_score=_num(result.max_score), status=status, late=late,
                   trouble=status != "Graded", notes=notes, tasks=list(sections.values()),
                   manual=list(assignment.manual.items()))
 
@@ -137,16 +139,29 @@ def page_reason(r: SubmissionResult) -> str:
     return r.messages[0].split("\n")[0] if r.graded and r.messages else status_words(r)
 
 
-def class_summary(results: list[SubmissionResult], assignment, stub_signature: str = "") -> str:
+def _regrade(diff) -> dict | None:
+    """The class summary's view of a ``regrade_diff.RegradeDiff``: the change per check."""
+    if diff is None:
+        return None
+    pts = lambda x: "-" if x is None else _num(x)  # noqa: E731
+    return {"old": str(diff.old_dir), "changed": len(diff.changes), "compared": diff.compared,
+            "who": "students" if diff.by_student else "submissions",
+            "checks": [{"task": c.task, "words": f"{c.words} ({c.name})", "old_points": pts(c.old_points),
+                        "new_points": pts(c.new_points), "old_passed": c.old_passed, "new_passed": c.new_passed,
+                        "lost": ", ".join(c.lost), "gained": ", ".join(c.gained), "changed": c.changed}
+                       for c in diff.checks]}
+
+
+def class_summary(results: list[SubmissionResult], assignment, stub_signature: str = "", diff=None) -> str:
     results = sorted(results, key=lambda r: r.submission)
     if not results:
         return render("class_summary.html.j2", assignment=assignment.name, rows=[])
     max_score = max(r.max_score for r in results)
-    scores = [r.score for r in results]
+    scores = [r.final_score for r in results]
     rates = pass_rates(results)
     ordered = sorted(rates.items(), key=lambda kv: kv[1][3])  # the hardest first
     b64 = lambda data: base64.b64encode(data).decode()  # noqa: E731
-    row = lambda r: {"name": r.submission, "link": _link(r.submission), "score": _num(r.score),  # noqa: E731
+    row = lambda r: {"name": r.submission, "link": _link(r.submission), "score": _num(r.final_score),  # noqa: E731
                      "max_score": _num(r.max_score), "status": status_words(r),
                      "seconds": f"{r.seconds:.2f}", "cpu": f"{r.cpu:.2f}"}
     return render(
@@ -166,10 +181,13 @@ def class_summary(results: list[SubmissionResult], assignment, stub_signature: s
                  "percent": f"{100 * p:.0f}"} for name, (t, h, text, p) in ordered],
         errors=[{**row(r), "reason": page_reason(r)} for r in results if r.status != SubmissionStatus.OK],
         slowest=[row(r) for r in sorted(results, key=lambda r: (-r.seconds, r.submission))[:SLOWEST]],
-        groups=similarity.similar_groups(results, stub_signature))
+        groups=similarity.similar_groups(results, stub_signature), regrade=_regrade(diff),
+        late=[{**row(r), "raw": _num(r.score), "penalty": _num(r.penalty), "how": r.late.how}
+              for r in results if r.late and r.late.late_seconds > 0])
 
 
-def write_class_summary(results: list[SubmissionResult], out_dir, assignment, stub_signature: str = "") -> Path:
+def write_class_summary(results: list[SubmissionResult], out_dir, assignment, stub_signature: str = "",
+                        diff=None) -> Path:
     path = Path(out_dir) / SUMMARY
-    atomic_write(path, class_summary(results, assignment, stub_signature))
+    atomic_write(path, class_summary(results, assignment, stub_signature, diff))
     return path

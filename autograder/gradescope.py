@@ -34,11 +34,26 @@ def plugin_config(source: Path) -> dict:
     raise ValueError(f"{source / 'otter_config.json'} names no {PLUGIN}")
 
 
-def grade_submission(config: dict, target: Path, hide: list[Path], name: str | None = None) -> dict:
+def read_metadata(ag_dir: Path) -> dict | None:
+    """Gradescope's ``submission_metadata.json`` (who submitted, when, the due dates), or None."""
+    try:
+        path = ag_dir / "submission_metadata.json"
+        if path.stat().st_size > 16 << 20:
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def grade_submission(config: dict, target: Path, hide: list[Path], name: str | None = None,
+                     metadata: dict | None = None) -> dict:
     """Grade one handed-in submission (a notebook, or the folder holding it) as the zip's
     configuration says; Gradescope's results.json as a dict. Where the machine cannot isolate
     student code and the zip was not built with ``--no-sandbox``, no student code runs: the
-    submission gets 0 and a message saying why."""
+    submission gets 0 and a message saying why. With a ``late_policy`` in the configuration
+    and Gradescope's ``metadata``, the score is the raw score less the late penalty, and the
+    output says how it was computed."""
     limits = sandbox.Limits(call_timeout=float(config.get("call_timeout", sandbox.Limits.call_timeout)))
     isolation = Mode.NONE if config.get("no_sandbox") else None
     try:
@@ -48,6 +63,9 @@ def grade_submission(config: dict, target: Path, hide: list[Path], name: str | N
                 "`autograder build --no-sandbox`)", "tests": []}
     with grader:
         result = grader.grade(target, name=name)
+        if config.get("late_policy") and metadata is not None:
+            from .course.late_policy import from_gradescope
+            result.late = from_gradescope(config["late_policy"], metadata)
         return results.to_json(result, grader.assignment.manual)
 
 
@@ -67,7 +85,7 @@ def grade_here(argv: list[str]) -> int:
     out = ag_dir / "results" / "results.json"
     try:
         config = plugin_config(ag_dir / "source")
-        graded = grade_submission(config, ag_dir / "submission", hide=[ag_dir])
+        graded = grade_submission(config, ag_dir / "submission", hide=[ag_dir], metadata=read_metadata(ag_dir))
     except sandbox.Stopped:
         return 1
     except Exception as e:  # noqa: BLE001 - Gradescope shows this, not an empty result

@@ -45,7 +45,8 @@ class EnginePlugin(AbstractOtterPlugin):
         ag_dir = notebook.parent.parent  # otter's autograder/{source,submission,results}
         config = self.plugin_config
         target = notebook.parent if grade_config_wants_folder(config) else notebook
-        return gradescope.grade_submission(config, target, hide=[ag_dir], name=notebook.stem)
+        return gradescope.grade_submission(config, target, hide=[ag_dir], name=notebook.stem,
+                                           metadata=gradescope.read_metadata(ag_dir))
 
     def before_execution(self, submission):
         self.output = self._grade()

@@ -23,11 +23,17 @@ def write_gradebook(results, out_dir, assignment):
         per_task = {t: 0.0 for t in tasks}
         for c in r.checks:
             per_task[c.task] += c.score
-        rows.append([r.submission, r.score, r.max_score, r.status] + [round(per_task[t], 6) for t in tasks])
+        late = r.late
+        rows.append([r.submission, r.final_score, r.max_score, r.status, r.score, r.penalty,
+                     ";".join(s.id for s in r.students), late.submitted_at if late else "",
+                     round(late.late_seconds / 3600, 4) if late else "", late.grace_days if late else ""]
+                    + [round(per_task[t], 6) for t in tasks])
     from io import StringIO
     buf = StringIO()
     w = csv.writer(buf)
-    w.writerow(["submission", "score", "max_score", "status"] + [f"task_{t}" for t in tasks])
+    # score: what counts (the raw score less the late penalty); the tasks' columns are raw.
+    w.writerow(["submission", "score", "max_score", "status", "raw_score", "late_penalty", "student_ids",
+                "submitted_at", "hours_late", "grace_days"] + [f"task_{t}" for t in tasks])
     w.writerows(rows)
     path = Path(out_dir) / GRADEBOOK
     atomic_write(path, buf.getvalue())
@@ -47,14 +53,15 @@ def write_page(result: SubmissionResult, out_dir, assignment) -> None:
         traceback.print_exc()
 
 
-def write_batch(results: list[SubmissionResult], out_dir, assignment, pages: bool = True) -> None:
+def write_batch(results: list[SubmissionResult], out_dir, assignment, pages: bool = True, diff=None) -> None:
     """What a batch's results make, beside them in ``out_dir``: grades.csv, then (with
     ``pages``) the class summary. Student pages are written as each result is (``write_page``)."""
     import traceback
     write_gradebook(results, out_dir, assignment)
     if pages:
         try:
-            feedback.write_class_summary(results, out_dir, assignment, similarity.code_signature(assignment.stub))
+            feedback.write_class_summary(results, out_dir, assignment, similarity.code_signature(assignment.stub),
+                                         diff=diff)
         except Exception:  # noqa: BLE001 - the gradebook is written; a summary bug must not hide it
             traceback.print_exc()
 
@@ -155,12 +162,14 @@ def _same_grader(found: list, origin: dict) -> None:
                        f"({described}). Grade them again with one grader (`autograder grade --regrade`).")
 
 
-def rebuild(folders: list, dest=None, submissions=None) -> tuple[list[SubmissionResult], list[str], list[str]]:
+def rebuild(folders: list, dest=None, submissions=None, diff=None
+            ) -> tuple[list[SubmissionResult], list[str], list[str]]:
     """Every student page, the class summary and grades.csv from the results.json files in
     ``folders`` alone (nothing is graded), written to ``dest`` (default: the one folder
     given). With several folders, or a ``dest`` elsewhere, each results.json is copied to
     ``dest`` too, so it holds the whole batch. ``submissions``: the folders (or files) that
-    were graded, to name any submission no folder holds a result for. Returns the results,
+    were graded, to name any submission no folder holds a result for. ``diff``: a
+    ``regrade_diff.RegradeDiff``, shown in the class summary. Returns the results,
     the files that could not be read and the submissions missing (both listed, not fatal).
     Raises RebuildError, before writing anything, when results of two assignments, two
     results of one submission, or results made by different graders are found."""
@@ -204,7 +213,7 @@ def rebuild(folders: list, dest=None, submissions=None) -> tuple[list[Submission
             (dest / r.submission).mkdir(exist_ok=True)
             shutil.copyfile(origin[r.submission] / r.submission / RESULTS, dest / r.submission / RESULTS)
         feedback.write_student_page(r, dest, assignment)
-    write_batch(found, dest, assignment)
+    write_batch(found, dest, assignment, diff=diff)
     return found, problems, sorted(missing)
 
 

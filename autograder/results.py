@@ -13,7 +13,7 @@ import os
 import re
 import stat
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -57,6 +57,31 @@ class CheckResult:
     doc: str = ""  # the check in plain words: its docstring's first line
 
 
+@dataclass(frozen=True)
+class RosterEntry:
+    """A student as the course's roster lists them (``course.roster``)."""
+    id: str  # the institution's student id (Canvas's "SIS User ID", Moodle's "ID number")
+    name: str
+    email: str
+    section: str = ""
+    login: str = ""  # Canvas's "SIS Login ID"
+    canvas_id: str = ""  # Canvas's own user id ("ID" in its gradebook)
+
+
+@dataclass(frozen=True)
+class Lateness:
+    """When a submission came in against its deadline, and what the late policy takes off
+    (``course.late_policy``); decided before grading, so it never depends on the score."""
+    submitted_at: str  # ISO 8601 with its offset
+    source: str  # where that time comes from (Gradescope's metadata, the roster, the file)
+    due: str  # the student's due date (an extension's where one was granted)
+    cutoff: str = ""  # nothing is accepted after it ("": no cutoff)
+    late_seconds: float = 0.0  # 0 when on time
+    grace_days: int = 0  # grace days this submission uses
+    fraction: float = 0.0  # share of the earned score taken off; 1.0 after the cutoff
+    how: str = ""  # the computation in words, for the student's page
+
+
 @dataclass
 class SubmissionResult:
     submission: str
@@ -71,10 +96,23 @@ class SubmissionResult:
     isolation: str = ""  # the isolation.Mode it was graded under: "root", "user", "uid" or "none"
     assignment: str = ""
     grader: dict[str, str] = field(default_factory=dict)  # what graded it (see ``identity.grader_identity``)
+    students: list[RosterEntry] = field(default_factory=list)  # who handed it in (several: a group)
+    late: Lateness | None = None  # with a course policy (``course.late_policy``)
 
     @property
     def score(self) -> float:
+        """The raw score: what the checks earned, before any late penalty."""
         return round(sum(c.score for c in self.checks), 6)
+
+    @property
+    def penalty(self) -> float:
+        """Points the late policy takes off the raw score."""
+        return round(self.score * self.late.fraction, 6) if self.late else 0.0
+
+    @property
+    def final_score(self) -> float:
+        """The score that counts: the raw score less the late penalty."""
+        return round(self.score - self.penalty, 6)
 
     @property
     def max_score(self) -> float:
@@ -140,8 +178,12 @@ def to_json(result: SubmissionResult, manual: dict[str, str] | None = None) -> d
     if manual:
         listed = ", ".join(f"{q} ({text})" for q, text in manual.items())
         output = (output + "\n" if output else "") + f"Written answers are graded by hand: {listed}."
+    if result.late and result.late.fraction:
+        output = (output + "\n" if output else "") + (
+            f"Late penalty: {result.penalty:g} of {result.score:g} points ({result.late.how}). Score: "
+            f"{result.final_score:g}.")
     return {
-        "score": result.score,
+        "score": result.final_score,  # Gradescope takes this over the tests' sum
         "execution_time": round(result.seconds, 3),
         "output": output,
         "output_format": "text",
@@ -154,6 +196,9 @@ def to_json(result: SubmissionResult, manual: dict[str, str] | None = None) -> d
                        "isolation": result.isolation, "fingerprint": result.fingerprint, "grader": result.grader,
                        "messages": result.messages,
                        "student_cpu_seconds": round(result.cpu, 3), "code_signature": result.signature,
+                       "students": [asdict(s) for s in result.students],
+                       "late": asdict(result.late) if result.late else None,
+                       "raw_score": result.score, "late_penalty": result.penalty,
                        "checks": [{"name": c.name, "task": c.task, "function": c.function, "status": c.status,
                                    "seconds": round(c.seconds, 3), "cpu": round(c.cpu, 4), "doc": c.doc,
                                    "figures": [_finite_figure(f) for f in c.figures]} for c in result.checks]},
@@ -178,7 +223,9 @@ def from_json(data: dict[str, Any], path: str = "") -> SubmissionResult:
                                   seconds=float(data["execution_time"]), fingerprint=extra["fingerprint"],
                                   signature=extra["code_signature"], graded=bool(extra["graded"]),
                                   isolation=extra["isolation"], assignment=extra["assignment"],
-                                  grader=dict(extra["grader"]))
+                                  grader=dict(extra["grader"]),
+                                  students=[RosterEntry(**s) for s in extra.get("students", [])],
+                                  late=Lateness(**extra["late"]) if extra.get("late") else None)
         for test, c in zip(data["tests"], extra["checks"], strict=True):
             result.checks.append(CheckResult(
                 c["name"], c["task"], c["function"], float(test["max_score"]), float(test["score"]),

@@ -48,7 +48,9 @@ def find(paths, folders=False):
         if not p.exists():
             raise FileNotFoundError(f"no such submission file or folder: {p}")
         listed = sorted(q for q in p.iterdir() if not is_junk([q.name])) if p.is_dir() else []
-        if not folders:
+        if p.is_dir() and (p / EXPORT_METADATA).is_file():  # Gradescope's export: a folder per submission
+            found += [q for q in listed if q.is_dir()]
+        elif not folders:
             found += [q for q in listed if q.suffix in CODE_SUFFIXES + (".zip",) and q.is_file()] \
                 if p.is_dir() else [p]
         elif p.is_dir() and not any(q.suffix in CODE_SUFFIXES for q in listed if q.is_file()):
@@ -64,6 +66,7 @@ def find(paths, folders=False):
 
 
 JUNK_FOLDERS = ("__MACOSX", ".ipynb_checkpoints")  # macOS resource forks, Jupyter's autosaves
+EXPORT_METADATA = "submission_metadata.yml"  # beside the folders of Gradescope's export (course.gradescope_export)
 
 
 def is_junk(parts) -> bool:

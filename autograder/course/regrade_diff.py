@@ -1,0 +1,192 @@
+"""What a regrade changed (``autograder report NEW --compare OLD``): the same batch graded
+before and after a check or its points were fixed. Students (or, without a roster, submissions)
+whose score changed, from what to what; the checks whose verdicts or points changed; a
+ready-to-send line per student (``file_templates/course/regrade_message.txt.j2``); and a CSV
+of it all (``regrade_diff.csv`` in NEW).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import templating
+from ..results import CheckResult, SubmissionResult, atomic_write, read_folder
+from . import course_grades
+from .lms_export import points
+
+DIFF_FILE = "regrade_diff.csv"
+DIFF_COLUMNS = ("student_id", "name", "email", "submission", "old_score", "new_score", "change", "max_score",
+                "checks_changed", "message")
+
+
+@dataclass
+class ScoreChange:
+    """One student's (or submission's) score before and after."""
+    key: str  # the student id, or the submission's name without a roster
+    name: str
+    email: str
+    submission: str
+    old: float | None  # None: not in that batch
+    new: float | None
+    max_score: float
+    checks: list[str] = field(default_factory=list)  # the checks whose score changed for them
+    message: str = ""
+
+
+@dataclass
+class CheckChange:
+    """One check across the class, before and after."""
+    name: str
+    task: str
+    words: str
+    old_points: float | None  # None: the check did not exist
+    new_points: float | None
+    old_passed: int
+    new_passed: int
+    lost: list[str] = field(default_factory=list)  # who passed before and not now
+    gained: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.old_points != self.new_points or bool(self.lost or self.gained)
+
+
+@dataclass
+class RegradeDiff:
+    old_dir: Path
+    new_dir: Path
+    by_student: bool
+    changes: list[ScoreChange]
+    checks: list[CheckChange]
+    compared: int  # students (or submissions) in both
+
+
+def _passed(c: CheckResult | None) -> bool:
+    return c is not None and c.score == c.points
+
+
+def _reason(name: str, old: SubmissionResult | None, new: SubmissionResult | None) -> str:
+    o = {c.name: c for c in old.checks} if old else {}
+    n = {c.name: c for c in new.checks} if new else {}
+    c = n.get(name) or o[name]
+    what = f"Task {c.task}, \"{c.doc or c.name}\""
+    if name not in o:
+        return f"{what} is a new check ({points(c.score)} of {points(c.points)})"
+    if name not in n:
+        return f"{what} was removed ({points(o[name].score)} of {points(o[name].points)} before)"
+    if o[name].points != n[name].points:
+        return f"{what} is worth {points(n[name].points)} instead of {points(o[name].points)} " \
+               f"({points(o[name].score)} -> {points(n[name].score)})"
+    verdict = "passes" if _passed(n[name]) else "fails"
+    return f"{what} now {verdict} ({points(o[name].score)} -> {points(n[name].score)})"
+
+
+def _changed_checks(old: SubmissionResult | None, new: SubmissionResult | None) -> list[str]:
+    o = {c.name: (c.score, c.points) for c in old.checks} if old else {}
+    n = {c.name: (c.score, c.points) for c in new.checks} if new else {}
+    return [k for k in dict.fromkeys([*n, *o]) if o.get(k) != n.get(k)]
+
+
+def compare(old_dir: str | Path, new_dir: str | Path) -> RegradeDiff:
+    """Compare the graded folders ``old_dir`` and ``new_dir`` (results.json files, and their
+    course.json where both have one). Raises CourseError when only one has a course.json."""
+    old_dir, new_dir = Path(old_dir), Path(new_dir)
+    old_results = {r.submission: r for r in read_folder(old_dir)[0]}
+    new_results = {r.submission: r for r in read_folder(new_dir)[0]}
+    has = [(d / course_grades.COURSE_FILE).is_file() for d in (old_dir, new_dir)]
+    if has[0] != has[1]:
+        raise course_grades.CourseError(
+            f"only {new_dir if has[1] else old_dir} has a {course_grades.COURSE_FILE}: grade both with the same "
+            "roster to compare students, or neither to compare submissions")
+    title = next(iter(new_results.values())).assignment if new_results else new_dir.name
+    rows: list[tuple[str, str, str, str, SubmissionResult | None, SubmissionResult | None,
+                     float | None, float | None, float]] = []
+    if has[1]:
+        old_course, new_course = course_grades.read(old_dir), course_grades.read(new_dir)
+        title = new_course.title
+        old_by = {g.student.id: g for g in old_course.grades}
+        for g in new_course.grades:
+            before = old_by.get(g.student.id)
+            graded = g.status != course_grades.Status.MISSING
+            was = before is not None and before.status != course_grades.Status.MISSING
+            rows.append((g.student.id, g.student.name, g.student.email, g.submission,
+                         old_results.get(before.submission) if was and before else None,
+                         new_results.get(g.submission) if graded else None,
+                         before.score if was and before else None, g.score if graded else None, new_course.max_score))
+    else:
+        for name in sorted(set(old_results) | set(new_results)):
+            o, n = old_results.get(name), new_results.get(name)
+            rows.append((name, name, "", name, o, n, o.final_score if o else None, n.final_score if n else None,
+                         (n or o).max_score))  # type: ignore[union-attr]
+    changes = []
+    for key, name, email, sub, o, n, old, new, max_score in rows:
+        if old == new:
+            continue
+        checks = _changed_checks(o, n)
+        reasons = [_reason(c, o, n) for c in checks]
+        if o is not None and n is not None and o.submission != n.submission:
+            reasons.append(f"the submission that counts is now {n.submission} (it was {o.submission})")
+        if o is not None and n is not None and o.penalty != n.penalty:
+            reasons.append(f"the late penalty is {points(n.penalty)} instead of {points(o.penalty)}"
+                           + (f" ({n.late.how})" if n.late else ""))
+        message = templating.render(
+            "course/regrade_message.txt.j2", name=name, title=title, old=points(old or 0), new=points(new or 0),
+            max_score=points(max_score), reasons=reasons).strip()
+        changes.append(ScoreChange(key, name, email, sub, old, new, max_score, checks, message))
+    pairs = [(o, n) for *_, o, n, _a, _b, _m in rows]
+    names: dict[str, CheckResult] = {}
+    for o, n in pairs:
+        for c in (n.checks if n else []) + (o.checks if o else []):
+            names.setdefault(c.name, c)
+    per_check: list[CheckChange] = []
+    for cname, c in names.items():
+        def find(r: SubmissionResult | None) -> CheckResult | None:
+            return next((x for x in r.checks if x.name == cname), None) if r else None
+        olds = [find(o) for o, _ in pairs]
+        news = [find(n) for _, n in pairs]
+        old_pts = next((x.points for x in olds if x), None)
+        new_pts = next((x.points for x in news if x), None)
+        cc = CheckChange(cname, c.task, c.doc or cname, old_pts, new_pts, sum(map(_passed, olds)),
+                         sum(map(_passed, news)))
+        for row, a, b in zip(rows, olds, news, strict=True):
+            if row[4] is not None and row[5] is not None and _passed(a) != _passed(b):
+                (cc.gained if _passed(b) else cc.lost).append(row[0])
+        per_check.append(cc)
+    return RegradeDiff(old_dir, new_dir, has[1], changes, per_check,
+                       sum(1 for r in rows if r[6] is not None and r[7] is not None))
+
+
+def write_csv(diff: RegradeDiff, dest: str | Path | None = None) -> Path:
+    """``regrade_diff.csv`` (in the new folder by default): a row per changed score."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(DIFF_COLUMNS)
+    for c in diff.changes:
+        w.writerow([c.key if diff.by_student else "", c.name if diff.by_student else "", c.email, c.submission,
+                    "" if c.old is None else points(c.old), "" if c.new is None else points(c.new),
+                    points((c.new or 0) - (c.old or 0)), points(c.max_score), ";".join(c.checks), c.message])
+    path = Path(dest) if dest else diff.new_dir / DIFF_FILE
+    atomic_write(path, buf.getvalue())
+    return path
+
+
+def _pts(x: float | None) -> str:
+    return "-" if x is None else points(x)
+
+
+def lines(diff: RegradeDiff) -> list[str]:
+    """What the terminal says."""
+    who = "student" if diff.by_student else "submission"
+    out = [f"Compared with {diff.old_dir}: {len(diff.changes)} of {diff.compared} {who}(s) changed score"]
+    for c in diff.checks:
+        if c.changed:
+            pts = (f"{_pts(c.old_points)} -> {_pts(c.new_points)} points" if c.old_points != c.new_points
+                   else f"{_pts(c.new_points)} points")
+            out.append(f"  check {c.name} (Task {c.task}): {pts}; passed by {c.old_passed} -> {c.new_passed}"
+                       + (f"; lost by {', '.join(c.lost)}" if c.lost else "")
+                       + (f"; gained by {', '.join(c.gained)}" if c.gained else ""))
+    for s in diff.changes:
+        out.append(f"  {s.key}: {_pts(s.old)} -> {_pts(s.new)} ({', '.join(s.checks) or 'late penalty or submission'})")
+    return out
