@@ -36,7 +36,7 @@ def _grade(args):
     limits = sandbox.Limits(call_timeout=args.timeout, load_timeout=args.load_timeout,
                             memory_bytes=args.memory_mb << 20)
     from . import cluster
-    from .course import course_grades, gradescope_export, late_policy, roster
+    from .course import course_grades, grace_ledger, gradescope_export, late_policy, roster
     try:
         shard = cluster.parse_shard(args.shard) if args.shard else None
         course = None
@@ -57,7 +57,8 @@ def _grade(args):
                                   shard=shard, course=course)
     except (FileNotFoundError, submission.NoSubmissions, NoIsolation, cluster.ShardError,
             batch.CannotWrite, batch.WouldReplace, late_policy.PolicyError, roster.RosterError,
-            course_grades.CourseError, gradescope_export.ExportError, submission.SubmissionProblem) as e:
+            course_grades.CourseError, gradescope_export.ExportError, submission.SubmissionProblem,
+            grace_ledger.LedgerError) as e:
         return _fail(e)
     except sandbox.Stopped as stop:
         name = signal.Signals(stop.signum).name if stop.signum else "a signal"

@@ -26,7 +26,12 @@ def grader_identity(assignment, limits, mode: Mode | str = "") -> dict:
     pkg = Path(__file__).resolve().parent
     own = pkg / "assignments" / assignment.name
     code = [f for f in pkg.rglob("*.py") if own not in f.parents]
-    return {"checks": _digest(own.rglob("*.py")), "toolkit": _digest(code), "reference": _digest([assignment.solution]),
+    # The checks as declared too: a check's points or function changed where the folder's
+    # files do not show it (a course's own copy of a check, a test's stand-in) is another grader.
+    declared = [(c.name, c.task, c.points, c.hidden, getattr(c.fn, "__module__", ""), getattr(c.fn, "__qualname__", ""))
+                for c in assignment.checks] if assignment.checks is not None else []
+    checks = hashlib.sha256((_digest(own.rglob("*.py")) + repr(declared)).encode()).hexdigest()[:16]
+    return {"checks": checks, "toolkit": _digest(code), "reference": _digest([assignment.solution]),
             "limits": repr(limits), "data": os.environ.get(data.ENV_VAR) or "",
             "isolation": Mode(mode).value if mode else ""}
 

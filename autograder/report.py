@@ -258,8 +258,9 @@ def print_summary(results, seconds, file=None, resumed=0, listed=20, policy=None
             print(NO_SANDBOX_NOTE if policy.mode is Mode.NONE else f"Isolation: {policy.meaning}.", file=file)
 
         def line(r):
-            print(f"  {text.line(r.submission, 60):30s} {r.score:6g} / {r.max_score:g}  {r.status}  "
-                  f"({r.seconds:.1f} s)", file=file)
+            late = f", late -{r.penalty:g}" if r.penalty else ""
+            print(f"  {text.line(r.submission, 60):30s} {r.final_score:6g} / {r.max_score:g}  {r.status}  "
+                  f"({r.seconds:.1f} s{late})", file=file)
 
         if len(results) <= listed:
             for r in results:
