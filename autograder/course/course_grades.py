@@ -239,6 +239,17 @@ def read(out_dir: str | os.PathLike[str]) -> CourseGrades:
         raise CourseError(f"{path}: not a {COURSE_FILE} of this grader ({type(e).__name__}: {e})") from None
 
 
+def _late_words(g: StudentGrade) -> str:
+    """How lateness ended for one student, in a few words: "-5.4 (2 grace days)"."""
+    assert g.late is not None
+    if g.late.fraction >= 1:
+        return f"-{g.late_penalty:g} (after the cutoff)"
+    grace = f"{g.late.grace_days} grace day{'s' if g.late.grace_days != 1 else ''}" if g.late.grace_days else ""
+    if not g.late_penalty:
+        return f"({grace}, no penalty)" if grace else "(no penalty)"
+    return f"-{g.late_penalty:g}" + (f" ({grace})" if grace else "")
+
+
 def summary_lines(grades: CourseGrades, ledger: Path | None = None) -> list[str]:
     """What the terminal says of the course view of a batch."""
     counted = [g for g in grades.grades if g.status != Status.MISSING]
@@ -251,9 +262,7 @@ def summary_lines(grades: CourseGrades, ledger: Path | None = None) -> list[str]
         lines.append(f"  Matching no student ({len(grades.unmatched)}):")
         lines += [f"    {name}: {why}" for name, why in grades.unmatched.items()]
     if late:
-        lines.append(f"  Late ({len(late)}): " + ", ".join(
-            f"{g.student.id} -{g.late_penalty:g}" + (f" ({g.late.grace_days} grace)" if g.late and g.late.grace_days
-                                                      else "") for g in late))
+        lines.append(f"  Late ({len(late)}): " + ", ".join(f"{g.student.id} {_late_words(g)}" for g in late))
     if ledger is not None:
         lines.append(f"  Grace days: {sum(g.late.grace_days for g in counted if g.late)} used on {grades.assignment}; "
                      f"{ledger} " + (f"updated for {len(grades.grace_changes)} student(s)" if grades.grace_changes

@@ -71,7 +71,7 @@ def _reason(name: str, old: SubmissionResult | None, new: SubmissionResult | Non
     o = {c.name: c for c in old.checks} if old else {}
     n = {c.name: c for c in new.checks} if new else {}
     c = n.get(name) or o[name]
-    what = f"Task {c.task}, \"{c.doc or c.name}\""
+    what = f"Task {c.task}, \"{(c.doc or c.name).rstrip('.')}\""
     if name not in o:
         return f"{what} is a new check ({points(c.score)} of {points(c.points)})"
     if name not in n:
@@ -182,8 +182,9 @@ def lines(diff: RegradeDiff) -> list[str]:
     out = [f"Compared with {diff.old_dir}: {len(diff.changes)} of {diff.compared} {who}(s) changed score"]
     for c in diff.checks:
         if c.changed:
-            pts = (f"{_pts(c.old_points)} -> {_pts(c.new_points)} points" if c.old_points != c.new_points
-                   else f"{_pts(c.new_points)} points")
+            plural = "s" if c.new_points != 1 else ""
+            pts = (f"{_pts(c.old_points)} -> {_pts(c.new_points)} point{plural}" if c.old_points != c.new_points
+                   else f"{_pts(c.new_points)} point{plural}")
             out.append(f"  check {c.name} (Task {c.task}): {pts}; passed by {c.old_passed} -> {c.new_passed}"
                        + (f"; lost by {', '.join(c.lost)}" if c.lost else "")
                        + (f"; gained by {', '.join(c.gained)}" if c.gained else ""))
