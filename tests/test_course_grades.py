@@ -2,6 +2,7 @@
 input stops `autograder grade` with exit 2 and a message naming the file and line, before any
 student code runs; which of several submissions counts."""
 import datetime as dt
+import json
 import os
 import shutil
 from pathlib import Path
@@ -101,3 +102,22 @@ def test_which_submission_counts(course_dir, counts, chosen):
     s1 = next(g for g in grades.grades if g.student.id == "s1")
     assert s1.submission == chosen and sorted(s1.others) == sorted({"a", "b", "c"} - {chosen})
     assert next(g for g in grades.grades if g.student.id == "s2").status == course_grades.Status.MISSING
+
+
+def test_an_extension_granted_later_keeps_the_checks_and_says_what_changed(course_dir, capsys):
+    out = course_dir / "graded"
+    args = ["grade", "gradient_descent", str(course_dir / "subs"), "--policy", str(course_dir / "course.toml"),
+            "--out", str(out), "-q", "-j", "2"]
+    assert cli.main(args) == 0
+    first = json.loads((out / "s2" / "results.json").read_text())
+    assert first["extra_data"]["late_penalty"] == 0.25 * 27 and first["score"] == 0.75 * 27
+    policy = course_dir / "course.toml"
+    policy.write_text(policy.read_text() + "[assignments.gradient_descent.extensions]\ns2 = 2026-10-04T00:00:00\n")
+    capsys.readouterr()
+    assert cli.main(args) == 0
+    err = capsys.readouterr().err
+    assert "s2: its students or lateness changed (the policy or roster did); checks kept, score 20.25 -> 27" in err
+    again = json.loads((out / "s2" / "results.json").read_text())
+    assert again["score"] == 27 and again["extra_data"]["late"]["fraction"] == 0
+    assert again["tests"] == first["tests"] and again["execution_time"] == first["execution_time"]  # not regraded
+    assert "s1:" not in err  # nothing changed for s1

@@ -6,6 +6,8 @@ grace day, LMS cell and change is checked against values worked out here from th
 import csv
 import importlib.util
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -55,29 +57,59 @@ def rows(path):
     return list(csv.reader(path.read_text().splitlines()))
 
 
+# The README's commands, in its order (test_the_readme_shows_these_commands keeps them in step).
+COMMANDS = [
+    "python examples/course/make_class.py term",
+    "python examples/course/before_fix.py grade gradient_descent term/hw1 --policy term/course.toml --out graded/hw1",
+    "autograder grade mlp_backprop term/hw2 --policy term/course.toml --out graded/hw2 -q",
+    "autograder export-grades graded/hw1 graded/hw2 --format canvas --to canvas.csv",
+    "autograder export-grades graded/hw1 graded/hw2 --format moodle --to moodle.csv",
+    "autograder grade gradient_descent term/hw1 --policy term/course.toml --out graded/hw1 -q",
+    "autograder grade gradient_descent term/hw1 --policy term/course.toml --out graded/hw1-fixed -q",
+    "autograder report graded/hw1-fixed --compare graded/hw1",
+    "autograder export-grades graded/hw1-fixed graded/hw2 --format canvas --to canvas.csv",
+]
+
+
+def run(command):
+    """One of COMMANDS, in this process, from the current folder; its exit status."""
+    words = command.split()
+    if words[:2] == ["python", "examples/course/make_class.py"]:
+        make_class.make_class(Path(words[2]))
+        return 0
+    if words[:2] == ["python", "examples/course/before_fix.py"]:
+        return before_fix.main(words[2:])
+    assert words[0] == "autograder"
+    return cli.main(words[1:])
+
+
 @pytest.fixture(scope="module")
 def walk(tmp_path_factory):
-    """Run the walk's commands; what they wrote, and the raw scores the checks give each kind."""
+    """Run the README's commands in a folder of their own; what they wrote, and the raw scores
+    the checks give each kind of submission."""
     root = tmp_path_factory.mktemp("course")
-    course = make_class.make_class(root / "course")
     g = root / "graded"
-    policy = ["--policy", str(course / "course.toml"), "-q", "-j", "2"]
     out = {}
-    out["hw1"] = before_fix.main(["grade", "gradient_descent", str(course / "hw1"), "--out", str(g / "hw1"), *policy])
-    out["ledger_hw1"] = GraceLedger(course / "grace_days.json").read()
-    out["hw2"] = cli.main(["grade", "mlp_backprop", str(course / "hw2"), "--out", str(g / "hw2"), *policy])
-    out["ledger_hw2"] = GraceLedger(course / "grace_days.json").read()
-    for fmt in ("canvas", "moodle"):
-        out[fmt] = cli.main(["export-grades", str(g / "hw1"), str(g / "hw2"), "--format", fmt,
-                             "--to", str(root / f"{fmt}_before.csv")])
-    # The fix: the same command over the old results is refused; a folder of its own is graded.
-    before = (g / "hw1" / "s11" / "results.json").read_bytes()
-    out["over_old"] = cli.main(["grade", "gradient_descent", str(course / "hw1"), "--out", str(g / "hw1"), *policy])
-    out["old_kept"] = (g / "hw1" / "s11" / "results.json").read_bytes() == before
-    out["fixed"] = cli.main(["grade", "gradient_descent", str(course / "hw1"), "--out", str(g / "hw1-fixed"), *policy])
-    out["report"] = cli.main(["report", str(g / "hw1-fixed"), "--compare", str(g / "hw1")])
-    out["canvas_after"] = cli.main(["export-grades", str(g / "hw1-fixed"), str(g / "hw2"), "--format", "canvas",
-                                    "--to", str(root / "canvas_after.csv")])
+    here = os.getcwd()
+    os.chdir(root)
+    try:
+        for i, command in enumerate(COMMANDS):
+            if command == COMMANDS[5]:  # before the fix is graded: what must stay as it is
+                before = (g / "hw1" / "s11" / "results.json").read_bytes()
+            out[i] = run(command)
+            if command == COMMANDS[1]:
+                out["ledger_hw1"] = GraceLedger(root / "term" / "grace_days.json").read()
+            if command == COMMANDS[2]:
+                out["ledger_hw2"] = GraceLedger(root / "term" / "grace_days.json").read()
+            if command == COMMANDS[3]:
+                shutil.copyfile(root / "canvas.csv", root / "canvas_before.csv")
+            if command == COMMANDS[4]:
+                shutil.copyfile(root / "moodle.csv", root / "moodle_before.csv")
+            if command == COMMANDS[5]:
+                out["old_kept"] = (g / "hw1" / "s11" / "results.json").read_bytes() == before
+        shutil.copyfile(root / "canvas.csv", root / "canvas_after.csv")
+    finally:
+        os.chdir(here)
     gd, mlp = assignments.get("gradient_descent"), assignments.get("mlp_backprop")
     carol = {c.name: c for c in json_checks(g / "hw1-fixed" / "s11")}
     old_points = {c.name: c.points for c in before_fix.before_fix(gd).checks}
@@ -101,9 +133,15 @@ def final(table, raw, sid):
 
 def test_commands_succeed_and_old_results_are_never_replaced(walk):
     _, g, out, _ = walk
-    assert {k: out[k] for k in ("hw1", "hw2", "canvas", "moodle", "fixed", "report", "canvas_after")} == \
-        dict.fromkeys(("hw1", "hw2", "canvas", "moodle", "fixed", "report", "canvas_after"), 0)
-    assert out["over_old"] == 2 and out["old_kept"]
+    assert [out[i] for i in range(len(COMMANDS))] == [0, 0, 0, 0, 0, 2, 0, 0, 0]  # 5: refused over the old results
+    assert out["old_kept"]
+
+
+def test_the_readme_shows_these_commands():
+    text = (REPO / "README.md").read_text()
+    walk = text[text.index("### The term, walked"):text.index("### On Gradescope")]
+    shown = [line[2:] for line in walk.splitlines() if line.startswith("$ ") and not line.startswith("$ head")]
+    assert shown == COMMANDS
 
 
 def test_course_json_penalties_and_grace_days(walk):
