@@ -226,6 +226,13 @@ def zip_file(name: str) -> str:
                              torch_version=TORCH_VERSION)
 
 
+def plugin_settings(assignment, call_timeout=None, no_sandbox=False, late_policy=None) -> dict:
+    """The zip's settings for its grader (``gradescope.plugin_config`` reads them back)."""
+    return {"assignment": assignment.name, **({"call_timeout": call_timeout} if call_timeout else {}),
+            **({"no_sandbox": True} if no_sandbox else {}),
+            **({"late_policy": late_policy.to_gradescope(assignment.name)} if late_policy else {})}
+
+
 def build_zip(assignment, out, call_timeout=None, no_sandbox=False, late_policy=None):
     """dist/<name>/autograder.zip with otter generate: our plugin grades, tests/ stays empty.
     ``no_sandbox``: grade even where the grading machine cannot isolate student code.
@@ -254,10 +261,8 @@ def build_zip(assignment, out, call_timeout=None, no_sandbox=False, late_policy=
             (tmp / name).write_text(zip_file(name))
         (tmp / "otter_config.json").write_text(json.dumps({
             "lang": "python", "show_stdout": False, "print_score": False,
-            "plugins": [{"autograder.otter_plugin.EnginePlugin": {
-                "assignment": assignment.name, **({"call_timeout": call_timeout} if call_timeout else {}),
-                **({"no_sandbox": True} if no_sandbox else {}),
-                **({"late_policy": late_policy.to_gradescope(assignment.name)} if late_policy else {})}}]}, indent=2))
+            "plugins": [{"autograder.otter_plugin.EnginePlugin": plugin_settings(
+                assignment, call_timeout, no_sandbox, late_policy)}]}, indent=2))
         raw = tmp / "raw.zip"
         subprocess.run([sys.executable, "-m", "otter", "generate", "--overwrite-requirements",
                         "--python-version", "3.11", "-o", str(raw), "dl_autograder"],

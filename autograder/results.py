@@ -13,6 +13,7 @@ import os
 import re
 import stat
 import tempfile
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -212,6 +213,21 @@ def _finite_figure(record: dict[str, Any]) -> dict[str, Any]:
     return {**record, "series": {k: [clean(v) for v in vs] for k, vs in record.get("series", {}).items()}}
 
 
+def _typed(kind: Any, fields: Any) -> Any:
+    """``kind(**fields)`` when every field has its declared type (a float field takes an int);
+    TypeError otherwise. A results.json may have been written by anyone."""
+    if not isinstance(fields, dict):
+        raise TypeError(f"{kind.__name__} is not an object")
+    for f in dataclasses.fields(kind):
+        value = fields.get(f.name, f.default)
+        want: Any = (int, float) if f.type is float else f.type
+        if isinstance(value, bool) or not isinstance(value, want) or (want is not str and not math.isfinite(value)):
+            raise TypeError(f"{kind.__name__}.{f.name} is {type(value).__name__}")
+    if kind is Lateness and not 0 <= fields.get("fraction", 0) <= 1:
+        raise TypeError("Lateness.fraction is not between 0 and 1")
+    return kind(**fields)
+
+
 def from_json(data: dict[str, Any], path: str = "") -> SubmissionResult:
     """The record ``to_json`` wrote. Raises ValueError when ``data`` is not one."""
     try:
@@ -224,8 +240,8 @@ def from_json(data: dict[str, Any], path: str = "") -> SubmissionResult:
                                   signature=extra["code_signature"], graded=bool(extra["graded"]),
                                   isolation=extra["isolation"], assignment=extra["assignment"],
                                   grader=dict(extra["grader"]),
-                                  students=[RosterEntry(**s) for s in extra.get("students", [])],
-                                  late=Lateness(**extra["late"]) if extra.get("late") else None)
+                                  students=[_typed(RosterEntry, s) for s in extra.get("students", [])],
+                                  late=_typed(Lateness, extra["late"]) if extra.get("late") else None)
         for test, c in zip(data["tests"], extra["checks"], strict=True):
             result.checks.append(CheckResult(
                 c["name"], c["task"], c["function"], float(test["max_score"]), float(test["score"]),

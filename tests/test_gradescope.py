@@ -37,7 +37,7 @@ def built(tmp_path_factory):
             os.environ["XDG_CACHE_HOME"] = old
 
 
-def run_autograder(zip_path, submission, where, edit=None):
+def run_autograder(zip_path, submission, where, edit=None, metadata=None):
     """Gradescope's layout in ``where`` (AUTOGRADER_DIR), the zip's own run_autograder; returns
     (results.json, the cache folder the run could write to, the process)."""
     for part in ("source", "submission", "results"):
@@ -47,7 +47,7 @@ def run_autograder(zip_path, submission, where, edit=None):
     if edit:
         edit(where / "source")
     shutil.copy(submission, where / "submission" / submission.name)
-    (where / "submission_metadata.json").write_text(json.dumps({"id": 1, "assignment": {"title": GD.name}}))
+    (where / "submission_metadata.json").write_text(json.dumps(metadata or {"id": 1, "assignment": {"title": GD.name}}))
     cache = where / "cache"
     env = {**os.environ, "AUTOGRADER_DIR": str(where), "XDG_CACHE_HOME": str(cache),
            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
@@ -92,3 +92,32 @@ def test_the_zips_grader_also_hides_the_installed_checkout(built, tmp_path):
     assert str(package / "autograder") in hidden
     for name in ("autograder", "solutions", "tests", ".git"):
         assert str(ROOT / name) in hidden, name
+
+
+def test_the_zip_applies_the_course_late_policy(built, tmp_path):
+    """`autograder build --policy`: the zip's configuration carries the penalty; Gradescope's
+    submission_metadata.json gives the times; results.json's score is the raw score less the
+    penalty, and its output says how it was computed."""
+    from autograder.course.late_policy import read_policy
+    policy_file = tmp_path / "course.toml"
+    policy_file.write_text("[late_penalty]\nfraction = 0.1\ncap = 0.5\n[assignments.gradient_descent]\n"
+                           "due = 2026-10-02T23:59:00\n")
+    settings = build.plugin_settings(GD, late_policy=read_policy(policy_file))
+    assert settings["late_policy"] == {"fraction": 0.1, "per": "day", "cap": 0.5, "grace_days": 0}
+
+    def with_policy(source):
+        config = json.loads((source / "otter_config.json").read_text())
+        config["plugins"][0]["autograder.otter_plugin.EnginePlugin"]["late_policy"] = settings["late_policy"]
+        (source / "otter_config.json").write_text(json.dumps(config))
+    metadata = {"id": 7, "created_at": "2026-10-04T01:00:00.000000-04:00",
+                "assignment": {"due_date": "2026-10-02T23:59:00.000000-04:00", "late_due_date": None,
+                               "title": GD.name}, "users": [{"email": "a@b.edu", "id": 3, "name": "A"}]}
+    results, _, proc = run_autograder(built, EXAMPLES / "alice_reference.ipynb", tmp_path / "ag", with_policy,
+                                      metadata)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert results["score"] == pytest.approx(27 * 0.8)  # 1 d 1 h 1 min late: two started days, 20%
+    assert sum(t["score"] for t in results["tests"]) == 27  # the checks' own scores stay raw
+    assert "Late penalty: 5.4 of 27 points" in results["output"] and "20% of the score taken off" in results["output"]
+    on_time = {**metadata, "created_at": "2026-10-02T20:00:00-04:00"}
+    results, _, _ = run_autograder(built, EXAMPLES / "alice_reference.ipynb", tmp_path / "ag2", with_policy, on_time)
+    assert results["score"] == 27 and "Late penalty" not in results["output"]

@@ -93,8 +93,16 @@ def compare(old_dir: str | Path, new_dir: str | Path) -> RegradeDiff:
     """Compare the graded folders ``old_dir`` and ``new_dir`` (results.json files, and their
     course.json where both have one). Raises CourseError when only one has a course.json."""
     old_dir, new_dir = Path(old_dir), Path(new_dir)
+    if not old_dir.is_dir():
+        raise course_grades.CourseError(f"no such folder: {old_dir}")
     old_results = {r.submission: r for r in read_folder(old_dir)[0]}
     new_results = {r.submission: r for r in read_folder(new_dir)[0]}
+    if not old_results:
+        raise course_grades.CourseError(f"no results.json files in {old_dir}: nothing to compare with")
+    kinds = {r.assignment for r in [*old_results.values(), *new_results.values()]}
+    if len(kinds) > 1:
+        raise course_grades.CourseError(f"{old_dir} and {new_dir} hold results of different assignments "
+                                        f"({', '.join(sorted(kinds))})")
     has = [(d / course_grades.COURSE_FILE).is_file() for d in (old_dir, new_dir)]
     if has[0] != has[1]:
         raise course_grades.CourseError(
