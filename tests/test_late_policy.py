@@ -132,3 +132,23 @@ def test_gradescope_metadata(policy):
     assert pooled.fraction == 0 and "applied when the course's grades are exported" in pooled.how
     assert late_policy.from_gradescope(settings, {"created_at": "yesterday"}) is None
     assert late_policy.from_gradescope(settings, ["not", "a", "dict"]) is None
+
+
+def test_lateness_is_elapsed_time_across_a_change_of_summer_time(tmp_path):
+    """New York leaves summer time on 2026-11-01 at 02:00: from Oct 31, 12:00 (EDT) to Nov 1,
+    11:30 (EST) is 24 h 30 min, not the 23 h 30 min the wall clock shows."""
+    text = POLICY.replace('per = "day"', 'per = "hour"').replace("fraction = 0.1\n", "fraction = 0.01\n")
+    text = text.replace("due = 2026-10-02T23:59:00", "due = 2026-10-31T12:00:00")
+    text = text.replace("cutoff = 2026-10-09", "cutoff = 2026-11-09")
+    text = text.replace("s0007 = 2026-10-04", "s0007 = 2026-11-04")
+    p = read_policy(write(tmp_path, text))
+    from zoneinfo import ZoneInfo
+    submitted = dt.datetime(2026, 11, 1, 11, 30, tzinfo=ZoneInfo("America/New_York"))
+    late = p.lateness("gradient_descent", "s1", submitted, "t", grace_left=0)
+    assert late.late_seconds == 24.5 * 3600 and late.fraction == 0.25  # 25 started hours
+
+
+def test_a_penalty_that_reaches_the_cap_exactly_is_not_called_capped(tmp_path):
+    p = read_policy(write(tmp_path, POLICY.replace("cap = 0.35", "cap = 0.3")))
+    late = p.lateness("gradient_descent", "s1", at(5, 12), "t")  # 3 started days x 10% = 30%
+    assert late.fraction == 0.3 and "capped" not in late.how

@@ -107,8 +107,9 @@ class Policy:
         when = f"submitted {_show(submitted)}"
         base = Lateness(submitted_at=submitted.isoformat(), source=source, due=due.isoformat(),
                         cutoff=cutoff.isoformat() if cutoff else "")
-        late = submitted - due
-        if cutoff is not None and submitted > cutoff:
+        # Elapsed time, in UTC: across a change of summer time, wall clocks gain or lose an hour.
+        late = submitted.astimezone(dt.UTC) - due.astimezone(dt.UTC)
+        if cutoff is not None and submitted.astimezone(dt.UTC) > cutoff.astimezone(dt.UTC):
             return replace(base, late_seconds=late.total_seconds(), fraction=1.0,
                             how=f"{when}, after the cutoff {_show(cutoff)}{extended}: not accepted, score 0")
         if late <= dt.timedelta(0):
@@ -122,8 +123,9 @@ class Policy:
         if rest <= dt.timedelta(0):
             return replace(base, late_seconds=late.total_seconds(), grace_days=grace, how=f"{said}: no penalty")
         units = math.ceil(rest / self.per.length)
-        fraction = min(self.cap, units * self.fraction)
-        capped = f", capped at {_pct(self.cap)}" if units * self.fraction > self.cap else ""
+        uncapped = round(units * self.fraction, 9)  # 3 x 0.1 is 0.30000000000000004
+        fraction = min(self.cap, uncapped)
+        capped = f", capped at {_pct(self.cap)}" if uncapped > self.cap else ""
         return replace(base, late_seconds=late.total_seconds(), grace_days=grace, fraction=round(fraction, 6),
                         how=f"{said}; {units} {self.per}{'s' if units > 1 else ''} late"
                             f"{' after them' if grace else ''} x {_pct(self.fraction)}{capped}: "
