@@ -46,3 +46,10 @@ def test_a_damaged_ledger_is_named_and_kept(tmp_path, text):
     with pytest.raises(LedgerError, match=str(path)):
         GraceLedger(path).record("hw1", {"s1": 1})
     assert path.read_text() == text
+
+
+def test_a_ledger_that_cannot_be_written_is_named(tmp_path):
+    """A folder the ledger cannot be written in (a file where its folder should be)."""
+    (tmp_path / "not_a_folder").write_text("")
+    with pytest.raises(LedgerError, match="cannot write the grace-day ledger"):
+        GraceLedger(tmp_path / "not_a_folder" / "grace.json").record("hw1", {"s1": 1})

@@ -74,7 +74,15 @@ class GraceLedger:
 
     def record(self, assignment: str, used: dict[str, int]) -> dict[str, tuple[int, int]]:
         """Make ``used`` ({student id: days}) the ledger's entries for ``assignment`` (students
-        not in it used none on it); {student id: (days before, days now)} for each that changed."""
+        not in it used none on it); {student id: (days before, days now)} for each that changed.
+        LedgerError when the ledger cannot be read or written (it is then left as it was)."""
+        try:
+            return self._record(assignment, used)
+        except OSError as e:
+            raise LedgerError(f"{self.path}: cannot write the grace-day ledger: {e.strerror or e}; the batch's "
+                              "results are kept, and the same command updates the ledger once it can") from None
+
+    def _record(self, assignment: str, used: dict[str, int]) -> dict[str, tuple[int, int]]:
         with self._locked():
             ledger = self.read()
             changed = {}
