@@ -16,7 +16,8 @@ from .course import course_grades
 from .grade import Grader
 from .identity import grader_identity, grader_version
 from .isolation import resolve
-from .results import read_kept
+from .results import RESULTS
+from .results import read as read_result
 from .results import write as write_result
 
 
@@ -139,7 +140,8 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolation=
         results, todo, replaced = [], [], []
         for found in subs:
             fp = submission.fingerprint(found.path, version)
-            kept = read_kept(out_dir, found.name, fp) if resume else None
+            earlier = _earlier_result(out_dir, found.name) if resume else None
+            kept = earlier if earlier is not None and earlier.fingerprint == fp else None
             if kept is not None:
                 kept.path = str(found.path)
                 before = kept.final_score
@@ -153,7 +155,7 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolation=
                 results.append(kept)
             else:
                 todo.append((found.path, fp, found.name))
-                if resume and _graded_before(out_dir, found.name):
+                if earlier is not None:  # by another grader, or for other files
                     replaced.append(found.name)
         if replaced:
             raise WouldReplace(out_dir, replaced)
@@ -197,14 +199,13 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolation=
     return results
 
 
-def _graded_before(out_dir, name) -> bool:
-    """Whether ``out_dir`` holds a readable result of ``name`` (by whatever grader)."""
-    from .results import RESULTS, read
+def _earlier_result(out_dir, name):
+    """The result of ``name`` an earlier run wrote in ``out_dir`` (by whatever grader), or None
+    where there is none that reads as one (missing, damaged, of another format: graded anew)."""
     try:
-        read(Path(out_dir) / name / RESULTS)
+        return read_result(Path(out_dir) / name / RESULTS)
     except (OSError, ValueError):
-        return False
-    return True
+        return None
 
 
 def _with_course(result, planned) -> bool:

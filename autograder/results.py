@@ -295,17 +295,6 @@ def read(path: str | os.PathLike[str]) -> SubmissionResult:
     return result
 
 
-def read_kept(out_dir: str | os.PathLike[str], name: str, fingerprint: str) -> SubmissionResult | None:
-    """The result recorded for submission ``name`` by an earlier run with the same
-    fingerprint (same files, same grader), or None: then it must be graded (again)."""
-    if not fingerprint:
-        return None
-    try:
-        result = read(Path(out_dir) / name / RESULTS)
-    except (OSError, ValueError):
-        return None
-    return result if result.fingerprint == fingerprint else None
-
 
 def read_folder(out_dir: str | os.PathLike[str]) -> tuple[list[SubmissionResult], list[str]]:
     """Every results.json directly under ``out_dir``'s submission folders: the results, by

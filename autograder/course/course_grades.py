@@ -7,6 +7,7 @@ regrade diff (``regrade_diff``) are made from ``course.json``.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import json
 import os
 from collections.abc import Sequence
@@ -44,7 +45,7 @@ def load(policy: str | Path | None = None, roster: str | Path | None = None) -> 
     return Course(p, read_roster(r) if r else None)
 
 
-class Status:
+class Status(enum.StrEnum):
     """A student's grade for one assignment: graded, not graded (it could not be), missing."""
     GRADED = "graded"
     UNGRADED = "not graded"
@@ -75,10 +76,10 @@ def plan(course: Course, assignment: str, found: Sequence[Any], now: dt.datetime
     now = now or dt.datetime.now(dt.UTC)
     policy, roster = course.policy, course.roster
     deadline = policy.deadline(assignment) if policy else None
+    roots = {f.name: gradescope_export.export_root(f.path.parent) for f in found}
     exports: dict[Path, dict[str, gradescope_export.Exported]] = {}
-    for f in found:
-        root = gradescope_export.export_root(f.path.parent)
-        if root is not None and root not in exports:
+    for root in set(roots.values()):
+        if root is not None:
             try:
                 exports[root] = gradescope_export.read_export(root)
             except gradescope_export.ExportError as e:
@@ -91,8 +92,8 @@ def plan(course: Course, assignment: str, found: Sequence[Any], now: dt.datetime
     if policy and policy.grace_days and policy.grace_ledger:
         left = GraceLedger(policy.grace_ledger).left(policy.grace_days, assignment)
     for f in found:
-        root = gradescope_export.export_root(f.path.parent)
-        meta = exports.get(root, {}).get(f.path.name) if root else None
+        root = roots[f.name]
+        meta = exports[root].get(f.path.name) if root else None
         submitted, source = None, ""
         if meta is not None:
             listed: list[Listed | None] = [roster.find(s.id, s.email) if roster else None for s in meta.submitters]
@@ -135,7 +136,7 @@ def plan(course: Course, assignment: str, found: Sequence[Any], now: dt.datetime
 class StudentGrade:
     """The grade that counts for one student on one assignment."""
     student: RosterEntry
-    status: str
+    status: Status
     submission: str = ""
     raw_score: float = 0.0
     late_penalty: float = 0.0
@@ -223,7 +224,7 @@ def read(out_dir: str | os.PathLike[str]) -> CourseGrades:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("format") != FORMAT:
             raise CourseError(f"{path}: written by another version (format {data.get('format')!r})")
-        grades = [StudentGrade(RosterEntry(**g["student"]), str(g["status"]), str(g["submission"]),
+        grades = [StudentGrade(RosterEntry(**g["student"]), Status(g["status"]), str(g["submission"]),
                                float(g["raw_score"]), float(g["late_penalty"]), float(g["score"]),
                                Lateness(**g["late"]) if g["late"] else None, [str(o) for o in g["others"]])
                   for g in data["grades"]]

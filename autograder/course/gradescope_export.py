@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..results import RosterEntry
-
 from ..submission import EXPORT_METADATA as METADATA
+from .late_policy import read_time
+
 MAX_METADATA_BYTES = 64 << 20
 
 
@@ -65,13 +66,13 @@ def unpack(path: Path, dest: Path) -> Path:
     """Unpack an export zip into ``dest`` (with the bounds and checks of every zip the grader
     opens) and return the folder holding its metadata; the same zip is unpacked once."""
     from .. import submission
-    done = dest / ".unpacked"
-    if not done.is_file() or done.read_text() != submission.fingerprint(path):
+    done, digest = dest / ".unpacked", submission.fingerprint(path)
+    if not done.is_file() or done.read_text() != digest:
         import shutil
         shutil.rmtree(dest, ignore_errors=True)
         dest.mkdir(parents=True)
         submission.safe_unzip(path, dest)
-        done.write_text(submission.fingerprint(path))
+        done.write_text(digest)
     root = export_root(dest)
     if root is None:
         raise ExportError(f"{path}: no {METADATA} in the zip")
@@ -118,7 +119,6 @@ def read_export(root: Path) -> dict[str, Exported]:
                                           _text(p.get(":email"), where, ":email")))
         created = entry.get(":created_at")
         try:
-            from .late_policy import read_time
             when = read_time(created, dt.UTC)
         except ValueError as e:
             raise ExportError(f"{where}: :created_at: {created!r} is not a date and time ({e})") from None

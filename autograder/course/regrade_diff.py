@@ -109,61 +109,71 @@ def compare(old_dir: str | Path, new_dir: str | Path) -> RegradeDiff:
             f"only {new_dir if has[1] else old_dir} has a {course_grades.COURSE_FILE}: grade both with the same "
             "roster to compare students, or neither to compare submissions")
     title = next(iter(new_results.values())).assignment if new_results else new_dir.name
-    rows: list[tuple[str, str, str, str, SubmissionResult | None, SubmissionResult | None,
-                     float | None, float | None, float]] = []
+    rows: list[_Pair] = []
     if has[1]:
         old_course, new_course = course_grades.read(old_dir), course_grades.read(new_dir)
         title = new_course.title
-        old_by = {g.student.id: g for g in old_course.grades}
+        old_by = {g.student.id: g for g in old_course.grades if g.status != course_grades.Status.MISSING}
         for g in new_course.grades:
             before = old_by.get(g.student.id)
             graded = g.status != course_grades.Status.MISSING
-            was = before is not None and before.status != course_grades.Status.MISSING
-            rows.append((g.student.id, g.student.name, g.student.email, g.submission,
-                         old_results.get(before.submission) if was and before else None,
-                         new_results.get(g.submission) if graded else None,
-                         before.score if was and before else None, g.score if graded else None, new_course.max_score))
+            rows.append(_Pair(g.student.id, g.student.name, g.student.email, g.submission,
+                              old_results.get(before.submission) if before else None,
+                              new_results.get(g.submission) if graded else None,
+                              before.score if before else None, g.score if graded else None, new_course.max_score))
     else:
         for name in sorted(set(old_results) | set(new_results)):
             o, n = old_results.get(name), new_results.get(name)
-            rows.append((name, name, "", name, o, n, o.final_score if o else None, n.final_score if n else None,
-                         (n or o).max_score))  # type: ignore[union-attr]
-    changes = []
-    for key, name, email, sub, o, n, old, new, max_score in rows:
-        if old == new:
-            continue
-        checks = _changed_checks(o, n)
-        reasons = [_reason(c, o, n) for c in checks]
-        if o is not None and n is not None and o.submission != n.submission:
-            reasons.append(f"the submission that counts is now {n.submission} (it was {o.submission})")
-        if o is not None and n is not None and o.penalty != n.penalty:
-            reasons.append(f"the late penalty is {points(n.penalty)} instead of {points(o.penalty)}"
-                           + (f" ({n.late.how})" if n.late else ""))
-        message = templating.render(
-            "course/regrade_message.txt.j2", name=name, title=title, old=points(old or 0), new=points(new or 0),
-            max_score=points(max_score), reasons=reasons).strip()
-        changes.append(ScoreChange(key, name, email, sub, old, new, max_score, checks, message))
-    pairs = [(o, n) for *_, o, n, _a, _b, _m in rows]
-    names: dict[str, CheckResult] = {}
-    for o, n in pairs:
-        for c in (n.checks if n else []) + (o.checks if o else []):
-            names.setdefault(c.name, c)
-    per_check: list[CheckChange] = []
-    for cname, c in names.items():
-        def find(r: SubmissionResult | None) -> CheckResult | None:
-            return next((x for x in r.checks if x.name == cname), None) if r else None
-        olds = [find(o) for o, _ in pairs]
-        news = [find(n) for _, n in pairs]
-        old_pts = next((x.points for x in olds if x), None)
-        new_pts = next((x.points for x in news if x), None)
-        cc = CheckChange(cname, c.task, c.doc or cname, old_pts, new_pts, sum(map(_passed, olds)),
-                         sum(map(_passed, news)))
-        for row, a, b in zip(rows, olds, news, strict=True):
-            if row[4] is not None and row[5] is not None and _passed(a) != _passed(b):
-                (cc.gained if _passed(b) else cc.lost).append(row[0])
-        per_check.append(cc)
-    return RegradeDiff(old_dir, new_dir, has[1], changes, per_check,
-                       sum(1 for r in rows if r[6] is not None and r[7] is not None))
+            rows.append(_Pair(name, name, "", name, o, n, o.final_score if o else None, n.final_score if n else None,
+                              (n or o).max_score))  # type: ignore[union-attr]
+    changes = [_change(r, title) for r in rows if r.old != r.new]
+    per_check: dict[str, CheckChange] = {}
+    for r in rows:
+        was = {c.name: c for c in r.old_result.checks} if r.old_result else {}
+        now = {c.name: c for c in r.new_result.checks} if r.new_result else {}
+        for cname in dict.fromkeys([*now, *was]):
+            c = now.get(cname) or was[cname]
+            cc = per_check.setdefault(cname, CheckChange(cname, c.task, c.doc or cname, None, None, 0, 0))
+            if cname in was:
+                cc.old_points = was[cname].points if cc.old_points is None else cc.old_points
+                cc.old_passed += _passed(was[cname])
+            if cname in now:
+                cc.new_points = now[cname].points if cc.new_points is None else cc.new_points
+                cc.new_passed += _passed(now[cname])
+            if r.old_result and r.new_result and _passed(was.get(cname)) != _passed(now.get(cname)):
+                (cc.gained if _passed(now.get(cname)) else cc.lost).append(r.key)
+    return RegradeDiff(old_dir, new_dir, has[1], changes, list(per_check.values()),
+                       sum(1 for r in rows if r.old is not None and r.new is not None))
+
+
+@dataclass
+class _Pair:
+    """One student (or submission) in both gradings: what counted before and now."""
+    key: str
+    name: str
+    email: str
+    submission: str
+    old_result: SubmissionResult | None
+    new_result: SubmissionResult | None
+    old: float | None
+    new: float | None
+    max_score: float
+
+
+def _change(r: _Pair, title: str) -> ScoreChange:
+    """A changed score, with the reasons and the message to send."""
+    o, n = r.old_result, r.new_result
+    checks = _changed_checks(o, n)
+    reasons = [_reason(c, o, n) for c in checks]
+    if o is not None and n is not None and o.submission != n.submission:
+        reasons.append(f"the submission that counts is now {n.submission} (it was {o.submission})")
+    if o is not None and n is not None and o.penalty != n.penalty:
+        reasons.append(f"the late penalty is {points(n.penalty)} instead of {points(o.penalty)}"
+                       + (f" ({n.late.how})" if n.late else ""))
+    message = templating.render(
+        "course/regrade_message.txt.j2", name=r.name, title=title, old=points(r.old or 0), new=points(r.new or 0),
+        max_score=points(r.max_score), reasons=reasons).strip()
+    return ScoreChange(r.key, r.name, r.email, r.submission, r.old, r.new, r.max_score, checks, message)
 
 
 def write_csv(diff: RegradeDiff, dest: str | Path | None = None) -> Path:
