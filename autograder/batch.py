@@ -105,7 +105,7 @@ class StopSignals:
 
 
 def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolation=None, jobs=None, resume=True,
-              pages=True, shard=None, course=None):
+              pages=True, shard=None, course=None, problems=None):
     """Grade every submission under ``paths`` with ``jobs`` workers at a time; write each
     results.json as soon as it is known, then grades.csv.
 
@@ -117,19 +117,23 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolation=
     With ``resume``, a submission whose results.json in ``out_dir`` was written by the same
     grader for the same files is not graded again: a batch that was stopped or killed picks
     up where it ended; one written by another grader or for other files raises
-    WouldReplace before anything is graded (``resume=False``, ``--regrade``, grades all again).
+    WouldReplace before anything is graded (``resume=False``, ``--regrade``, grades all again),
+    unless it is no grade (the submission could not be graded then): that one is graded again.
     Results files are replaced atomically, so none is ever half-written.
     With ``pages``, each submission's feedback page is written beside its results.json and
     the class summary at the end (``autograder report`` draws them later from the files).
     With ``shard`` = (K, N), only shard K of N is graded (see ``select``) and neither
     grades.csv nor the summary is written: that is the merge's (``report.rebuild``) work.
+    ``problems``: {path: why} for submissions known not to be gradable (an upload of an export
+    over a submission's limits): each gets an error row; so does one whose time, by the course's
+    record, is in the future. The rest of the batch is graded.
     """
     out_dir = Path(out_dir)
     start = time.monotonic()
     assignment = assignments.get(assignment) if isinstance(assignment, str) else assignment
     limits = limits or sandbox.Limits()
     with StopSignals() as signals:
-        subs = submission.select(assignment, paths, shard)
+        subs = submission.select(assignment, paths, shard, problems)
         policy = resolve(isolation)
         check_writable(out_dir)
         identity = grader_identity(assignment, limits, policy.mode)
@@ -139,7 +143,8 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolation=
             print(f"autograder: {text.line(line)}", file=sys.stderr)
         results, todo, replaced = [], [], []
         for found in subs:
-            fp = submission.fingerprint(found.path, version)
+            problem = found.problem or (planned.problems.get(found.name, "") if planned is not None else "")
+            fp = submission.fingerprint(found.path, version, *([problem] if problem else []))
             earlier = _earlier_result(out_dir, found.name) if resume else None
             kept = earlier if earlier is not None and earlier.fingerprint == fp else None
             if kept is not None:
@@ -154,8 +159,8 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolation=
                         report.write_page(kept, out_dir, assignment)
                 results.append(kept)
             else:
-                todo.append((found.path, fp, found.name))
-                if earlier is not None:  # by another grader, or for other files
+                todo.append((found.path, fp, found.name, problem))
+                if earlier is not None and earlier.graded:  # by another grader, or for other files
                     replaced.append(found.name)
         if replaced:
             raise WouldReplace(out_dir, replaced)
@@ -223,7 +228,7 @@ def grade_paths(grader: Grader, paths: list, progress: bool = False, jobs: int |
     results: list = []
     names = submission.names_for(paths)
     with StopSignals() as signals:
-        _grade_batch(grader, [(p, "", names[Path(p)]) for p in paths], None, results, progress, jobs, signals)
+        _grade_batch(grader, [(p, "", names[Path(p)], "") for p in paths], None, results, progress, jobs, signals)
     order = {str(p): i for i, p in enumerate(paths)}
     return sorted(results, key=lambda r: order[r.path])
 

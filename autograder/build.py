@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import nbformat
 
-from . import templating
+from . import python_command, templating
 
 CODE_BEGIN, CODE_END = "# BEGIN SOLUTION", "# END SOLUTION"
 MD_BEGIN, MD_END = "<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->"
@@ -264,8 +264,8 @@ def build_zip(assignment, out, call_timeout=None, no_sandbox=False, late_policy=
             "plugins": [{"autograder.otter_plugin.EnginePlugin": plugin_settings(
                 assignment, call_timeout, no_sandbox, late_policy)}]}, indent=2))
         raw = tmp / "raw.zip"
-        subprocess.run([sys.executable, "-m", "otter", "generate", "--overwrite-requirements",
-                        "--python-version", "3.11", "-o", str(raw), "dl_autograder"],
+        subprocess.run(python_command.isolated("-m", "otter", "generate", "--overwrite-requirements",
+                        "--python-version", "3.11", "-o", str(raw), "dl_autograder"),
                        cwd=tmp, check=True, capture_output=True)
         target = out / "autograder.zip"
         with zipfile.ZipFile(raw) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:

@@ -44,8 +44,7 @@ def _grade(args):
             if shard is not None:
                 return _fail("--policy and --roster apply to a whole batch: not with --shard")
             course = course_grades.load(args.policy, args.roster)
-        paths = [str(gradescope_export.unpack(Path(p), Path(args.out) / "gradescope_export" / Path(p).stem))
-                 if gradescope_export.is_export_zip(Path(p)) else p for p in args.paths]
+        paths, problems = _unpack_exports(args.paths, Path(args.out), quiet=args.quiet)
         if args.list:  # which submissions this command (this shard) would grade; nothing is graded
             for found in submission.select(assignments.get(args.assignment), paths, shard):
                 print(text.line(found.name))
@@ -54,7 +53,7 @@ def _grade(args):
                                   jobs=args.jobs, resume=not args.regrade,
                                   isolation=Mode.NONE if args.no_sandbox else args.isolation,
                                   pages=not args.no_pages,
-                                  shard=shard, course=course)
+                                  shard=shard, course=course, problems=problems)
     except (FileNotFoundError, submission.NoSubmissions, NoIsolation, cluster.ShardError,
             batch.CannotWrite, batch.WouldReplace, late_policy.PolicyError, roster.RosterError,
             course_grades.CourseError, gradescope_export.ExportError, submission.SubmissionProblem,
@@ -71,6 +70,33 @@ def _grade(args):
               f"{args.out}` merges the shards)" if args.shard else
               f"Wrote {args.out}/grades.csv and {len(results)} results.json file(s).")
     return 1 if any(not r.graded for r in results) else 0
+
+
+def _unpack_exports(given: list[str], out: Path, quiet: bool = False) -> tuple[list[str], dict[Path, str]]:
+    """The paths to grade, each Gradescope export zip among ``given`` unpacked into ``out``
+    (``submission.given_exports`` says which paths are exports), and {submission folder: why}
+    for the uploads of an export that were not unpacked (each becomes an error row)."""
+    from .course import gradescope_export
+    exports = submission.given_exports(given)
+    if not exports:
+        shaped = [p for p in given if submission.given_exports([p])]
+        if shaped:
+            print(f"autograder: {text.line(', '.join(shaped), 500)}: shaped like Gradescope's export, graded as "
+                  "submission(s): an export is read as one only when every path given is an export",
+                  file=sys.stderr)
+    paths, problems = [], {}
+    for p in given:
+        root = exports.get(Path(p))
+        if isinstance(root, str):  # a zip
+            unpacked = gradescope_export.unpack(Path(p), out / "gradescope_export" / Path(p).stem)
+            paths.append(str(unpacked.root))
+            problems.update(unpacked.problems)
+        else:
+            paths.append(p)
+        if root is not None and not quiet:
+            print(f"Reading {text.line(p, 300)} as Gradescope's export: who handed in each submission and when "
+                  f"come from its {submission.EXPORT_METADATA}", file=sys.stderr)
+    return paths, problems
 
 
 def _stub(args):

@@ -9,10 +9,9 @@ files only (atomically, so shards can share one folder); ``autograder report`` m
 """
 import hashlib
 import shlex
-import sys
 from pathlib import Path
 
-from . import templating
+from . import python_command, templating
 
 SLURM_FILES = {"grade.sbatch": "grade.sbatch.j2", "merge.sbatch": "merge.sbatch.j2", "submit.sh": "submit.sh.j2"}
 KUBERNETES_FILES = {"grade-job.yaml": "grade-job.yaml.j2", "merge-job.yaml": "merge-job.yaml.j2"}
@@ -61,7 +60,7 @@ def slurm(assignment: str, submissions, out, shards: int, dest, cpus: int = 2, m
     values = {"assignment": assignment, "submissions": submissions, "out": out, "shards": shards, "cpus": cpus,
               "memory_mb": memory_mb, "time_limit": time_limit, "logs": dest / "logs", "workdir": Path.cwd(),
               "job_name": f"ag-{assignment}", "extra_sbatch": list(extra_sbatch), "grade_options": grade_options,
-              "autograder": templating.ShellQuoted(shlex.join([sys.executable, "-m", "autograder.cli"]))}
+              "autograder": templating.ShellQuoted(shlex.join(python_command.isolated("-m", "autograder.cli")))}
     return _write(SLURM_FILES, dest, values, executable={"grade.sbatch", "merge.sbatch", "submit.sh"})
 
 

@@ -228,16 +228,17 @@ class Grader:
         res.seconds = time.monotonic() - start
         return res
 
-    def grade(self, path, fingerprint="", name=None):
+    def grade(self, path, fingerprint="", name=None, problem=""):
         """Grade one submission (file, folder or zip) under ``name`` (default: its file name's
-        stem); never raises for anything the submission does: a fault of the grader's own is
+        stem), or, with ``problem`` (why it cannot be, known before it is opened), record it as
+        not gradable; never raises for anything the submission does: a fault of the grader's own is
         recorded as "could not be graded: internal error", with the traceback on stderr (the
         instructor's log), and the batch goes on. Raises ``sandbox.Stopped`` when grading was
         stopped meanwhile: then the result is not one (its workers were killed under it)."""
         start = time.monotonic()
         name = name or submission.name_of(path)
         try:
-            return self._grade(path, fingerprint, name, start)
+            return self._grade(path, fingerprint, name, start, problem)
         except sandbox.Stopped:
             raise
         except Exception as e:  # noqa: BLE001 - the last resort: one submission never ends a batch
@@ -256,10 +257,12 @@ class Grader:
             result.seconds = time.monotonic() - start
             return result
 
-    def _grade(self, path, fingerprint, name, start):
+    def _grade(self, path, fingerprint, name, start, problem=""):
         deadline = start + self.assignment.time_budget  # local: grade() runs in several threads
         # Unpacked zips go in the batch's scratch folder, which goes whatever happens.
-        handed_in = submission.open_submission(path, self.assignment.submission_files, scratch=self.env.root, name=name)
+        handed_in = (submission.Submission(name, Path(path), problem=problem) if problem else
+                     submission.open_submission(path, self.assignment.submission_files, scratch=self.env.root,
+                                                name=name))
         result = SubmissionResult(handed_in.name, str(path), fingerprint=fingerprint,
                                   isolation=self.env.policy.mode.value, assignment=self.assignment.name,
                                   grader=self.identity)

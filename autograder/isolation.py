@@ -24,11 +24,9 @@ import functools
 import os
 import platform
 import subprocess
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-RUNTIME_SRC = Path(__file__).parent / "runtime"
 
 
 class Mode(str, enum.Enum):
@@ -111,12 +109,13 @@ def probe(mode: Mode) -> str:
     mode = Mode(mode)
     if platform.system() != "Linux":
         return f"this is {platform.system()}: isolation needs Linux"
-    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); from autograder.runtime.jail import probe; "
-            "why = probe(json.loads(sys.argv[2])); print(why); sys.exit(1 if why else 0)")
+    code = ("import json; from autograder.runtime.jail import probe; "
+            "why = probe(json.loads(sys.argv[1])); print(why); sys.exit(1 if why else 0)")
     import json
+
+    from . import python_command
     try:
-        proc = subprocess.run([sys.executable, "-I", "-c", code, str(RUNTIME_SRC.parents[1]),
-                               json.dumps(POLICIES[mode].spec())],
+        proc = subprocess.run(python_command.running(code, json.dumps(POLICIES[mode].spec())),
                               capture_output=True, text=True, timeout=60, env=_base_env())
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"the isolation probe failed ({e})"

@@ -4,6 +4,9 @@ The zip's run_autograder does without otter's run (``gradescope.py``: the same g
 same results, about two seconds of CPU sooner); this plugin is what ``otter run -a
 autograder.zip`` uses. otter runs plugins in its own process, before and after it executes the notebook in a Jupyter
 kernel. This plugin:
+  * ``before_grading``: removes the submission's ``.OTTER_LOG`` (otter's log of the student's
+    checks, a dill pickle that otter unpickles whenever the file exists, right after this
+    hook): a crafted one would run its code in otter's process, as the grader's user;
   * ``before_execution``: grades the submission with ``grade.Grader`` (each submission in a
     sandboxed worker, checks in this process) and then hands otter an empty notebook, so no
     student code ever runs in otter's kernel or process (where it could patch otter, read the
@@ -15,6 +18,8 @@ Registered in otter_config.json as {"autograder.otter_plugin.EnginePlugin": {"as
 Where the machine cannot isolate student code and ``no_sandbox`` is not set, no student code
 runs: the submission gets 0 and a message saying why.
 """
+import os
+import shutil
 from pathlib import Path
 
 from otter.plugins import AbstractOtterPlugin
@@ -37,8 +42,26 @@ class FixedResults:
         return self.output
 
 
+def remove_otter_log(folder: Path) -> bool:
+    """Remove ``folder/.OTTER_LOG`` whatever it is (a link is removed, never followed); whether
+    there was one. A log that cannot be removed stops the run: otter would unpickle it."""
+    from otter.check.notebook import OTTER_LOG_FILENAME
+    log = folder / OTTER_LOG_FILENAME
+    if not os.path.lexists(log):
+        return False
+    if log.is_dir() and not log.is_symlink():
+        shutil.rmtree(log)
+    else:
+        log.unlink()
+    return True
+
+
 class EnginePlugin(AbstractOtterPlugin):
     """Grade with the toolkit's isolated engine instead of otter's in-kernel tests."""
+
+    def before_grading(self, config):
+        # otter runs this hook in the submission's folder, before it reads the log from there.
+        remove_otter_log(Path(self.submission_path).resolve().parent)
 
     def _grade(self):
         notebook = Path(self.submission_path).resolve()

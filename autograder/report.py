@@ -2,11 +2,10 @@
 pages (``feedback``), progress output while a batch runs and a summary at its end; and
 ``rebuild``, the same from the results.json files of one or more folders alone
 (``autograder report``)."""
-import csv
 import sys
 from pathlib import Path
 
-from . import feedback, similarity, text
+from . import feedback, python_command, similarity, text
 from .isolation import Mode
 from .results import NO_SANDBOX_NOTE, RESULTS, SubmissionResult, SubmissionStatus, atomic_write, read_folder
 
@@ -28,15 +27,11 @@ def write_gradebook(results, out_dir, assignment):
                      ";".join(s.id for s in r.students), late.submitted_at if late else "",
                      round(late.late_seconds / 3600, 4) if late else "", late.grace_days if late else ""]
                     + [round(per_task[t], 6) for t in tasks])
-    from io import StringIO
-    buf = StringIO()
-    w = csv.writer(buf)
     # score: what counts (the raw score less the late penalty); the tasks' columns are raw.
-    w.writerow(["submission", "score", "max_score", "status", "raw_score", "late_penalty", "student_ids",
-                "submitted_at", "hours_late", "grace_days"] + [f"task_{t}" for t in tasks])
-    w.writerows(rows)
+    header = ["submission", "score", "max_score", "status", "raw_score", "late_penalty", "student_ids",
+              "submitted_at", "hours_late", "grace_days"] + [f"task_{t}" for t in tasks]
     path = Path(out_dir) / GRADEBOOK
-    atomic_write(path, buf.getvalue())
+    atomic_write(path, text.csv_text([header, *rows]))  # names a TA opens in a spreadsheet
     return path
 
 
@@ -81,7 +76,7 @@ class PageDrawer:
         # What a page shows of the declaration, as data: loading the assignment would import
         # its checks, and torch with them, for nothing.
         page_needs = json.dumps({"name": assignment.name, "tasks": assignment.tasks, "manual": assignment.manual})
-        self.proc = subprocess.Popen([sys.executable, "-c", code, str(out_dir), page_needs],
+        self.proc = subprocess.Popen(python_command.running(code, str(out_dir), page_needs),
                                      stdin=subprocess.PIPE, text=True)
 
     def submit(self, name: str) -> None:

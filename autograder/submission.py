@@ -5,6 +5,7 @@ Zips are unpacked by the grader itself, refusing absolute paths, ``..``, links, 
 archives that expand beyond a size or member limit. Nothing from a submission is executed here.
 """
 import collections
+import contextlib
 import os
 import re
 import shutil
@@ -42,14 +43,17 @@ class Submission:
 def find(paths, folders=False):
     """Expand arguments into submission paths, sorted, without duplicates. With ``folders``
     (an assignment that collects files), each submission is a folder or zip; a folder holding
-    a notebook directly is itself one submission."""
+    a notebook directly is itself one submission. Gradescope's export (``given_exports``): a
+    folder per submission."""
     found = []
+    exports = given_exports(paths)
     for p in map(Path, paths):
         if not p.exists():
             raise FileNotFoundError(f"no such submission file or folder: {p}")
         listed = sorted(q for q in p.iterdir() if not is_junk([q.name])) if p.is_dir() else []
-        if p.is_dir() and (p / EXPORT_METADATA).is_file():  # Gradescope's export: a folder per submission
-            found += [q for q in listed if q.is_dir()]
+        root = exports.get(p)
+        if isinstance(root, Path):  # an export zip is unpacked first (course.gradescope_export.unpack)
+            found += [q for q in sorted(root.iterdir()) if q.is_dir() and not is_junk([q.name])]
         elif not folders:
             found += [q for q in listed if q.suffix in CODE_SUFFIXES + (".zip",) and q.is_file()] \
                 if p.is_dir() else [p]
@@ -67,6 +71,67 @@ def find(paths, folders=False):
 
 JUNK_FOLDERS = ("__MACOSX", ".ipynb_checkpoints")  # macOS resource forks, Jupyter's autosaves
 EXPORT_METADATA = "submission_metadata.yml"  # beside the folders of Gradescope's export (course.gradescope_export)
+
+
+def _export_shaped(names: list[str]) -> bool:
+    """Whether the entries at the top of a folder (names, folders ending in "/") are those of
+    Gradescope's export: its metadata beside submission folders, no notebook or script of its
+    own (a student's folder holds its notebook at the top)."""
+    return EXPORT_METADATA in names and not any(n.endswith(CODE_SUFFIXES + (".zip",)) for n in names)
+
+
+def export_root(path: Path) -> Path | None:
+    """The folder holding the metadata when ``path`` is a folder of Gradescope's export's shape
+    (or holds only one such folder, as an export unzipped into a folder of its own), else None."""
+    if not path.is_dir() or path.is_symlink():
+        return None
+    entries = [q for q in path.iterdir() if not is_junk([q.name])]
+    names = [q.name + "/" if q.is_dir() else q.name for q in entries]
+    if _export_shaped(names) and (path / EXPORT_METADATA).is_file() and not (path / EXPORT_METADATA).is_symlink():
+        return path
+    if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink():
+        inner = entries[0]
+        return inner if export_root(inner) == inner else None
+    return None
+
+
+def export_zip_root(path: Path) -> str | None:
+    """For a zip of Gradescope's export's shape: the folder inside it holding the metadata ("" at
+    its top, or its one top folder); None for any other file."""
+    if path.suffix != ".zip" or not path.is_file():
+        return None
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = [n.replace("\\", "/") for n in z.namelist()]
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+
+    def top(prefix: str) -> list[str]:  # the entries right below prefix, folders ending in "/"
+        below = {n[len(prefix):].split("/")[0] + ("/" if "/" in n[len(prefix):] else "")
+                 for n in names if n.startswith(prefix) and n != prefix}
+        return sorted(t for t in below if t.strip("/") and not is_junk([t.rstrip("/")]))
+
+    if _export_shaped(top("")):
+        return ""
+    outer = top("")
+    if len(outer) == 1 and outer[0].endswith("/") and _export_shaped(top(outer[0])):
+        return outer[0].rstrip("/")
+    return None
+
+
+def given_exports(paths) -> dict[Path, Path | str]:
+    """Which paths given on the command line are Gradescope exports: for a folder, the folder
+    holding its ``submission_metadata.yml`` (``export_root``); for a zip, that folder's path in
+    the zip (``export_zip_root``). Only when every path given is one: the metadata says who
+    handed in each submission and when, so only an export the instructor gives is read as one.
+    A student's folder or zip shaped like an export, among other submissions, is a submission,
+    and nothing inside a path given (a submission's own metadata file) is ever read as one."""
+    roots: dict[Path, Path | str | None] = {}
+    for p in map(Path, paths):
+        roots[p] = export_zip_root(p) if p.suffix == ".zip" else export_root(p)
+    if not roots or any(r is None for r in roots.values()):
+        return {}
+    return {p: r for p, r in roots.items() if r is not None}
 
 
 def is_junk(parts) -> bool:
@@ -108,35 +173,16 @@ def safe_unzip(archive, dest):
     escape, and turn every way a zip can be broken into ``SubmissionProblem`` ("the zip is
     damaged (...)"): nothing a zip holds raises anything else. The bytes written are counted,
     whatever sizes the zip claims."""
-    try:
-        Path(dest).mkdir(parents=True, exist_ok=True)
+    with zip_problems(archive):
         with zipfile.ZipFile(archive) as zf:
-            members = zf.infolist()
-            if len(members) > MAX_MEMBERS:
-                raise SubmissionProblem(f"zip has {len(members)} entries (limit {MAX_MEMBERS})")
-            if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
-                raise SubmissionProblem(f"zip expands beyond {MAX_UNPACKED_BYTES >> 20} MiB")
-            left = MAX_UNPACKED_BYTES
-            for m in members:
-                parts = _member_parts(m)
-                if parts is None:
-                    continue
-                folder = Path(dest)
-                for part in parts[:-1]:
-                    folder = folder / part
-                    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-                        raise DamagedZip(f"{'/'.join(parts)[:200]!r} is both a file and a folder")
-                    folder.mkdir(exist_ok=True)
-                target = folder / parts[-1]
-                if os.path.lexists(target):
-                    raise DamagedZip(f"{'/'.join(parts)[:200]!r} is in the zip twice, or is also a folder")
-                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-                with zf.open(m) as src, os.fdopen(fd, "wb") as out:
-                    while chunk := src.read(1 << 20):
-                        left -= len(chunk)
-                        if left < 0:
-                            raise SubmissionProblem(f"zip expands beyond {MAX_UNPACKED_BYTES >> 20} MiB")
-                        out.write(chunk)
+            extract(zf, zf.infolist(), dest)
+
+
+@contextlib.contextmanager
+def zip_problems(archive):
+    """Every way reading ``archive`` can fail, as ``SubmissionProblem``."""
+    try:
+        yield
     except SubmissionProblem:
         raise
     except zipfile.BadZipFile as e:
@@ -149,6 +195,39 @@ def safe_unzip(archive, dest):
         raise DamagedZip(e.strerror or str(e)) from None
     except Exception as e:  # noqa: BLE001 - zlib.error, lzma and bz2 errors, EOFError: all a broken zip
         raise DamagedZip(f"{type(e).__name__}: {e}") from None
+
+
+def extract(zf: zipfile.ZipFile, members: list[zipfile.ZipInfo], dest, strip: int = 0) -> None:
+    """Extract ``members`` of ``zf`` (one submission's: the limits are per submission) under
+    ``dest``, the first ``strip`` parts of each name left out (the folder they share in a
+    Gradescope export). Raises SubmissionProblem (``safe_unzip``); call it in ``zip_problems``."""
+    Path(dest).mkdir(parents=True, exist_ok=True)
+    if len(members) > MAX_MEMBERS:
+        raise SubmissionProblem(f"zip has {len(members)} entries (limit {MAX_MEMBERS})")
+    if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
+        raise SubmissionProblem(f"zip expands beyond {MAX_UNPACKED_BYTES >> 20} MiB")
+    left = MAX_UNPACKED_BYTES
+    for m in members:
+        parts = _member_parts(m)
+        if parts is None or not parts[strip:]:
+            continue
+        parts = parts[strip:]
+        folder = Path(dest)
+        for part in parts[:-1]:
+            folder = folder / part
+            if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+                raise DamagedZip(f"{'/'.join(parts)[:200]!r} is both a file and a folder")
+            folder.mkdir(exist_ok=True)
+        target = folder / parts[-1]
+        if os.path.lexists(target):
+            raise DamagedZip(f"{'/'.join(parts)[:200]!r} is in the zip twice, or is also a folder")
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with zf.open(m) as src, os.fdopen(fd, "wb") as out:
+            while chunk := src.read(1 << 20):
+                left -= len(chunk)
+                if left < 0:
+                    raise SubmissionProblem(f"zip expands beyond {MAX_UNPACKED_BYTES >> 20} MiB")
+                out.write(chunk)
 
 
 def _within_size(path):
@@ -266,23 +345,32 @@ def looked_for(assignment):
 
 @dataclass(frozen=True)
 class Found:
-    """A submission to grade: where it is, and its name (``names_for``)."""
+    """A submission to grade: where it is, its name (``names_for``), the Gradescope export it
+    is a folder of (``given_exports``: whose metadata says who handed it in and when), and why
+    it cannot be graded, when that is known before it is opened (``problem``: it then gets an
+    error row, and the rest of the batch is graded)."""
     path: Path
     name: str
+    export: Path | None = None
+    problem: str = ""
 
 
-def select(assignment, paths, shard=None) -> list[Found]:
+def select(assignment, paths, shard=None, problems=None) -> list[Found]:
     """The submissions under ``paths`` (see ``submission.find``) with their names, or, with
     ``shard`` = (K, N), those of shard K of N (``cluster.shard_of`` on each name; names are
-    given over the whole batch first, so every shard agrees on them). Raises NoSubmissions when
-    there is no submission at all (an empty shard is no error)."""
+    given over the whole batch first, so every shard agrees on them). ``problems``: {path: why}
+    for submissions known to be ungradable (an export's upload over the limits). Raises
+    NoSubmissions when there is no submission at all (an empty shard is no error)."""
     from . import cluster
     subs = find(paths, folders=bool(assignment.submission_files))
     if not subs:
         raise NoSubmissions(f"no submissions found in {', '.join(map(str, paths))}: "
                             f"looked for {looked_for(assignment)}")
     names = names_for(subs)
-    found = [Found(p, names[Path(p)]) for p in subs]
+    roots = {r for r in given_exports(paths).values() if isinstance(r, Path)}
+    problems = {Path(k): v for k, v in (problems or {}).items()}
+    found = [Found(p, names[Path(p)], Path(p).parent if Path(p).parent in roots else None,
+                   problems.get(Path(p), "")) for p in subs]
     if shard is not None:
         k, n = shard
         found = [f for f in found if cluster.shard_of(f.name, n) == k]

@@ -70,7 +70,7 @@ def make_export(dest: Path, metadata: str = METADATA) -> Path:
 
 
 def test_reads_submitters_and_times(tmp_path):
-    root = gradescope_export.unpack(make_export(tmp_path), tmp_path / "unpacked")
+    root = gradescope_export.unpack(make_export(tmp_path), tmp_path / "unpacked").root
     found = read_export(root)
     assert sorted(found) == sorted(FILES)
     group = found["submission_281990"]

@@ -54,10 +54,12 @@ class Status(enum.StrEnum):
 
 @dataclass
 class Plan:
-    """Per submission name: its students and its lateness; and what matched no student."""
+    """Per submission name: its students and its lateness; what matched no student; and why a
+    submission cannot be graded, where its time says so (``problems``: an error row each)."""
     students: dict[str, list[RosterEntry]] = field(default_factory=dict)
     late: dict[str, Lateness] = field(default_factory=dict)
     unmatched: dict[str, str] = field(default_factory=dict)  # submission name -> why
+    problems: dict[str, str] = field(default_factory=dict)  # submission name -> why
     roster: Roster | None = None
 
 
@@ -70,13 +72,15 @@ def _file_time(path: Path) -> dt.datetime:
 
 def plan(course: Course, assignment: str, found: Sequence[Any], now: dt.datetime | None = None) -> Plan:
     """Who handed in each of ``found`` (``submission.Found``) and what the policy makes of its
-    time. Times come from Gradescope's metadata, else the roster's submitted_at, else the
-    file. Raises CourseError on a time in the future or one that cannot be read, PolicyError
-    when the policy does not declare ``assignment``."""
+    time. Times come from the metadata of the Gradescope export a submission is a folder of
+    (``Found.export``: only an export the instructor gave), else the roster's submitted_at,
+    else the file. A time in the future is that submission's problem (``Plan.problems``).
+    Raises CourseError on the course's own records that cannot be read (the export's metadata,
+    the roster's submitted_at), PolicyError when the policy does not declare ``assignment``."""
     now = now or dt.datetime.now(dt.UTC)
     policy, roster = course.policy, course.roster
     deadline = policy.deadline(assignment) if policy else None
-    roots = {f.name: gradescope_export.export_root(f.path.parent) for f in found}
+    roots = {f.name: f.export for f in found}
     exports: dict[Path, dict[str, gradescope_export.Exported]] = {}
     for root in set(roots.values()):
         if root is not None:
@@ -122,10 +126,11 @@ def plan(course: Course, assignment: str, found: Sequence[Any], now: dt.datetime
             continue
         if submitted is None:
             submitted, source = _file_time(f.path), f"the modification time of {f.path.name}"
-        if submitted > now + FUTURE_SLACK:
-            raise CourseError(f"{f.path}: the submission time {submitted.isoformat()} of {f.name} is in the future "
-                              f"(now {now.isoformat(timespec='seconds')}; from {source}): fix the time or this "
-                              "machine's clock")
+        if submitted > now + FUTURE_SLACK:  # a file's date can be anything its maker chose
+            out.problems[f.name] = (f"its submission time {submitted.isoformat()} is in the future (now "
+                                    f"{now.isoformat(timespec='seconds')}; from {source}): fix the time or this "
+                                    "machine's clock")
+            continue
         sid = students[0].id
         out.late[f.name] = policy.lateness(assignment, sid, submitted.astimezone(policy.timezone), source,
                                            left.get(sid, policy.grace_days))

@@ -17,6 +17,8 @@ with a size bound and YAML's safe loader, and every field is checked before it i
 from __future__ import annotations
 
 import datetime as dt
+import json
+import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,9 @@ from ..submission import EXPORT_METADATA as METADATA
 from .late_policy import read_time
 
 MAX_METADATA_BYTES = 64 << 20
+# An export's own bounds; each submission folder in it has a submission's (``submission.extract``).
+MAX_EXPORT_MEMBERS = 1_000_000
+MAX_EXPORT_BYTES = 64 << 30
 
 
 class ExportError(ValueError):
@@ -40,43 +45,66 @@ class Exported:
     created_at: dt.datetime
 
 
-def export_root(path: Path) -> Path | None:
-    """The folder holding ``submission_metadata.yml`` when ``path`` is an unpacked export (the
-    export's own folder, or the folder it was unpacked into), else None."""
-    if not path.is_dir():
-        return None
-    if (path / METADATA).is_file():
-        return path
-    inner = [q for q in path.iterdir() if q.is_dir() and (q / METADATA).is_file()]
-    return inner[0] if len(inner) == 1 else None
+@dataclass(frozen=True)
+class Unpacked:
+    """An export zip unpacked: the folder holding its metadata, and the submission folders that
+    were not unpacked with why (over a submission's limits, a name no file system takes): each
+    is one error row of the batch, never the batch's end."""
+    root: Path
+    problems: dict[Path, str]
 
 
-def is_export_zip(path: Path) -> bool:
-    """Whether ``path`` is a zip with a ``submission_metadata.yml`` (at most one folder down)."""
-    if path.suffix != ".zip" or not path.is_file():
-        return False
-    try:
-        with zipfile.ZipFile(path) as z:
-            return any(n.split("/")[-1] == METADATA and n.count("/") <= 1 for n in z.namelist())
-    except (zipfile.BadZipFile, OSError):
-        return False
-
-
-def unpack(path: Path, dest: Path) -> Path:
-    """Unpack an export zip into ``dest`` (with the bounds and checks of every zip the grader
-    opens) and return the folder holding its metadata; the same zip is unpacked once."""
+def unpack(path: Path, dest: Path) -> Unpacked:
+    """Unpack an export zip (``submission.export_zip_root``) into ``dest``, each submission
+    folder with the limits of one submission; the same zip is unpacked once. Raises
+    ExportError when the zip is not an export or is over an export's own limits."""
     from .. import submission
+    prefix = submission.export_zip_root(path)
+    if prefix is None:
+        raise ExportError(f"{path}: not Gradescope's export (no {METADATA} beside the submission folders)")
+    root = dest / prefix if prefix else dest
     done, digest = dest / ".unpacked", submission.fingerprint(path)
-    if not done.is_file() or done.read_text() != digest:
-        import shutil
-        shutil.rmtree(dest, ignore_errors=True)
-        dest.mkdir(parents=True)
-        submission.safe_unzip(path, dest)
-        done.write_text(digest)
-    root = export_root(dest)
-    if root is None:
+    try:  # our own record, beside what the zip held (nothing of the zip's is written at dest's top)
+        state = json.loads(done.read_text())
+        if state["digest"] == digest:
+            return Unpacked(root, {root / k: str(v) for k, v in state["problems"].items()})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    shutil.rmtree(dest, ignore_errors=True)
+    root.mkdir(parents=True)
+    problems: dict[str, str] = {}
+    strip = len(prefix.split("/")) if prefix else 0
+    with submission.zip_problems(path), zipfile.ZipFile(path) as zf:
+        members = zf.infolist()
+        if len(members) > MAX_EXPORT_MEMBERS or sum(m.file_size for m in members) > MAX_EXPORT_BYTES:
+            raise ExportError(f"{path}: {len(members)} entries, {sum(m.file_size for m in members) >> 20} MiB "
+                              f"unpacked: more than an export holds here (at most {MAX_EXPORT_MEMBERS} entries and "
+                              f"{MAX_EXPORT_BYTES >> 30} GiB)")
+        folders: dict[str, list[zipfile.ZipInfo]] = {}
+        for m in members:
+            parts = m.filename.replace("\\", "/").split("/")[strip:]
+            if len(parts) == 1 and parts[0] == METADATA:
+                submission.extract(zf, [m], root, strip)
+            elif len(parts) > 1 and parts[0]:  # anything else at the top is not a submission
+                folders.setdefault(parts[0], []).append(m)
+        for folder, inside in sorted(folders.items()):
+            if submission.is_junk([folder]):
+                continue
+            safe = submission.safe_name(folder)
+            try:
+                if safe != folder:
+                    raise submission.SubmissionProblem(f"the export's folder {folder[:100]!r} has a name no file "
+                                                       "system takes")
+                with submission.zip_problems(path):
+                    submission.extract(zf, inside, root / folder, strip + 1)
+            except submission.SubmissionProblem as e:
+                problems[safe] = str(e)
+                shutil.rmtree(root / safe, ignore_errors=True)
+                (root / safe).mkdir()  # listed as the export lists it, graded as an error
+    if not (root / METADATA).is_file():
         raise ExportError(f"{path}: no {METADATA} in the zip")
-    return root
+    done.write_text(json.dumps({"digest": digest, "problems": problems}))
+    return Unpacked(root, {root / k: v for k, v in problems.items()})
 
 
 def _text(value: object, where: str, key: str) -> str:

@@ -16,11 +16,10 @@ cell (the LMS keeps what it has), or 0 with ``missing_as_zero``.
 """
 from __future__ import annotations
 
-import csv
 import enum
-import io
 from pathlib import Path
 
+from .. import text
 from ..results import RosterEntry, atomic_write
 from .course_grades import CourseError, CourseGrades, Status, StudentGrade
 
@@ -39,8 +38,8 @@ class Format(enum.StrEnum):
 
 def points(x: float) -> str:
     """A score as the LMS reads it: up to four decimals, no trailing zeros (12.5, 10, 0.3333)."""
-    text = f"{round(x, 4):.4f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+    shown = f"{round(x, 4):.4f}".rstrip("0").rstrip(".")
+    return "0" if shown in ("-0", "") else shown
 
 
 def _column_title(g: CourseGrades) -> str:
@@ -95,7 +94,5 @@ def rows(course: list[CourseGrades], fmt: Format, missing_as_zero: bool = False)
 def write(course: list[CourseGrades], fmt: Format, dest: str | Path, missing_as_zero: bool = False) -> Path:
     """Write the import file for ``fmt`` to ``dest`` (UTF-8, comma-separated, CRLF line ends
     as the CSV standard has them) and return its path."""
-    buf = io.StringIO()
-    csv.writer(buf).writerows(rows(course, fmt, missing_as_zero))
-    atomic_write(dest, buf.getvalue())
+    atomic_write(dest, text.csv_text(rows(course, fmt, missing_as_zero)))  # names may start formulas
     return Path(dest)

@@ -6,12 +6,10 @@ of it all (``regrade_diff.csv`` in NEW).
 """
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import templating
+from .. import templating, text
 from ..results import CheckResult, SubmissionResult, atomic_write, read_folder
 from . import course_grades
 from .lms_export import points
@@ -178,15 +176,13 @@ def _change(r: _Pair, title: str) -> ScoreChange:
 
 def write_csv(diff: RegradeDiff, dest: str | Path | None = None) -> Path:
     """``regrade_diff.csv`` (in the new folder by default): a row per changed score."""
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(DIFF_COLUMNS)
+    rows: list[list[object]] = [list(DIFF_COLUMNS)]
     for c in diff.changes:
-        w.writerow([c.key if diff.by_student else "", c.name if diff.by_student else "", c.email, c.submission,
+        rows.append([c.key if diff.by_student else "", c.name if diff.by_student else "", c.email, c.submission,
                     "" if c.old is None else points(c.old), "" if c.new is None else points(c.new),
                     points((c.new or 0) - (c.old or 0)), points(c.max_score), ";".join(c.checks), c.message])
     path = Path(dest) if dest else diff.new_dir / DIFF_FILE
-    atomic_write(path, buf.getvalue())
+    atomic_write(path, text.csv_text(rows))  # names and messages may start formulas
     return path
 
 

@@ -1,0 +1,255 @@
+"""Everything a student controls around the grader, not only what comes out of a worker: the
+folder the grader is started from, the names and dates of files and zip entries, the metadata
+files beside them, caches another user can write, what reaches a CSV a TA opens, otter's own
+files, and what one submission can leave for the next in the uid mode's shared machine.
+
+Each test runs the whole path a course runs (the ``autograder`` command, ``otter run`` on a
+built zip), not a helper alone; README, Security, "The trust boundary" lists each input with
+the test that proves it. CI runs this file as root and as an ordinary user; the cases that need
+a container are in test_containers.py.
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import variants
+from conftest import isolated_modes, uid_mode_works
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "gradient_descent"
+AUTOGRADER = str(Path(sys.executable).parent / "autograder")  # the console script, as the README runs it
+# Every isolation mode this machine offers: what a submission does around the grader must not
+# depend on how its code is confined.
+MODES = isolated_modes() + (["uid"] if uid_mode_works() else [])
+
+
+def autograder(*args, cwd=None, env=None, timeout=900):
+    """The ``autograder`` command as a TA types it; the finished process."""
+    return subprocess.run([AUTOGRADER, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def scores(out: Path) -> dict[str, float]:
+    import csv
+    with open(out / "grades.csv", newline="") as f:
+        return {r["submission"]: float(r["score"]) for r in csv.DictReader(f)}
+
+
+# -- the folder the grader is started from -------------------------------------------------------
+
+# Modules the grader's own processes import after they start (the page drawer among them), each
+# a correct submission whose top-level code, if a grader process ever imported it, would leave a
+# mark and print on the grader's terminal.
+SHADOWING = ("csv", "json", "os", "re", "traceback", "base64", "html", "jinja2", "matplotlib", "numpy")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_submissions_named_like_modules_are_never_imported_by_the_grader(tmp_path, mode):
+    """`cd subs && autograder grade gradient_descent . --out ../out` with submissions named
+    csv.py, json.py, os.py...: every one is graded in its worker (27/27) and drawn a page, and
+    none is imported by a process of the grader's (its mark is never made, nothing is printed)."""
+    subs, out, marks = tmp_path / "subs", tmp_path / "out", tmp_path / "marks"
+    subs.mkdir()
+    marks.mkdir(mode=0o755)  # the grader may write here, a worker of another uid may not
+    for name in SHADOWING:
+        mark = (f"import pathlib as _p\n_p.Path({str(marks / name)!r}).write_text('imported')\n"
+                f"print('PWNED by {name}.py')\n")
+        (subs / f"{name}.py").write_text(variants.reference_text() + "\n" + mark)
+    (subs / "autograder").mkdir()  # a package of the toolkit's own name, in the current folder
+    (subs / "autograder" / "__init__.py").write_text(
+        f"open({str(marks / 'autograder')!r}, 'w').write('imported')\nprint('PWNED by autograder/')\n")
+    proc = autograder("grade", "gradient_descent", ".", "--out", out, "--isolation", mode, cwd=subs)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "PWNED" not in proc.stdout + proc.stderr
+    assert sorted(os.listdir(marks)) == []
+    assert scores(out) == {name: 27.0 for name in SHADOWING}
+    for name in SHADOWING:
+        assert (out / name / "feedback.html").stat().st_size > 1000
+    assert (out / "summary.html").is_file()
+
+
+# -- metadata, dates and limits: one student's input is that submission's alone -------------------
+
+DUE = "2026-10-02T23:59:00"
+POLICY = f"""\
+timezone = "UTC"
+roster = "roster.csv"
+[late_penalty]
+fraction = 0.1
+per = "day"
+cap = 0.5
+[assignments.gradient_descent]
+due = {DUE}
+cutoff = 2026-10-09T23:59:00
+"""
+ROSTER = "id,name,email\n" + "".join(f"s0{i},Student {i},s0{i}@example.edu\n" for i in range(1, 5))
+ON_TIME = "2026-10-01T12:00:00+00:00"
+
+
+def stamp(path: Path, when: str) -> Path:
+    import datetime as dt
+    t = dt.datetime.fromisoformat(when).timestamp()
+    os.utime(path, (t, t))
+    return path
+
+
+def course_files(folder: Path) -> Path:
+    (folder / "roster.csv").write_text(ROSTER)
+    (folder / "course.toml").write_text(POLICY)
+    return folder / "course.toml"
+
+
+def forged_metadata(entries: dict[str, tuple[list[str], str]]) -> str:
+    """A submission_metadata.yml as Gradescope writes it: {folder: ([student ids], created_at)}."""
+    lines = []
+    for folder, (ids, when) in entries.items():
+        lines.append(f"{folder}:\n  :submitters:\n")
+        lines += [f"  - :name: Student {i[-1]}\n    :sid: {i}\n    :email: {i}@example.edu\n" for i in ids]
+        lines.append(f"  :created_at: {when}\n")
+    return "".join(lines)
+
+
+def course_json(out: Path) -> dict:
+    import json
+    return {g["student"]["id"]: g for g in json.loads((out / "course.json").read_text())["grades"]}
+
+
+@pytest.mark.parametrize("given", ["each zip", "their folder"])
+def test_a_students_own_metadata_sets_no_time_nor_group(tmp_path, given):
+    """Per-student zips (`grade ... hw/s01.zip ... hw/s04.zip`, or the folder holding them), with
+    the course's policy: s03's zip holds a submission_metadata.yml and a folder, the shape of
+    Gradescope's export, naming s01 as its group partner, on time; s04's, handed in 5 days late,
+    says it was on time. Neither is read: s01 keeps its 27, s04 is late by its file's time, and
+    s03 is graded as the submission it is."""
+    hw = tmp_path / "hw"
+    hw.mkdir()
+    import zipfile
+    ref = (EXAMPLES / "alice_reference.ipynb").read_bytes()
+    for sid, when in (("s01", ON_TIME), ("s02", ON_TIME), ("s04", "2026-10-07T20:00:00+00:00")):
+        with zipfile.ZipFile(hw / f"{sid}.zip", "w") as z:
+            z.writestr(f"{sid}/gradient_descent.ipynb", ref)
+            if sid == "s04":
+                z.writestr("submission_metadata.yml", forged_metadata({"s04": (["s04"], "2026-10-01 10:00:00 +00:00")}))
+        stamp(hw / f"{sid}.zip", when)
+    with zipfile.ZipFile(hw / "s03.zip", "w") as z:
+        z.writestr("submission_metadata.yml", forged_metadata({"submission_1": (["s03", "s01"], "2026-10-02 20:00:00 +00:00")}))
+        z.write(EXAMPLES / "bob_stub.ipynb", "submission_1/gradient_descent.ipynb")
+    stamp(hw / "s03.zip", ON_TIME)
+    paths = sorted(hw.iterdir()) if given == "each zip" else [hw]
+    out = tmp_path / "out"
+    proc = autograder("grade", "gradient_descent", *paths, "--policy", course_files(tmp_path), "--out", out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    grades = course_json(out)
+    assert grades["s01"]["submission"] == "s01" and grades["s01"]["score"] == 27.0
+    assert grades["s01"]["others"] == []
+    assert grades["s03"]["submission"] == "s03" and grades["s03"]["score"] == 0.0
+    late = grades["s04"]["late"]
+    assert late["source"] == "the modification time of s04.zip" and grades["s04"]["score"] == 27 * 0.5
+    assert "submission_metadata" not in proc.stderr.split("Course:")[-1]
+    if given == "each zip":  # said once: these look like an export but are graded as submissions
+        assert "shaped like Gradescope's export, graded as submission(s)" in proc.stderr
+
+
+def test_a_metadata_file_in_one_students_folder_changes_no_other_student(tmp_path):
+    """A folder batch of mnist_study (`grade mnist_study hw/s01 ... hw/s04`): s03's folder holds
+    a submission_metadata.yml that marks s01 and s02 as handed in after the cutoff and s04 as
+    s03's group. Nobody's time or group comes from it: each folder is its student's, timed by
+    its files."""
+    hw = tmp_path / "hw"
+    stub = (ROOT / "assignments" / "mnist_study" / "mnist_study.ipynb").read_bytes()
+    for sid in ("s01", "s02", "s03", "s04"):
+        (hw / sid).mkdir(parents=True)
+        (hw / sid / "mnist_study.ipynb").write_bytes(stub)
+        stamp(hw / sid / "mnist_study.ipynb", ON_TIME)
+    (hw / "s03" / "submission_metadata.yml").write_text(forged_metadata({
+        "s01": (["s01"], "2026-12-01 10:00:00 +00:00"), "s02": (["s02"], "2026-12-01 10:00:00 +00:00"),
+        "s03": (["s03", "s04"], "2026-10-01 10:00:00 +00:00")}))
+    stamp(hw / "s03" / "submission_metadata.yml", ON_TIME)
+    policy = course_files(tmp_path)
+    policy.write_text(POLICY.replace("[assignments.gradient_descent]", "[assignments.mnist_study]"))
+    out = tmp_path / "out"
+    proc = autograder("grade", "mnist_study", *(hw / s for s in ("s01", "s02", "s03", "s04")), "--policy", policy,
+                      "--out", out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    grades = course_json(out)
+    for sid in ("s01", "s02", "s03", "s04"):
+        g = grades[sid]
+        assert g["submission"] == sid and g["status"] == "graded", g
+        assert g["late"]["source"] == f"the modification time of {sid}" and g["late"]["fraction"] == 0, g["late"]
+    assert "after the cutoff" not in proc.stderr and "submission_metadata" not in proc.stderr
+
+
+def test_a_file_dated_in_the_future_is_that_submissions_error(tmp_path):
+    """A submission whose file (a folder's newest, as unzipped with its entries' dates) is dated
+    2099 gets an error row saying so; every other submission is graded (exit 1, not 2)."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for sid in ("s01", "s02"):
+        stamp(Path(shutil_copy(EXAMPLES / "alice_reference.ipynb", subs / f"{sid}.ipynb")), ON_TIME)
+    stamp(Path(shutil_copy(EXAMPLES / "alice_reference.ipynb", subs / "s03.ipynb")), "2099-01-01T00:00:00+00:00")
+    out = tmp_path / "out"
+    proc = autograder("grade", "gradient_descent", subs, "--policy", course_files(tmp_path), "--out", out)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    rows = gradebook(out)
+    assert {k: (r["status"], r["score"]) for k, r in rows.items()} == {
+        "s01": ("ok", "27.0"), "s02": ("ok", "27.0"), "s03": ("error", "0.0")}
+    import json
+    said = json.loads((out / "s03" / "results.json").read_text())["output"]
+    assert "its submission time 2099-01-01T00:00:00+00:00 is in the future" in said
+    assert "s03" in proc.stderr and "in the future" in proc.stderr
+
+
+def shutil_copy(src, dest):
+    import shutil
+    return shutil.copyfile(src, dest)
+
+
+def gradebook(out: Path) -> dict[str, dict]:
+    import csv
+    with open(out / "grades.csv", newline="") as f:
+        return {r["submission"]: r for r in csv.DictReader(f)}
+
+
+CLASS_SIZE = 340  # with 3 files each, over 1,000 entries: the export's own count, not a submission's
+
+
+def test_an_export_s_limits_are_per_submission(tmp_path):
+    """Gradescope's export of an honest class of 340 students with 3 files each, one student's
+    1,000-file upload and one upload whose name is 300 bytes long: the two get an error row each,
+    naming the limit, and the 340 are graded (exit 1)."""
+    import zipfile
+    export = tmp_path / "assignment_7_export.zip"
+    stub, ref = (EXAMPLES / "bob_stub.ipynb").read_bytes(), (EXAMPLES / "alice_reference.ipynb").read_bytes()
+    meta = {}
+    with zipfile.ZipFile(export, "w") as z:
+        for i in range(CLASS_SIZE):
+            folder = f"submission_{1000 + i}"
+            meta[folder] = ([f"x{i}"], "2026-10-01 12:00:00 +00:00")
+            z.writestr(f"assignment_7_export/{folder}/gradient_descent.ipynb", ref if i % 20 == 0 else stub)
+            z.writestr(f"assignment_7_export/{folder}/notes.txt", "my notes")
+            z.writestr(f"assignment_7_export/{folder}/plot.png", b"\x89PNG")
+        meta["submission_9001"] = (["big"], "2026-10-01 12:00:00 +00:00")
+        z.writestr("assignment_7_export/submission_9001/gradient_descent.ipynb", ref)
+        for k in range(1000):
+            z.writestr(f"assignment_7_export/submission_9001/data/{k}.txt", "x")
+        meta["submission_9002"] = (["long"], "2026-10-01 12:00:00 +00:00")
+        z.writestr("assignment_7_export/submission_9002/" + "n" * 294 + ".ipynb", ref)
+        z.writestr("assignment_7_export/submission_metadata.yml", forged_metadata(meta))
+    out = tmp_path / "out"
+    proc = autograder("grade", "gradient_descent", export, "--out", out, "-q", timeout=1800)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    rows = gradebook(out)
+    assert len(rows) == CLASS_SIZE + 2
+    errors = {k: r for k, r in rows.items() if r["status"] != "ok"}
+    assert sorted(errors) == ["submission_9001", "submission_9002"], {k: r["status"] for k, r in errors.items()}
+    graded = [float(r["score"]) for k, r in rows.items() if k not in errors]
+    assert graded.count(27.0) == len(range(0, CLASS_SIZE, 20)) and graded.count(0.0) == CLASS_SIZE - graded.count(27.0)
+    import json
+    big = json.loads((out / "submission_9001" / "results.json").read_text())["output"]
+    assert "zip has 1001 entries (limit 1000)" in big
+    long = json.loads((out / "submission_9002" / "results.json").read_text())["output"]
+    assert "has a name no file system takes" in long
+    assert "submission_9001" in proc.stderr and "submission_9002" in proc.stderr
