@@ -11,7 +11,7 @@ import pytest
 
 from autograder import cli, submission
 from autograder.course import course_grades
-from autograder.course.course_grades import Course, CourseError
+from autograder.course.course_grades import Course
 from autograder.course.late_policy import Counts, read_policy
 from autograder.course.roster import read_roster
 from autograder.results import CheckResult, Lateness, RosterEntry, SubmissionResult

@@ -135,7 +135,8 @@ def test_a_students_own_metadata_sets_no_time_nor_group(tmp_path, given):
                 z.writestr("submission_metadata.yml", forged_metadata({"s04": (["s04"], "2026-10-01 10:00:00 +00:00")}))
         stamp(hw / f"{sid}.zip", when)
     with zipfile.ZipFile(hw / "s03.zip", "w") as z:
-        z.writestr("submission_metadata.yml", forged_metadata({"submission_1": (["s03", "s01"], "2026-10-02 20:00:00 +00:00")}))
+        z.writestr("submission_metadata.yml",
+                   forged_metadata({"submission_1": (["s03", "s01"], "2026-10-02 20:00:00 +00:00")}))
         z.write(EXAMPLES / "bob_stub.ipynb", "submission_1/gradient_descent.ipynb")
     stamp(hw / "s03.zip", ON_TIME)
     paths = sorted(hw.iterdir()) if given == "each zip" else [hw]
