@@ -9,7 +9,8 @@ runs. So the answers are kept in a file, ``{"key": KEY, "answers": {call key: pl
     ``autograder build`` from the answers ``autograder check`` recorded while grading the
     reference;
   * for local grading, in a cache folder of the grader's own (``cache_dir``, 0700), written
-    when a grader that had to compute answers closes.
+    when a grader that had to compute answers closes, and read only where no other user could
+    have written it (``cache_folders``: this user's own file in a folder nobody else can write).
 
 ``KEY`` digests everything an answer depends on: the checks, the toolkit, the reference, the
 data set and the numeric libraries' versions (``answers_key``). A file whose key differs is
@@ -26,7 +27,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from . import results
+from . import cache_folders, results
 from .assignments import Assignment
 
 SHIPPED = "reference_answers.json"  # in autograder/assignments/<name>/ of a built zip
@@ -35,10 +36,12 @@ MAX_FILE_BYTES = 256 << 20  # a larger file is not read (it was not written by t
 LIBRARIES = ("numpy", "torch")
 
 
+CACHE_FOLDER = "reference-answers"
+
+
 def cache_dir() -> Path:
     """Where local graders keep answers: ``$XDG_CACHE_HOME/autograder/reference-answers``."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "autograder" / "reference-answers"
+    return cache_folders.cache_home() / CACHE_FOLDER
 
 
 def answers_key(identity: dict) -> str:
@@ -63,11 +66,19 @@ def cached_path(assignment: Assignment, key: str) -> Path:
     return cache_dir() / f"{assignment.name}-{key}.json"
 
 
-def _read(path: Path, key: str) -> dict | None:
+def _read(path: Path, key: str, private: bool = False) -> dict | None:
+    """The answers ``path`` holds for ``key``, or None. ``private``: a file of the cache, read only
+    when it is this user's own (``cache_folders.read_private``)."""
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
+        if private:
+            raw = cache_folders.read_private(path, MAX_FILE_BYTES)
+            if raw is None:
+                return None
+        elif path.stat().st_size > MAX_FILE_BYTES:
             return None
-        data = json.loads(path.read_bytes())
+        else:
+            raw = path.read_bytes()
+        data = json.loads(raw)
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("key") != key or not isinstance(data.get("answers"), dict):
@@ -76,13 +87,13 @@ def _read(path: Path, key: str) -> dict | None:
 
 
 def load(assignment: Assignment, key: str) -> dict:
-    """The answers recorded for ``key``: shipped with the grader, else cached; {} when none is
-    current (then every answer is computed, as before any was recorded)."""
-    for path in (shipped_path(assignment), cached_path(assignment, key)):
-        answers = _read(path, key)
-        if answers is not None:
-            return answers
-    return {}
+    """The answers recorded for ``key``: shipped with the grader, else cached (where the cache
+    is this user's alone); {} when none is current (then every answer is computed, as before
+    any was recorded)."""
+    answers = _read(shipped_path(assignment), key)
+    if answers is None and cache_folders.private_folder(CACHE_FOLDER) is not None:
+        answers = _read(cached_path(assignment, key), key, private=True)
+    return answers or {}
 
 
 def dump(key: str, answers: dict) -> str:
@@ -101,8 +112,9 @@ def write(path: Path, key: str, answers: dict) -> Path:
 def save(assignment: Assignment, key: str, answers: dict) -> Path | None:
     """Keep ``answers`` in the local cache for the next cold grader; a cache that cannot be
     written costs only time (a note on stderr), never a grade."""
+    if cache_folders.private_folder(CACHE_FOLDER) is None:  # another user could read or replace them
+        return None
     try:
-        cache_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(cache_dir(), 0o700)
         return write(cached_path(assignment, key), key, answers)
     except OSError as e:

@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import assignments, batch, build, grade, sandbox
+from . import assignments, batch, build, cache_folders, grade, sandbox
 from .isolation import Mode, resolve
 from .assignments import Assignment
 
@@ -98,7 +98,13 @@ def reference_run(a: Assignment, progress: bool = True) -> Path:
     h = hashlib.sha256(a.solution.read_bytes())
     for name, src in sorted(a.support_files.items()):
         h.update(name.encode() + Path(src).read_bytes())
-    folder = CACHE / f"{a.name}-{h.hexdigest()[:16]}"
+    # Where another user could write the cache, a run of this process's own (not kept).
+    cache = cache_folders.private_folder(CACHE.name, base=CACHE.parent)
+    if cache is None:
+        import atexit
+        cache = Path(tempfile.mkdtemp(prefix="agr-run-"))
+        atexit.register(shutil.rmtree, cache, True)
+    folder = cache / f"{a.name}-{h.hexdigest()[:16]}"
     if all((folder / f).is_file() for f in (f"{a.name}.ipynb", *a.submission_files)):
         return folder
     import os
@@ -108,8 +114,7 @@ def reference_run(a: Assignment, progress: bool = True) -> Path:
     if progress:
         print(f"{a.name}: running the reference notebook to make its {', '.join(a.submission_files)} "
               "(once; cached in .cache/)", file=sys.stderr)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{a.name}-", dir=CACHE))  # renamed into place when complete
+    tmp = Path(tempfile.mkdtemp(prefix=f".{a.name}-", dir=cache))  # renamed into place when complete
     try:
         for name, src in a.support_files.items():
             shutil.copy(src, tmp / name)

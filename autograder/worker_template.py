@@ -13,6 +13,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from . import cache_folders
+
 RUNTIME_SRC = Path(__file__).parent / "runtime"
 PASSED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # correctness settings on some CPUs
 
@@ -51,11 +53,11 @@ class Template:
 
     def start(self):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        # matplotlib's font cache lives across batches: building it takes seconds.
-        mpl = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "autograder" / "matplotlib"
-        try:
-            mpl.mkdir(parents=True, exist_ok=True)
-        except OSError:  # an unusable cache folder: this batch's own (fonts are looked up again)
+        # matplotlib's font cache lives across batches: building it takes seconds. Where the cache
+        # folder is not ours alone (its matplotlibrc would set how pages are drawn), or cannot be
+        # made: this batch's own (fonts are looked up again).
+        mpl = cache_folders.private_folder("matplotlib")
+        if mpl is None:
             mpl = self.root / "matplotlib"
             mpl.mkdir(exist_ok=True)
         boot = ("import sys; sys.path.insert(0, sys.argv[1]); "

@@ -366,3 +366,67 @@ def test_file_names_that_start_formulas_reach_grades_csv_as_text(tmp_path):
     assert sorted(r["submission"] for r in rows) == sorted("'" + n if n != "-7" else n for n in names)
     assert all(float(r["score"]) == 27 for r in rows)
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted(names)
+
+
+# -- caches another user can write ---------------------------------------------------------------
+
+def zeroed(value):
+    """``value`` (a reference answer, as plain data) with every array's numbers made 0."""
+    import base64
+    if isinstance(value, dict):
+        for kind in ("__tensor__", "__ndarray__"):
+            if kind in value and isinstance(value[kind], dict) and "data" in value[kind]:
+                raw = base64.b64decode(value[kind]["data"])
+                return {**value, kind: {**value[kind], "data": base64.b64encode(bytes(len(raw))).decode()}}
+        return {k: zeroed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [zeroed(v) for v in value]
+    return value
+
+
+def model_values_scores(out: Path) -> dict[str, float]:
+    import json
+    return {name: next(t["score"] for t in json.loads((out / name / "results.json").read_text())["tests"]
+                       if "test_model_values" in t["name"]) for name in ("reference", "zeros")}
+
+
+CACHE_OWNERS = (["another user's"] if os.geteuid() == 0 else []) + ["writable by others"]
+
+
+@pytest.mark.parametrize("planted", CACHE_OWNERS)
+def test_answers_planted_in_a_cache_another_user_controls_are_never_used(tmp_path, planted):
+    """The reference's answers, with model's made zeros, planted under the right key in
+    ``$XDG_CACHE_HOME`` where another user could write them: not used (the reference keeps its
+    27, a model returning zeros fails), and the terminal says why. The same file in a cache of
+    the grader's own is used (so the planted file would work: the reference loses the check)."""
+    import json
+    import shutil
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    variants.write(subs, "reference", variants.reference_text())
+    variants.write(subs, "zeros", variants.patch(variants.reference_text(), [
+        ("model", "    return weight * data + bias\n", "    return torch.zeros_like(weight * data + bias)\n")]))
+    own = tmp_path / "own"
+    env = {**os.environ, "XDG_CACHE_HOME": str(own)}
+    assert autograder("grade", "gradient_descent", subs, "--out", tmp_path / "first", "-q", env=env).returncode == 0
+    [recorded] = (own / "autograder" / "reference-answers").glob("gradient_descent-*.json")
+    data = json.loads(recorded.read_text())
+    data["answers"] = {k: zeroed(v) if k.startswith('["model"') else v for k, v in data["answers"].items()}
+    recorded.write_text(json.dumps(data))
+    proc = autograder("grade", "gradient_descent", subs, "--out", tmp_path / "own_out", "-q", env=env)
+    assert model_values_scores(tmp_path / "own_out") == {"reference": 0, "zeros": 1}, proc.stderr[-2000:]
+
+    theirs = tmp_path / "theirs"
+    shutil.copytree(own, theirs)
+    for path in [theirs, *theirs.rglob("*")]:
+        if planted == "another user's":
+            os.chown(path, 12345, 12345)
+        else:
+            path.chmod(0o777 if path.is_dir() else 0o666)
+    proc = autograder("grade", "gradient_descent", subs, "--out", tmp_path / "out", "-q",
+                      env={**os.environ, "XDG_CACHE_HOME": str(theirs)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert model_values_scores(tmp_path / "out") == {"reference": 1, "zeros": 0}
+    assert scores(tmp_path / "out")["reference"] == 27.0
+    assert f"the cache folder {theirs / 'autograder'}" in proc.stderr and "is not used" in proc.stderr
+    assert json.loads(next(theirs.rglob("gradient_descent-*.json")).read_text()) == data  # nor written
