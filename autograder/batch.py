@@ -105,7 +105,7 @@ class StopSignals:
 
 
 def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolation=None, jobs=None, resume=True,
-              pages=True, shard=None, course=None, problems=None):
+              pages=True, shard=None, course=None, problems=None, inputs=()):
     """Grade every submission under ``paths`` with ``jobs`` workers at a time; write each
     results.json as soon as it is known, then grades.csv.
 
@@ -127,6 +127,9 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolation=
     ``problems``: {path: why} for submissions known not to be gradable (an upload of an export
     over a submission's limits): each gets an error row; so does one whose time, by the course's
     record, is in the future. The rest of the batch is graded.
+    Every input of the batch (``paths``, each submission found, the course's files and the
+    other ``inputs`` a caller read, say the export zips it unpacked) is hidden from every worker,
+    as the checks are: no submission reads another's files or the roster.
     """
     out_dir = Path(out_dir)
     start = time.monotonic()
@@ -171,7 +174,8 @@ def grade_all(assignment, paths, out_dir, limits=None, progress=True, isolation=
         drawer = report.PageDrawer(out_dir, assignment) if pages and todo else None
         try:
             if todo:  # starting the grader (torch, the reference) is the expensive part
-                with Grader(assignment, limits, out_dir, policy.mode, identity=identity) as grader:
+                batch_inputs = [*paths, *inputs, *(f.path for f in subs), *(course.files() if course else [])]
+                with Grader(assignment, limits, out_dir, policy.mode, hide=batch_inputs, identity=identity) as grader:
                     _grade_batch(grader, todo, out_dir, results, progress, jobs, signals, drawer, planned)
             if drawer is not None:
                 drawer.finish()

@@ -53,7 +53,7 @@ def _grade(args):
                                   jobs=args.jobs, resume=not args.regrade,
                                   isolation=Mode.NONE if args.no_sandbox else args.isolation,
                                   pages=not args.no_pages,
-                                  shard=shard, course=course, problems=problems)
+                                  shard=shard, course=course, problems=problems, inputs=args.paths)
     except (FileNotFoundError, submission.NoSubmissions, NoIsolation, cluster.ShardError,
             batch.CannotWrite, batch.WouldReplace, late_policy.PolicyError, roster.RosterError,
             course_grades.CourseError, gradescope_export.ExportError, submission.SubmissionProblem,

@@ -45,11 +45,22 @@ def load_reference(assignment):
     return ns
 
 
+def is_checkout(folder: Path) -> bool:
+    """Whether ``folder`` (the folder above the toolkit's package) is a copy of this repository
+    (its build output, examples, handouts and history beside the package), not an installation
+    (site-packages, where the package sits among every other)."""
+    return (folder / "pyproject.toml").is_file() and (folder / "autograder").is_dir()
+
+
 def hidden_paths(out_dir=None):
-    """What the worker must not see: the grader's code, references, tests, history, outputs."""
+    """What the worker must not see: the grader's code, references, tests, history, outputs,
+    and the whole checkout it runs from (its dist/ holds built zips with the reference's
+    answers, its examples/ full solutions)."""
     pkg = Path(__file__).resolve().parent
     git = assignments.REPO / ".git"
     paths = [pkg, assignments.SOLUTIONS, assignments.REPO / "tests", git]
+    if is_checkout(assignments.REPO):
+        paths.append(assignments.REPO)
     if git.is_file():  # a worktree or submodule: ".git" names the folder holding the history
         with contextlib.suppress(OSError):
             gitdir = (git.parent / git.read_text().partition("gitdir:")[2].strip()).resolve()
@@ -80,6 +91,7 @@ def other_copies() -> list[Path]:
             checkout = Path(url[len("file://"):]).resolve() if url.startswith("file://") else None
             if checkout is not None and checkout.is_absolute() and checkout / "autograder" != own:
                 found.update(checkout / name for name in ("autograder", "solutions", "tests", ".git"))
+                found.add(checkout)
         with contextlib.suppress(OSError, ValueError, TypeError):
             init = Path(str(dist.locate_file("autograder/__init__.py")))
             if init.is_file() and init.resolve().parent != own:

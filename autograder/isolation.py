@@ -26,6 +26,7 @@ import platform
 import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 
 
@@ -49,15 +50,21 @@ class Policy:
     """What one mode does. ``namespaces``: own mount, PID, network and IPC namespaces and a root
     file system of its own; ``user_namespace``: those inside a new user namespace; ``own_uid``:
     the worker runs as an unprivileged uid of its own; ``cgroups``: control groups are tried
-    (root only); ``seccomp_network``: a seccomp filter denies internet, packet and netlink
-    sockets; ``hides_modules``: modules a call is made without (``forbid``) are absent from the
-    worker's file system, so the rule is enforced, not only checked."""
+    (root only); ``seccomp``: a seccomp filter (``runtime/jail.install_filter``) lets socket()
+    make only ``socket_families`` (every other family, AF_VSOCK among them, is denied) and denies
+    io_uring; ``shared_ipc``: the worker shares the machine's IPC and writable folders (no
+    namespaces), so the filter also denies SysV IPC and POSIX message queues, and whatever its
+    uid leaves in the machine's world-writable folders is removed when it ends;
+    ``hides_modules``: modules a call is made without (``forbid``) are absent from the worker's
+    file system, so the rule is enforced, not only checked."""
     mode: Mode
     namespaces: bool
     user_namespace: bool
     own_uid: bool
     cgroups: bool
-    seccomp_network: bool
+    seccomp: bool
+    socket_families: tuple[str, ...]
+    shared_ipc: bool
     hides_modules: bool
     kill: Kill
     hides: str  # how the grading material is kept from the worker, in words ("" if it is not)
@@ -67,27 +74,33 @@ class Policy:
     def isolated(self) -> bool:
         return bool(self.hides)
 
-    def spec(self) -> dict[str, str | bool]:
+    def spec(self) -> dict[str, Any]:
         """The policy as plain data, for the worker (``runtime/jail.py``)."""
-        return {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in asdict(self).items()}
+        return {k: (v.value if isinstance(v, enum.Enum) else list(v) if isinstance(v, tuple) else v)
+                for k, v in asdict(self).items()}
 
+
+# A network namespace of its own holds no interface but a loopback that is down: internet and
+# netlink sockets reach nothing there. Without one, only local (Unix) sockets.
+IN_OWN_NETWORK = ("AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK")
+LOCAL_ONLY = ("AF_UNIX",)
 
 POLICIES = {
-    Mode.ROOT: Policy(Mode.ROOT, namespaces=True, user_namespace=False, own_uid=True, cgroups=True,
-                      seccomp_network=False, hides_modules=True, kill=Kill.NAMESPACE,
+    Mode.ROOT: Policy(Mode.ROOT, namespaces=True, user_namespace=False, own_uid=True, cgroups=True, seccomp=True,
+                      socket_families=IN_OWN_NETWORK, shared_ipc=False, hides_modules=True, kill=Kill.NAMESPACE,
                       hides="a root file system of its own (the grading material is not in it)",
                       meaning="root with namespaces: own namespaces, root file system, uid and control groups"),
-    Mode.USER: Policy(Mode.USER, namespaces=True, user_namespace=True, own_uid=False, cgroups=False,
-                      seccomp_network=False, hides_modules=True, kill=Kill.NAMESPACE,
+    Mode.USER: Policy(Mode.USER, namespaces=True, user_namespace=True, own_uid=False, cgroups=False, seccomp=True,
+                      socket_families=IN_OWN_NETWORK, shared_ipc=False, hides_modules=True, kill=Kill.NAMESPACE,
                       hides="a root file system of its own (the grading material is not in it)",
                       meaning="a user namespace: own namespaces and root file system, no capabilities"),
-    Mode.UID: Policy(Mode.UID, namespaces=False, user_namespace=False, own_uid=True, cgroups=True,
-                     seccomp_network=True, hides_modules=False, kill=Kill.UID,
+    Mode.UID: Policy(Mode.UID, namespaces=False, user_namespace=False, own_uid=True, cgroups=True, seccomp=True,
+                     socket_families=LOCAL_ONLY, shared_ipc=True, hides_modules=False, kill=Kill.UID,
                      hides="permission bits (the grading material is unreadable to its uid)",
                      meaning="an unprivileged uid of its own (a container's default security): grading files "
                              "unreadable to it, no network (seccomp), every process of its uid killed"),
-    Mode.NONE: Policy(Mode.NONE, namespaces=False, user_namespace=False, own_uid=False, cgroups=False,
-                      seccomp_network=False, hides_modules=False, kill=Kill.SUBREAPER, hides="",
+    Mode.NONE: Policy(Mode.NONE, namespaces=False, user_namespace=False, own_uid=False, cgroups=False, seccomp=False,
+                      socket_families=(), shared_ipc=False, hides_modules=False, kill=Kill.SUBREAPER, hides="",
                       meaning="no isolation (--no-sandbox): student code ran as the grader's user"),
 }
 # Tried in this order: the first that works is used.

@@ -51,7 +51,10 @@ def root_plan(python_paths, hide, runtime_dir, worker_dir):
     plan.append(["dir", "/proc"])
     plan.append(["bind", str(runtime_dir), str(runtime_dir), False])
     plan.append(["bind", str(worker_dir), str(worker_dir), True])
-    plan += [["hide", str(p)] for p in hide]  # where they fall inside what is bound
+    # Where they fall inside what is bound; not over a folder holding something bound (a Python
+    # installation inside the hidden checkout): nothing else of it is in the root anyway.
+    targets = [target for op, *args in plan if op == "bind" for target in args[1:2]]
+    plan += [["hide", str(p)] for p in hide if not any(t != str(p) and _within(t, str(p)) for t in targets)]
     return plan
 
 

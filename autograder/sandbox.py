@@ -20,6 +20,7 @@ student code (``runtime/jail.py``). Each worker:
     uid is killed when it ends. Without isolation (``--no-sandbox``, explicit) only the limits
     hold.
 """
+import concurrent.futures
 import contextlib
 import enum
 import itertools
@@ -105,6 +106,9 @@ class Environment:
     live_lock: threading.Lock = field(default_factory=threading.Lock)
     stopped: bool = False
     mount_setattr: bool = True  # False: the remount per mount that kernels before 5.12 need (tests)
+    # Where a worker sharing the machine (``Policy.shared_ipc``) can leave files: found once,
+    # beside the template's start (``scratch.shared_folders``), swept when each worker ends.
+    _shared: "concurrent.futures.Future[list[str]] | None" = None
 
     @classmethod
     def create(cls, hide: Sequence[str | os.PathLike[str]] = (), isolation: Mode | str | None = None
@@ -117,14 +121,26 @@ class Environment:
         # Only the grader and its template list it: a worker sees its own folder alone, bound into
         # a root of its own; in the uid mode it may pass through (x) to its own 0700 folder.
         os.chmod(root, 0o711 if policy.own_uid and not policy.namespaces else 0o700)
-        hide = [str(Path(p).resolve()) for p in hide if Path(p).exists()]
+        # A folder holding the batch's scratch (/tmp, given as the folder of submissions) is not
+        # closed: its other entries are hidden one by one (the submissions found in it).
+        hide = [h for h in (str(Path(p).resolve()) for p in hide if Path(p).exists())
+                if not (str(root) + "/").startswith(h.rstrip("/") + "/")]
         env = cls(root=root, policy=policy, hide=hide, uids=UidPool(fallback=root / "uids") if policy.own_uid else None,
                   groups=cgroups.Groups.create() if policy.cgroups and os.geteuid() == 0 else None)
+        if policy.shared_ipc:
+            pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+            env._shared = pool.submit(scratch.shared_folders, (str(root),))
+            pool.shutdown(wait=False)
         if adopted:
             env.templates[()] = adopted[0]
         else:
             env.template()  # it imports torch while the grader does the same
         return env
+
+    def shared_folders(self) -> list[str]:
+        """The machine's world-writable folders (``scratch.shared_folders``), where a worker that
+        shares the machine can leave files; [] for workers with folders of their own."""
+        return self._shared.result() if self._shared is not None else []
 
     def template(self, without: tuple[str, ...] = ()) -> Template:
         """The template whose workers do without the modules ``without``, started on first use."""
@@ -140,7 +156,10 @@ class Environment:
         ready = self.template(without).ready
         if ready is None:  # asked before the template said where its Python lives (``wait_ready``)
             raise RuntimeError("the worker template has not started yet")
-        return [*ready["path"], *ready["prefixes"], os.path.dirname(ready["executable"])]
+        # Not a checkout of the toolkit put on sys.path (setuptools' compat editable install):
+        # workers import nothing of it (their runtime is a copy), and it holds the grading material.
+        return [p for p in (*ready["path"], *ready["prefixes"], os.path.dirname(ready["executable"]))
+                if os.path.realpath(p) not in self.hide]
 
     def plan(self, worker_dir: str, without: tuple[str, ...] = ()) -> list[list[Any]]:
         """The root file system plan of a worker in ``worker_dir`` (doing without ``without``)."""
@@ -272,6 +291,7 @@ class Worker:
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
         spec = {"dir": str(self.dir), "isolation": self.env.policy.spec(), "uid": uid,
+                "sweep": self.env.shared_folders(),  # what its keeper clears if the grader dies
                 "new_root": str(self.env.root / "newroot"),
                 "without": list(self.without),
                 "mount_setattr": self.env.mount_setattr,
@@ -304,8 +324,8 @@ class Worker:
             scratch.remove_tree(self.dir)
             self.dir = None
         if self._uid_lock is not None:  # its processes are gone (``kill``): the uid is free again
-            if not self.env.policy.namespaces:  # it shared /tmp: what it left there goes too
-                scratch.remove_owned(self.uid)
+            if self.env.policy.shared_ipc:  # it shared the machine: what it left there goes too
+                scratch.remove_leftovers(self.uid, self.env.shared_folders())
             self.env.uids.give_back(self._uid_lock)
             self._uid_lock = None
         with self.env.live_lock:

@@ -430,3 +430,155 @@ def test_answers_planted_in_a_cache_another_user_controls_are_never_used(tmp_pat
     assert scores(tmp_path / "out")["reference"] == 27.0
     assert f"the cache folder {theirs / 'autograder'}" in proc.stderr and "is not used" in proc.stderr
     assert json.loads(next(theirs.rglob("gradient_descent-*.json")).read_text()) == data  # nor written
+
+
+# -- what one submission can reach of the others, and leave behind ------------------------------
+
+TAG = f"agr-left-{os.getpid()}"
+# A folder anyone may write in where no machine has one: the sweep must find it, not know it.
+ODD_SHARED = Path(f"/srv/agr-shared-{os.getpid()}") if os.geteuid() == 0 else None
+SHARED = ["/tmp", "/var/tmp", "/dev/shm", "/run/lock", *([str(ODD_SHARED)] if ODD_SHARED else [])]
+
+LEAVER = """
+import ctypes, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+found = []
+def said(r):
+    return "made" if r >= 0 else os.strerror(ctypes.get_errno())
+for d in {shared!r}:
+    try:
+        with open(d + "/{tag}", "w") as f:
+            f.write("left by another submission")
+        os.chmod(d + "/{tag}", 0o644)
+        found.append("wrote " + d)
+    except OSError as e:
+        found.append(d + ": " + type(e).__name__)
+shm = libc.shmget(0x41470001, 2750 << 20, 0o1666)
+found.append("shm " + said(shm))
+found.append("msg " + said(libc.msgget(0x41470002, 0o1666)))
+found.append("sem " + said(libc.semget(0x41470003, 1, 0o1666)))
+libc.mq_open.restype = ctypes.c_int
+found.append("mq " + said(libc.mq_open(b"/{tag}", os.O_CREAT | os.O_RDWR, 0o666, None)))
+try:
+    socket.socket(40, socket.SOCK_STREAM).close()  # AF_VSOCK
+    found.append("vsock made")
+except OSError as e:
+    found.append("vsock " + type(e).__name__)
+found.append("vsock with high bits " + said(libc.syscall(41, ctypes.c_ulong(40 | 1 << 32), 1, 0)))
+found.append("inet with high bits " + said(libc.syscall(41, ctypes.c_ulong(socket.AF_INET | 1 << 32), 1, 0)))
+raise RuntimeError("LEAVER " + " | ".join(found))
+"""
+
+FINDER = """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+found = []
+for d in {shared!r}:
+    try:
+        found.append("READ " + d + ": " + open(d + "/{tag}").read())
+    except OSError as e:
+        found.append(d + ": " + type(e).__name__)
+for what, r in (("shm", libc.shmget(0x41470001, 0, 0)), ("msg", libc.msgget(0x41470002, 0)),
+                ("sem", libc.semget(0x41470003, 0, 0))):
+    found.append(("SEEN " if r >= 0 else "no ") + what)
+r = libc.mq_open(b"/{tag}", os.O_RDONLY, 0, None)
+found.append("SEEN mq" if r >= 0 else "no mq")
+raise RuntimeError("FINDER " + " | ".join(found))
+"""
+
+SPY = """
+found = []
+for path in {paths!r}:
+    try:
+        with open(path, "rb") as f:
+            f.read(16)
+        found.append("READ " + path)
+    except OSError as e:
+        found.append(type(e).__name__)
+raise RuntimeError("SPY " + " | ".join(found))
+"""
+
+
+def raised(out: Path, name: str, word: str) -> list[str]:
+    """What a submission's model reported ("WORD a | b | ..." in its check's message)."""
+    import json
+    output = next(t["output"] for t in json.loads((out / name / "results.json").read_text())["tests"]
+                  if "test_model_values" in t["name"])
+    assert f"{word} " in output, output
+    return output.split(f"{word} ", 1)[1].split("\n")[0].rstrip("').\"").split(" | ")
+
+
+def worker_uid_leftovers() -> list[str]:
+    """What any worker uid owns in the machine's shared folders and SysV IPC."""
+    from autograder import worker_uids
+    from autograder.runtime import scratch
+    workers = range(worker_uids.UID_BASE, worker_uids.UID_BASE + worker_uids.UID_COUNT)
+    left = []
+    for folder in scratch.shared_folders():
+        for entry in os.scandir(folder):
+            try:
+                if entry.stat(follow_symlinks=False).st_uid in workers:
+                    left.append(entry.path)
+            except OSError:
+                pass
+    for kind in ("shm", "msg", "sem"):
+        with open(f"/proc/sysvipc/{kind}") as f:
+            header, *rows = [line.split() for line in f]
+        left += [f"sysv {kind} {r}" for r in rows if int(dict(zip(header, r))["cuid"]) in workers]
+    return left
+
+
+@pytest.fixture
+def odd_shared_folder():
+    """A world-writable folder (1777) in an unusual place, while the test runs (root only)."""
+    import shutil
+    if ODD_SHARED is not None:
+        ODD_SHARED.mkdir(mode=0o777)
+        ODD_SHARED.chmod(0o1777)
+    yield
+    if ODD_SHARED is not None:
+        shutil.rmtree(ODD_SHARED, ignore_errors=True)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_submission_reaches_another_or_the_course_or_leaves_anything(tmp_path, mode, odd_shared_folder):
+    """A course's batch (roster, policy, grace-day ledger), one submission at a time: a spy reads
+    another student's notebook, the roster, the policy, the ledger, the checkout's examples (full
+    solutions) and README; a leaver writes into every shared folder (an unusual one too) and makes
+    SysV shared memory (2.75 GiB), a message queue, a semaphore, a POSIX message queue, an
+    AF_VSOCK socket and an internet socket through a raw syscall with high bits set; a finder,
+    graded after it as another uid, looks for all of it. The spy reads nothing, the leaver makes
+    nothing that outlives it, the finder finds nothing, and after the batch no worker uid owns
+    anything on the machine. The reference beside them keeps its 27."""
+    course = tmp_path / "course"
+    course.mkdir()
+    policy = course_files(course)
+    policy.write_text(POLICY.replace('[late_penalty]', 'grace_days = 2\ngrace_ledger = "grace.json"\n[late_penalty]'))
+    (course / "grace.json").write_text('{"format": 1, "used": {}}')
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    import test_hostile as th
+    shutil_copy(EXAMPLES / "alice_reference.ipynb", subs / "s01.ipynb")
+    secrets = [str(subs / "s01.ipynb"), str(course / "roster.csv"), str(policy), str(course / "grace.json"),
+               str(ROOT / "examples" / "gradient_descent" / "alice_reference.ipynb"), str(ROOT / "README.md")]
+    for name, code in (("s02", LEAVER.format(shared=SHARED, tag=TAG)), ("s03", FINDER.format(shared=SHARED, tag=TAG)),
+                       ("s04", SPY.format(paths=secrets))):
+        variants.write(subs, name, th.in_model(code))
+    for path in subs.iterdir():
+        stamp(path, ON_TIME)
+    out = tmp_path / "out"
+    proc = autograder("grade", "gradient_descent", subs, "--policy", policy, "--out", out, "--isolation", mode,
+                      "--jobs", "1", "-q")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert scores(out)["s01"] == 27.0
+    spied = raised(out, "s04", "SPY")
+    assert not [f for f in spied if f.startswith("READ")], spied
+    left = raised(out, "s02", "LEAVER")
+    assert "vsock PermissionError" in left and "vsock with high bits Permission denied" in left, left
+    if mode == "uid":  # the machine's own network and IPC: denied (in a namespace they are the worker's own)
+        assert "inet with high bits Permission denied" in left, left
+        assert [f"{call} Function not implemented" in left for call in ("shm", "msg", "sem", "mq")] == [True] * 4
+    seen = raised(out, "s03", "FINDER")
+    assert not [f for f in seen if f.startswith(("READ", "SEEN"))], (seen, left)
+    assert worker_uid_leftovers() == [] and not any(Path(d, TAG).exists() for d in SHARED)

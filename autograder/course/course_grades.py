@@ -36,6 +36,11 @@ class Course:
     policy: Policy | None = None
     roster: Roster | None = None
 
+    def files(self) -> list[Path]:
+        """The course's own files (policy, roster, grace-day ledger): never a worker's to read."""
+        found = [self.policy.path, self.policy.roster, self.policy.grace_ledger] if self.policy else []
+        return [p for p in [*found, self.roster.path if self.roster else None] if p is not None]
+
 
 def load(policy: str | Path | None = None, roster: str | Path | None = None) -> Course:
     """The course of ``autograder grade --policy P --roster R``; the roster defaults to the

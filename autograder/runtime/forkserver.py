@@ -35,6 +35,7 @@ def become_worker(spec, fd_in, fd_out, started_fd):
     os.environ.update(spec["env"])
     jail.apply_limits(spec["limits"])
     jail.confine(spec, fd_in, [fd_out], started_fd)
+    jail.first_for_the_oom_killer()
     absent.install(spec.get("without", ()), stand_in=True)  # before any student code
     worker.serve(fd_in, fd_out)
 

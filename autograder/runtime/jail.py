@@ -4,10 +4,13 @@ The grader's policy (``spec["isolation"]``, ``isolation.Policy.spec``) says what
   namespaces     new mount, PID, network and IPC namespaces and a root file system of the
                  worker's own (inside a new user namespace with ``user_namespace``); then an
                  unprivileged uid of its own (``own_uid``, as root) or no capabilities at all;
+                 a seccomp filter (``install_filter``) for the sockets no namespace holds;
   own_uid alone  (root in a container that forbids namespaces) the server runs as an
                  unprivileged uid and gid of its own, no supplementary groups, no capabilities,
-                 ``no_new_privs``, a seccomp filter denying network sockets; its keeper stays
-                 root, out of its reach, and kills every process of that uid at the end;
+                 ``no_new_privs``, a seccomp filter denying every socket but local ones, and the
+                 machine's SysV IPC and message queues; its keeper stays root, out of its reach,
+                 and at the end kills every process of that uid and removes what it left in the
+                 machine's world-writable folders and IPC (``scratch.remove_leftovers``);
   neither        no isolation (``--no-sandbox``): limits and a keeper only.
 
 The worker's file system (``build_root``, from the plan the grader made: ``root_fs.root_plan``)
@@ -48,7 +51,7 @@ import signal
 from collections.abc import Iterable
 from typing import Any
 
-from . import processes
+from . import processes, scratch
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x10000000, 0x20000000
 CLONE_NEWNET, CLONE_NEWIPC = 0x40000000, 0x08000000
@@ -97,6 +100,17 @@ def _syscall(name: str, *args: int | bytes | ctypes.Array[Any]) -> int:
 def _prctl(option: int, *args: int) -> int:
     args = list(args) + [0] * (4 - len(args))  # type: ignore[assignment]
     return _libc.prctl(ctypes.c_int(option), *(ctypes.c_ulong(a) for a in args))
+
+
+def first_for_the_oom_killer() -> None:
+    """Make this process (and all it starts) the kernel's first choice when memory runs out:
+    memory a submission holds outside its processes (a full /dev/shm) then costs a worker, not
+    the grader and every result it has not written yet. Raising it needs no privilege."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
 
 
 def die_with_parent() -> None:
@@ -228,7 +242,7 @@ def enter_root(new_root: str) -> None:
 
 # -- namespaces and privileges --------------------------------------------------------------------
 
-def template_makes_pid_namespace(policy: dict[str, str | bool]) -> bool:
+def template_makes_pid_namespace(policy: dict[str, Any]) -> bool:
     """Whether the template puts the worker it forks in a new PID namespace itself: as root
     without a user namespace (``unshare(CLONE_NEWPID)`` needs CAP_SYS_ADMIN where it lives)."""
     return bool(policy["namespaces"] and not policy["user_namespace"] and os.geteuid() == 0)
@@ -332,7 +346,7 @@ def _drop_to(uid: int) -> None:
     _ok_or_raise(_prctl(PR_SET_NO_NEW_PRIVS, 1), "no_new_privs")
 
 
-def _set_process_limit(policy: dict[str, str | bool], max_processes: int) -> None:
+def _set_process_limit(policy: dict[str, Any], max_processes: int) -> None:
     if policy["user_namespace"] and not _per_namespace_process_count():
         limit_processes_of_current_user(max_processes)
     else:
@@ -341,27 +355,43 @@ def _set_process_limit(policy: dict[str, str | bool], max_processes: int) -> Non
 
 # -- the keeper ----------------------------------------------------------------------------------
 
-NETWORK_FAMILIES = ("AF_INET", "AF_INET6", "AF_PACKET", "AF_NETLINK")
+FAMILY_NUMBERS = 64  # address families are small numbers (AF_MAX is 46 in Linux 6.x)
+SHARED_IPC_CALLS = ("shmget", "msgget", "semget", "mq_open")
 
 
-def deny_network() -> None:
-    """A seccomp filter (libseccomp, through pyseccomp) that fails socket() for internet, packet
-    and netlink families, and io_uring, which can make sockets without socket(). Needs
-    no_new_privs; holds for this process and all it starts, and cannot be removed."""
+def install_filter(policy: dict[str, Any]) -> None:
+    """The worker's seccomp filter (libseccomp, through pyseccomp), as ``policy`` says
+    (``isolation.Policy``): socket() and socketpair() only for ``socket_families`` (AF_VSOCK,
+    AF_PACKET, AF_ALG and the rest fail with EACCES), no io_uring (which makes sockets without
+    socket()), and, where the machine's IPC is shared (``shared_ipc``), no SysV shared memory,
+    message queues or semaphores and no POSIX message queues (ENOSYS, as on a kernel without
+    them): one submission's would be seen by the next and outlive the batch, and shared memory
+    is charged to no process, so the kernel's out-of-memory killer takes the grader instead.
+    The family is compared as the kernel reads it, its low 32 bits: a raw syscall with high bits
+    set does not slip past. Needs no_new_privs; holds for this process and all it starts, and
+    cannot be removed."""
     import errno
     import socket
 
     import pyseccomp as seccomp
+    allowed = {getattr(socket, name) for name in policy["socket_families"] if hasattr(socket, name)}
     f = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
-    for family in NETWORK_FAMILIES:
-        f.add_rule(seccomp.ERRNO(errno.EACCES), "socket", seccomp.Arg(0, seccomp.EQ, getattr(socket, family)))
+    for family in range(FAMILY_NUMBERS):
+        if family not in allowed:
+            for call in ("socket", "socketpair"):
+                f.add_rule(seccomp.ERRNO(errno.EACCES), call, seccomp.Arg(0, seccomp.MASKED_EQ, 0xFFFFFFFF, family))
     f.add_rule(seccomp.ERRNO(errno.ENOSYS), "io_uring_setup")
+    if policy["shared_ipc"]:
+        for call in SHARED_IPC_CALLS:
+            f.add_rule(seccomp.ERRNO(errno.ENOSYS), call)
     f.load()
 
 
-def _start_server(lifeline: int, keep_fds: Iterable[int], sweep_uid: int | None = None) -> None:
+def _start_server(lifeline: int, keep_fds: Iterable[int], sweep_uid: int | None = None,
+                  sweep: Iterable[str] = ()) -> None:
     """Fork the server; in the keeper, wait for the end (see the module docstring). With
-    ``sweep_uid``, every process of that uid is killed at the end too (the uid mode)."""
+    ``sweep_uid``, every process of that uid is killed at the end too, and what it left in the
+    folders ``sweep`` and the machine's IPC is removed (the uid mode)."""
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)  # wakes the poll below through wake_w
@@ -396,6 +426,7 @@ def _start_server(lifeline: int, keep_fds: Iterable[int], sweep_uid: int | None 
             ended = True
     if sweep_uid is not None:
         processes.kill_uid(sweep_uid)
+        scratch.remove_leftovers(sweep_uid, sweep)
     processes.kill_tree(os.getpid(), include_root=False, reap=True)  # without a namespace
     os._exit(0)
 
@@ -411,10 +442,10 @@ def confine(spec: dict[str, Any], lifeline: int, server_fds: list[int], started_
         _ok_or_raise(_prctl(PR_SET_CHILD_SUBREAPER, 1), "child subreaper")
         os.write(started_fd, str(os.getpid()).encode())
         os.close(started_fd)
-        _start_server(lifeline, server_fds, sweep_uid=spec["uid"])
+        _start_server(lifeline, server_fds, sweep_uid=spec["uid"], sweep=spec.get("sweep", ()))
         resource.setrlimit(resource.RLIMIT_NPROC, (limits["max_processes"],) * 2)  # counted per uid
         _drop_to(spec["uid"])
-        deny_network()
+        install_filter(policy)
         return
     if not policy["namespaces"]:
         limit_processes_of_current_user(limits["max_processes"])
@@ -471,16 +502,23 @@ def confine(spec: dict[str, Any], lifeline: int, server_fds: list[int], started_
     os.write(status_w, b"ok")
     os.close(status_w)
     _start_server(lifeline, server_fds)
+    install_filter(policy)  # in the server: no_new_privs is set (privileges dropped above)
 
 
 PROBE_UID = 199_999  # below the workers' uids: the uid mode's probe kills every process of it
 
 
-def _confined_enough(policy: dict[str, str | bool], staging: str) -> bool:
+def _confined_enough(policy: dict[str, Any], staging: str) -> bool:
     """Inside the probe's confined process: whether it sees what the policy promises."""
+    import socket
+    if policy["seccomp"]:
+        try:
+            socket.socket(getattr(socket, "AF_VSOCK", 40), socket.SOCK_STREAM).close()
+            return False
+        except PermissionError:  # the filter's answer (a kernel without vsock says EAFNOSUPPORT)
+            pass
     if policy["namespaces"]:
         return os.getpid() != 1 and os.path.isdir("/usr") and not os.path.exists(staging)
-    import socket
     try:
         os.listdir(staging)
         return False
@@ -493,14 +531,14 @@ def _confined_enough(policy: dict[str, str | bool], staging: str) -> bool:
         return os.getuid() == PROBE_UID
 
 
-def probe(policy: dict[str, str | bool]) -> str:
+def probe(policy: dict[str, Any]) -> str:
     """"" if this machine lets a worker be confined as ``policy`` (``isolation.Policy.spec``)
     says, else why not: the real confinement, with a small plan, of a process that then only
     looks around and exits."""
     import shutil
     import socket  # noqa: F401 - imported as root: the confined process may not read the stdlib's folder
     import tempfile
-    if policy["seccomp_network"]:
+    if policy["seccomp"]:
         import pyseccomp  # noqa: F401 - the same, and its absence (no libseccomp) is the answer
     staging = tempfile.mkdtemp(prefix="autograder-probe-")
     lifeline_r, lifeline_w = os.pipe()
