@@ -15,10 +15,12 @@ student code (``runtime/jail.py``). Each worker:
     and Python read-only, the checks, references, tests, .git, output folder and home
     directories absent; as root also its own control groups where the kernel allows
     (``cgroups.py``) and its own unprivileged user. Where a container forbids namespaces, as
-    root it runs as its own unprivileged uid, the grading material made unreadable to it by
-    permission bits (``worker_uids.py``), the network denied by seccomp, and every process of its
-    uid is killed when it ends. Without isolation (``--no-sandbox``, explicit) only the limits
-    hold.
+    root it runs as its own unprivileged uid, the grading material and the batch's inputs made
+    unreadable to it by permission bits (``worker_uids.py``), the network and the machine's IPC
+    denied by seccomp, and when it ends every process of its uid is killed and what the uid
+    left in the machine's world-writable folders and IPC removed (``scratch.remove_leftovers``).
+    In every isolating mode a seccomp filter allows only the socket families the mode needs.
+    Without isolation (``--no-sandbox``, explicit) only the limits hold.
 """
 import concurrent.futures
 import contextlib

@@ -467,33 +467,3 @@ def test_stopping_otter_run_leaves_no_worker_or_scratch_folder(sig, dist, tmp_pa
         time.sleep(0.05)
     assert test_stop.leftovers(scratch) == ([], [])
 
-
-class _Unpickled:
-    """A pickle that runs ``code`` when it is loaded (what a crafted .OTTER_LOG holds)."""
-
-    def __init__(self, code):
-        self.code = code
-
-    def __reduce__(self):
-        return exec, (self.code,)
-
-
-def test_attack_crafted_otter_log_is_never_unpickled(tmp_path, dist):
-    """otter unpickles (dill) a submission's .OTTER_LOG whenever the file exists: a crafted log
-    would run as the grader's user in otter's process, read the hidden checks and give itself
-    full marks. The stub with such a log, zipped as otter's export makes it: 0 points, the log's
-    code never ran. (Every otter export carries the file: an honest one is not needed to grade.)"""
-    import pickle
-    mark = tmp_path / "ran"
-    code = (f"open({str(mark)!r}, 'w').write('ran as uid %d' % __import__('os').getuid())\n"
-            "import autograder.gradescope as g\n"
-            "g.grade_submission = lambda *a, **k: {'score': 27, 'output': 'pwned', 'tests': []}\n")
-    sub = tmp_path / "stub_with_log.zip"
-    with zipfile.ZipFile(sub, "w") as zf:
-        zf.write(assignments.get("gradient_descent").stub, "gradient_descent.ipynb")
-        zf.writestr(".OTTER_LOG", pickle.dumps(_Unpickled(code)))
-    results, _, log = otter_run(dist["gradient_descent"].zip, sub, tmp_path)
-    assert results is not None, log[-3000:]
-    assert not mark.exists(), mark.read_text()
-    assert results["score"] == 0 and "pwned" not in json.dumps(results)
-    assert len(results["tests"]) == len(assignments.get("gradient_descent").checks)

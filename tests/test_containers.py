@@ -186,3 +186,64 @@ def test_gradescope_layout_under_its_default_limits(docker, zip_dir, tmp_path, c
         found = out.split("READS ", 1)[1].split("\n")[0].split(" | ")
         assert not any(f.startswith(("READ ", "SECRET")) for f in found), found
         assert found[-1] == "no-network", found
+
+
+def test_a_course_batch_in_a_default_container_reaches_and_leaves_nothing(docker, tmp_path):
+    """Inside a default container (the uid mode), under Gradescope's memory limit: a course's
+    batch where a spy reads another student's notebook, the roster, the policy, the ledger and the
+    image's checkout (its examples are full solutions); a leaver writes into every shared folder
+    (/tmp, /var/tmp, /dev/shm, /run/lock, and one the image does not usually have), asks for
+    2.75 GiB of SysV shared memory, a message queue, a semaphore, a POSIX message queue and an
+    AF_VSOCK socket; a finder graded after it looks for all of it. Nothing is read or found,
+    nothing of a worker's is left when the grader ends, and a second batch of three correct
+    submissions in the same container, graded from inside their folder beside a json.py, gets
+    27 each (json.py too, which no process of the grader imports)."""
+    import test_hostile_inputs as thi
+    subs, course, out, again, out2 = (tmp_path / n for n in ("subs", "course", "out", "again", "out2"))
+    for d in (subs, course, out, again, out2):
+        d.mkdir()
+    thi.course_files(course)
+    (course / "course.toml").write_text(thi.POLICY.replace(
+        "[late_penalty]", 'grace_days = 2\ngrace_ledger = "grace.json"\n[late_penalty]'))
+    (course / "grace.json").write_text('{"format": 1, "used": {}}')
+    shared = ["/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/srv/odd"]
+    secrets = ["/subs/s01.ipynb", "/course/roster.csv", "/course/course.toml", "/course/grace.json",
+               f"{IN_IMAGE}/examples/gradient_descent/alice_reference.ipynb", f"{IN_IMAGE}/README.md"]
+    shutil.copy(ROOT / "examples" / "gradient_descent" / "alice_reference.ipynb", subs / "s01.ipynb")
+    for name, code in (("s02", thi.LEAVER.format(shared=shared, tag="agr-left")),
+                       ("s03", thi.FINDER.format(shared=shared, tag="agr-left")),
+                       ("s04", thi.SPY.format(paths=secrets))):
+        variants.write(subs, name, th.in_model(code))
+    for path in subs.iterdir():
+        thi.stamp(path, thi.ON_TIME)
+    for i in range(3):
+        shutil.copy(ROOT / "examples" / "gradient_descent" / "alice_reference.ipynb", again / f"r{i}.ipynb")
+    # Graded from inside its own folder, which holds a json.py: no process of the grader imports it.
+    (again / "json.py").write_text(variants.reference_text() + "\nopen('/srv/imported-json', 'w').write('x')\n")
+    script = textwrap.dedent("""
+        mkdir -p /srv/odd /run/lock && chmod 1777 /srv/odd /run/lock
+        cp -r /course-ro /course && cp -rp /subs-ro /subs
+        autograder grade gradient_descent /subs --policy /course/course.toml --out /out --timeout 5 --jobs 1 -q
+        echo "exit $?"
+        echo "left: $(ls -a /tmp /var/tmp /dev/shm /run/lock /srv/odd /dev/mqueue 2>/dev/null | grep -c agr-left)"
+        echo "ipc: $(cat /proc/sysvipc/shm /proc/sysvipc/msg /proc/sysvipc/sem | grep -vc '^ *key')"
+        cd /again && autograder grade gradient_descent . --out /out2 --jobs 1 -q
+        echo "again $?"
+        echo "imported: $(ls /srv | grep -c imported)"
+        """)
+    proc, seconds = run_in_container(docker, script, [(subs, "/subs-ro", "ro"), (course, "/course-ro", "ro"),
+                                                      (out, "/out", "rw"), (again, "/again", "ro"),
+                                                      (out2, "/out2", "rw")], limits=GRADESCOPE_LIMITS)
+    said = proc.stdout + proc.stderr
+    assert "exit 0" in proc.stdout and "again 0" in proc.stdout, said[-3000:]
+    assert "left: 0" in proc.stdout and "ipc: 0" in proc.stdout and "imported: 0" in proc.stdout, said[-3000:]
+    assert thi.scores(out)["s01"] == 27.0 and thi.scores(out2) == {**{f"r{i}": 27.0 for i in range(3)}, "json": 27.0}
+    spied = thi.raised(out, "s04", "SPY")
+    assert not [f for f in spied if f.startswith("READ")], spied
+    left = thi.raised(out, "s02", "LEAVER")
+    assert [f"{c} Function not implemented" in left for c in ("shm", "msg", "sem", "mq")] == [True] * 4, left
+    assert "vsock PermissionError" in left, left
+    seen = thi.raised(out, "s03", "FINDER")
+    assert not [f for f in seen if f.startswith(("READ", "SEEN"))], (seen, left)
+    print(f"\ncontainer course batch: {seconds:.1f} s (wall, two batches and the container's start)",
+          file=sys.__stdout__)

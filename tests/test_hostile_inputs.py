@@ -8,9 +8,13 @@ built zip), not a helper alone; README, Security, "The trust boundary" lists eac
 the test that proves it. CI runs this file as root and as an ordinary user; the cases that need
 a container are in test_containers.py.
 """
+import csv
+import json
 import os
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -33,7 +37,6 @@ def autograder(*args, cwd=None, env=None, timeout=900):
 
 
 def scores(out: Path) -> dict[str, float]:
-    import csv
     with open(out / "grades.csv", newline="") as f:
         return {r["submission"]: float(r["score"]) for r in csv.DictReader(f)}
 
@@ -113,7 +116,6 @@ def forged_metadata(entries: dict[str, tuple[list[str], str]]) -> str:
 
 
 def course_json(out: Path) -> dict:
-    import json
     return {g["student"]["id"]: g for g in json.loads((out / "course.json").read_text())["grades"]}
 
 
@@ -126,7 +128,6 @@ def test_a_students_own_metadata_sets_no_time_nor_group(tmp_path, given):
     s03 is graded as the submission it is."""
     hw = tmp_path / "hw"
     hw.mkdir()
-    import zipfile
     ref = (EXAMPLES / "alice_reference.ipynb").read_bytes()
     for sid, when in (("s01", ON_TIME), ("s02", ON_TIME), ("s04", "2026-10-07T20:00:00+00:00")):
         with zipfile.ZipFile(hw / f"{sid}.zip", "w") as z:
@@ -189,27 +190,20 @@ def test_a_file_dated_in_the_future_is_that_submissions_error(tmp_path):
     subs = tmp_path / "subs"
     subs.mkdir()
     for sid in ("s01", "s02"):
-        stamp(Path(shutil_copy(EXAMPLES / "alice_reference.ipynb", subs / f"{sid}.ipynb")), ON_TIME)
-    stamp(Path(shutil_copy(EXAMPLES / "alice_reference.ipynb", subs / "s03.ipynb")), "2099-01-01T00:00:00+00:00")
+        stamp(Path(shutil.copyfile(EXAMPLES / "alice_reference.ipynb", subs / f"{sid}.ipynb")), ON_TIME)
+    stamp(Path(shutil.copyfile(EXAMPLES / "alice_reference.ipynb", subs / "s03.ipynb")), "2099-01-01T00:00:00+00:00")
     out = tmp_path / "out"
     proc = autograder("grade", "gradient_descent", subs, "--policy", course_files(tmp_path), "--out", out)
     assert proc.returncode == 1, proc.stderr[-3000:]
     rows = gradebook(out)
     assert {k: (r["status"], r["score"]) for k, r in rows.items()} == {
         "s01": ("ok", "27.0"), "s02": ("ok", "27.0"), "s03": ("error", "0.0")}
-    import json
     said = json.loads((out / "s03" / "results.json").read_text())["output"]
     assert "its submission time 2099-01-01T00:00:00+00:00 is in the future" in said
     assert "s03" in proc.stderr and "in the future" in proc.stderr
 
 
-def shutil_copy(src, dest):
-    import shutil
-    return shutil.copyfile(src, dest)
-
-
 def gradebook(out: Path) -> dict[str, dict]:
-    import csv
     with open(out / "grades.csv", newline="") as f:
         return {r["submission"]: r for r in csv.DictReader(f)}
 
@@ -221,7 +215,6 @@ def test_an_export_s_limits_are_per_submission(tmp_path):
     """Gradescope's export of an honest class of 340 students with 3 files each, one student's
     1,000-file upload and one upload whose name is 300 bytes long: the two get an error row each,
     naming the limit, and the 340 are graded (exit 1)."""
-    import zipfile
     export = tmp_path / "assignment_7_export.zip"
     stub, ref = (EXAMPLES / "bob_stub.ipynb").read_bytes(), (EXAMPLES / "alice_reference.ipynb").read_bytes()
     meta = {}
@@ -248,7 +241,6 @@ def test_an_export_s_limits_are_per_submission(tmp_path):
     assert sorted(errors) == ["submission_9001", "submission_9002"], {k: r["status"] for k, r in errors.items()}
     graded = [float(r["score"]) for k, r in rows.items() if k not in errors]
     assert graded.count(27.0) == len(range(0, CLASS_SIZE, 20)) and graded.count(0.0) == CLASS_SIZE - graded.count(27.0)
-    import json
     big = json.loads((out / "submission_9001" / "results.json").read_text())["output"]
     assert "zip has 1001 entries (limit 1000)" in big
     long = json.loads((out / "submission_9002" / "results.json").read_text())["output"]
@@ -274,7 +266,6 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def assert_spreadsheet_safe(path: Path, numeric_columns=()) -> list[dict]:
     """No cell starts a formula unless it is a plain number, no control character in the file
     but its CRLF line ends; every cell of ``numeric_columns`` is empty or a number."""
-    import csv
     import re
     raw = path.read_bytes()
     assert not re.search(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", raw), path
@@ -298,7 +289,6 @@ def test_names_that_start_formulas_reach_no_csv_as_formulas(tmp_path):
     Canvas, Moodle and as plain CSV: in grades.csv, regrade_diff.csv and the three import files
     no cell starts a formula and no control character is left, and what the LMS needs still
     imports: the header, the ids and emails as they are, every score a number."""
-    import zipfile
 
     def export(path: Path, example: str) -> Path:
         meta = {f"submission_{i}": ([sid], "2026-10-01 12:00:00 +00:00") for i, sid in enumerate(HOSTILE_NAMES)}
@@ -347,7 +337,6 @@ def test_names_that_start_formulas_reach_no_csv_as_formulas(tmp_path):
 
 def json_string(text: str) -> str:
     """``text`` as a YAML double-quoted scalar (JSON's escapes are YAML's)."""
-    import json
     return json.dumps(text)
 
 
@@ -358,7 +347,7 @@ def test_file_names_that_start_formulas_reach_grades_csv_as_text(tmp_path):
     subs.mkdir()
     names = ['=HYPERLINK("https:__evil.example","x")', "+cmd|' calc'!A0", "@SUM(1+9)", "-2+3", "-7"]
     for name in names:
-        shutil_copy(EXAMPLES / "alice_reference.ipynb", subs / f"{name}.ipynb")
+        shutil.copyfile(EXAMPLES / "alice_reference.ipynb", subs / f"{name}.ipynb")
     out = tmp_path / "out"
     proc = autograder("grade", "gradient_descent", subs, "--out", out, "-q")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -385,7 +374,6 @@ def zeroed(value):
 
 
 def model_values_scores(out: Path) -> dict[str, float]:
-    import json
     return {name: next(t["score"] for t in json.loads((out / name / "results.json").read_text())["tests"]
                        if "test_model_values" in t["name"]) for name in ("reference", "zeros")}
 
@@ -399,7 +387,6 @@ def test_answers_planted_in_a_cache_another_user_controls_are_never_used(tmp_pat
     ``$XDG_CACHE_HOME`` where another user could write them: not used (the reference keeps its
     27, a model returning zeros fails), and the terminal says why. The same file in a cache of
     the grader's own is used (so the planted file would work: the reference loses the check)."""
-    import json
     import shutil
     subs = tmp_path / "subs"
     subs.mkdir()
@@ -502,7 +489,6 @@ raise RuntimeError("SPY " + " | ".join(found))
 
 def raised(out: Path, name: str, word: str) -> list[str]:
     """What a submission's model reported ("WORD a | b | ..." in its check's message)."""
-    import json
     output = next(t["output"] for t in json.loads((out / name / "results.json").read_text())["tests"]
                   if "test_model_values" in t["name"])
     assert f"{word} " in output, output
@@ -532,7 +518,6 @@ def worker_uid_leftovers() -> list[str]:
 @pytest.fixture
 def odd_shared_folder():
     """A world-writable folder (1777) in an unusual place, while the test runs (root only)."""
-    import shutil
     if ODD_SHARED is not None:
         ODD_SHARED.mkdir(mode=0o777)
         ODD_SHARED.chmod(0o1777)
@@ -559,7 +544,7 @@ def test_no_submission_reaches_another_or_the_course_or_leaves_anything(tmp_path
     subs = tmp_path / "subs"
     subs.mkdir()
     import test_hostile as th
-    shutil_copy(EXAMPLES / "alice_reference.ipynb", subs / "s01.ipynb")
+    shutil.copyfile(EXAMPLES / "alice_reference.ipynb", subs / "s01.ipynb")
     secrets = [str(subs / "s01.ipynb"), str(course / "roster.csv"), str(policy), str(course / "grace.json"),
                str(ROOT / "examples" / "gradient_descent" / "alice_reference.ipynb"), str(ROOT / "README.md")]
     for name, code in (("s02", LEAVER.format(shared=SHARED, tag=TAG)), ("s03", FINDER.format(shared=SHARED, tag=TAG)),
@@ -582,3 +567,89 @@ def test_no_submission_reaches_another_or_the_course_or_leaves_anything(tmp_path
     seen = raised(out, "s03", "FINDER")
     assert not [f for f in seen if f.startswith(("READ", "SEEN"))], (seen, left)
     assert worker_uid_leftovers() == [] and not any(Path(d, TAG).exists() for d in SHARED)
+
+
+# -- otter's own files ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def gd_zip(tmp_path_factory):
+    """gradient_descent's Gradescope zip, as `autograder build` makes it."""
+    from autograder import assignments, build
+    return build.build_zip(assignments.get("gradient_descent"), tmp_path_factory.mktemp("zip"))
+
+
+def otter_run(zip_path, submission, tmp_path):
+    """`otter run -a autograder.zip SUBMISSION`, as the README suggests: (results.json or None, output)."""
+    out = tmp_path / "otter"
+    out.mkdir()
+    proc = subprocess.run([str(Path(sys.executable).parent / "otter"), "run", "--no-logo", "-a", str(zip_path),
+                           "-o", str(out), str(submission)], capture_output=True, text=True, timeout=600)
+    path = out / "results.json"
+    return (json.loads(path.read_text()) if path.exists() else None), proc.stdout + proc.stderr
+
+
+class _Unpickled:
+    """A pickle that runs ``code`` when it is loaded (what a crafted .OTTER_LOG holds)."""
+
+    def __init__(self, code):
+        self.code = code
+
+    def __reduce__(self):
+        return exec, (self.code,)
+
+
+def test_a_crafted_otter_log_is_never_unpickled(tmp_path, gd_zip):
+    """otter unpickles (dill) a submission's .OTTER_LOG whenever the file exists: a crafted log
+    would run as the grader's user in otter's process, read the hidden checks and give itself
+    full marks. The stub with such a log, zipped as otter's export makes it: 0 points, the log's
+    code never ran. (Every otter export carries the file: an honest one is not needed to grade.)"""
+    import pickle
+    mark = tmp_path / "ran"
+    code = (f"open({str(mark)!r}, 'w').write('ran as uid %d' % __import__('os').getuid())\n"
+            "import autograder.gradescope as g\n"
+            "g.grade_submission = lambda *a, **k: {'score': 27, 'output': 'pwned', 'tests': []}\n")
+    sub = tmp_path / "stub_with_log.zip"
+    with zipfile.ZipFile(sub, "w") as zf:
+        zf.write(ROOT / "assignments" / "gradient_descent" / "gradient_descent.ipynb", "gradient_descent.ipynb")
+        zf.writestr(".OTTER_LOG", pickle.dumps(_Unpickled(code)))
+    results, log = otter_run(gd_zip, sub, tmp_path)
+    assert results is not None, log[-3000:]
+    assert not mark.exists(), mark.read_text()
+    assert results["score"] == 0 and "pwned" not in json.dumps(results)
+    assert len(results["tests"]) == 25 and not [t for t in results["tests"] if t["score"]]
+
+
+@pytest.fixture
+def checkout_on_sys_path():
+    """The checkout on every interpreter's sys.path, as setuptools' compat editable install puts
+    it (a .pth file in site-packages naming it), while the test runs."""
+    import site
+    pth = Path(site.getsitepackages()[0]) / f"zz-agr-test-compat-{os.getpid()}.pth"
+    pth.write_text(str(ROOT) + "\n")
+    yield
+    pth.unlink()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_checkout_on_sys_path_is_not_in_a_workers_reach(tmp_path, mode, checkout_on_sys_path):
+    """With the checkout on sys.path (a compat editable install), a worker still cannot read
+    what the checkout holds: its README, its examples (full solutions), a built zip in dist/."""
+    probe = subprocess.run([sys.executable, "-I", "-c", "import sys; print(sys.path)"], capture_output=True, text=True)
+    assert repr(str(ROOT)) in probe.stdout  # the setting holds for the grader's interpreters
+    built = ROOT / "dist" / f"agr-test-{os.getpid()}" / "autograder.zip"
+    built.parent.mkdir(parents=True)
+    try:
+        built.write_bytes(b"PK reference answers")
+        subs = tmp_path / "subs"
+        subs.mkdir()
+        import test_hostile as th
+        secrets = [str(ROOT / "README.md"), str(ROOT / "examples" / "gradient_descent" / "alice_reference.ipynb"),
+                   str(built)]
+        variants.write(subs, "spy", th.in_model(SPY.format(paths=secrets)))
+        out = tmp_path / "out"
+        proc = autograder("grade", "gradient_descent", subs, "--out", out, "--isolation", mode, "-q")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        spied = raised(out, "spy", "SPY")
+        assert len(spied) == 3 and not [f for f in spied if f.startswith("READ")], spied
+    finally:
+        shutil.rmtree(built.parent)

@@ -12,7 +12,11 @@ which says who handed each in and when::
       :history: [...]
 
 (keys are Ruby symbols, hence the colons). The file comes from outside the grader: it is read
-with a size bound and YAML's safe loader, and every field is checked before it is used.
+with a size bound and YAML's safe loader, and each field used (folder names, submitters' ids,
+names and emails, ``:created_at``) is checked for its type first. It says who handed in what and
+when, so only the metadata at the top of an export the instructor gives is read
+(``submission.given_exports``), never one inside a submission; each submission folder is
+unpacked with a submission's limits (``unpack``).
 """
 from __future__ import annotations
 
