@@ -44,7 +44,6 @@ mount a /proc only while another one is fully visible; privileges go last.
 import ctypes
 import os
 import platform
-import re
 import resource
 import select
 import signal
@@ -203,14 +202,7 @@ def build_root(plan: list[list[Any]], new_root: str) -> list[str]:
 
 
 def _mount_points_below(root: str) -> list[str]:
-    points = []
-    with open("/proc/self/mountinfo", "rb") as f:
-        for line in f:
-            raw = line.split()[4]  # octal escapes: \040 for a space
-            point = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), raw).decode()
-            if point == root or point.startswith(root + "/"):
-                points.append(point)
-    return points
+    return [point for point, _, _ in scratch.mounts() if point == root or point.startswith(root + "/")]
 
 
 def make_read_only(new_root: str, writable: list[str], modern: bool = True) -> None:
