@@ -197,10 +197,11 @@ def zip_problems(archive):
         raise DamagedZip(f"{type(e).__name__}: {e}") from None
 
 
-def extract(zf: zipfile.ZipFile, members: list[zipfile.ZipInfo], dest, strip: int = 0) -> None:
+def extract(zf: zipfile.ZipFile, members: list[zipfile.ZipInfo], dest, strip: int = 0) -> int:
     """Extract ``members`` of ``zf`` (one submission's: the limits are per submission) under
     ``dest``, the first ``strip`` parts of each name left out (the folder they share in a
-    Gradescope export). Raises SubmissionProblem (``safe_unzip``); call it in ``zip_problems``."""
+    Gradescope export); the bytes written. Raises SubmissionProblem (``safe_unzip``); call it in
+    ``zip_problems``."""
     Path(dest).mkdir(parents=True, exist_ok=True)
     if len(members) > MAX_MEMBERS:
         raise SubmissionProblem(f"zip has {len(members)} entries (limit {MAX_MEMBERS})")
@@ -228,6 +229,7 @@ def extract(zf: zipfile.ZipFile, members: list[zipfile.ZipInfo], dest, strip: in
                 if left < 0:
                     raise SubmissionProblem(f"zip expands beyond {MAX_UNPACKED_BYTES >> 20} MiB")
                 out.write(chunk)
+    return MAX_UNPACKED_BYTES - left
 
 
 def _within_size(path):

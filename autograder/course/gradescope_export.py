@@ -86,21 +86,28 @@ def unpack(path: Path, dest: Path) -> Unpacked:
                               f"{MAX_EXPORT_BYTES >> 30} GiB)")
         folders: dict[str, list[zipfile.ZipInfo]] = {}
         for m in members:
-            parts = m.filename.replace("\\", "/").split("/")[strip:]
+            name = m.filename.replace("\\", "/")
+            if prefix and not name.startswith(prefix + "/"):
+                continue
+            parts = name.split("/")[strip:]
             if len(parts) == 1 and parts[0] == METADATA:
                 submission.extract(zf, [m], root, strip)
             elif len(parts) > 1 and parts[0]:  # anything else at the top is not a submission
                 folders.setdefault(parts[0], []).append(m)
+        written = 0  # bytes, counted as written: the sizes a zip claims can lie
         for folder, inside in sorted(folders.items()):
             if submission.is_junk([folder]):
                 continue
+            if written > MAX_EXPORT_BYTES:
+                raise ExportError(f"{path}: expands beyond {MAX_EXPORT_BYTES >> 30} GiB: more than an export holds "
+                                  "here")
             safe = submission.safe_name(folder)
             try:
                 if safe != folder:
                     raise submission.SubmissionProblem(f"the export's folder {folder[:100]!r} has a name no file "
                                                        "system takes")
                 with submission.zip_problems(path):
-                    submission.extract(zf, inside, root / folder, strip + 1)
+                    written += submission.extract(zf, inside, root / folder, strip + 1)
             except submission.SubmissionProblem as e:
                 problems[safe] = str(e)
                 shutil.rmtree(root / safe, ignore_errors=True)
