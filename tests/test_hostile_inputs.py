@@ -653,3 +653,55 @@ def test_a_checkout_on_sys_path_is_not_in_a_workers_reach(tmp_path, mode, checko
         assert len(spied) == 3 and not [f for f in spied if f.startswith("READ")], spied
     finally:
         shutil.rmtree(built.parent)
+
+
+LEAVE_AND_LOOP = """
+import os
+for d in {shared!r}:
+    try:
+        with open(d + "/{tag}", "w") as f:
+            f.write("left")
+    except OSError:
+        pass
+open("started", "w").close()
+while True:
+    pass
+"""
+
+
+@pytest.mark.skipif("uid" not in MODES, reason="the uid mode needs root")
+def test_a_killed_grader_leaves_no_worker_files_behind(tmp_path, odd_shared_folder):
+    """The uid mode, the grader killed with SIGKILL while a worker that wrote into every shared
+    folder loops: its keeper, left without a grader, kills its uid's processes and removes what
+    the uid left, so nothing of it outlives the batch."""
+    import signal
+    import time
+
+    import test_hostile as th
+    from autograder import worker_uids
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    tag = f"{TAG}-killed"
+    variants.write(subs, "leaver", th.in_model(LEAVE_AND_LOOP.format(shared=SHARED, tag=tag)))
+    proc = subprocess.Popen([AUTOGRADER, "grade", "gradient_descent", str(subs), "--out", str(tmp_path / "out"),
+                             "--isolation", "uid", "-q"], env={**os.environ, "AUTOGRADER_FORK": "0"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any(Path(d, tag).exists() for d in SHARED):
+            time.sleep(0.05)
+        assert [d for d in SHARED if Path(d, tag).exists()], "the worker never wrote"
+        time.sleep(0.5)  # every folder written, and the loop running
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    workers = range(worker_uids.UID_BASE, worker_uids.UID_BASE + worker_uids.UID_COUNT)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (worker_uid_leftovers() or any(
+            os.stat(f"/proc/{p}").st_uid in workers for p in os.listdir("/proc") if p.isdigit()
+            and os.path.exists(f"/proc/{p}"))):
+        time.sleep(0.1)
+    assert worker_uid_leftovers() == [] and not any(Path(d, tag).exists() for d in SHARED)
