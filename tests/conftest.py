@@ -18,6 +18,21 @@ from autograder.assignments.gradient_descent import checks as gd_checks  # noqa:
 import variants  # noqa: E402
 
 
+# The fast loop (`python -m pytest -m "not slow"`, under two minutes): these modules' tests.
+# Every other test is marked slow: it grades batches, runs otter, notebooks, containers or a
+# cluster (the README's test command runs them all).
+FAST_MODULES = {"test_codec", "test_loader", "test_regrade_diff", "test_submission", "test_replies", "test_data",
+                "test_grace_ledger", "test_course_grades", "test_cgroups", "test_gradescope_export", "test_cli",
+                "test_text", "test_roster", "test_late_policy", "test_lms_export", "test_reply_clock", "test_report",
+                "test_sandbox"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.module.__name__ not in FAST_MODULES:
+            item.add_marker(pytest.mark.slow)
+
+
 @functools.cache
 def isolated_modes():
     """The namespace modes this machine offers: as root "root" and "user" (a user namespace
