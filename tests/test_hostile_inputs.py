@@ -208,13 +208,14 @@ def gradebook(out: Path) -> dict[str, dict]:
         return {r["submission"]: r for r in csv.DictReader(f)}
 
 
-CLASS_SIZE = 340  # with 3 files each, over 1,000 entries: the export's own count, not a submission's
+CLASS_SIZE, FILES_EACH = 120, 9  # 1,080 entries in all: over a submission's limit, not an export's
 
 
 def test_an_export_s_limits_are_per_submission(tmp_path):
-    """Gradescope's export of an honest class of 340 students with 3 files each, one student's
-    1,000-file upload and one upload whose name is 300 bytes long: the two get an error row each,
-    naming the limit, and the 340 are graded (exit 1)."""
+    """Gradescope's export of an honest class of 120 students with 9 files each (1,080 entries,
+    as 340 students with 3 files each would be), one student's 1,000-file upload and one upload
+    whose name is 300 bytes long: the two get an error row each, naming the limit, and the 120
+    are graded (exit 1)."""
     export = tmp_path / "assignment_7_export.zip"
     stub, ref = (EXAMPLES / "bob_stub.ipynb").read_bytes(), (EXAMPLES / "alice_reference.ipynb").read_bytes()
     meta = {}
@@ -223,8 +224,8 @@ def test_an_export_s_limits_are_per_submission(tmp_path):
             folder = f"submission_{1000 + i}"
             meta[folder] = ([f"x{i}"], "2026-10-01 12:00:00 +00:00")
             z.writestr(f"assignment_7_export/{folder}/gradient_descent.ipynb", ref if i % 20 == 0 else stub)
-            z.writestr(f"assignment_7_export/{folder}/notes.txt", "my notes")
-            z.writestr(f"assignment_7_export/{folder}/plot.png", b"\x89PNG")
+            for k in range(FILES_EACH - 1):
+                z.writestr(f"assignment_7_export/{folder}/plot_{k}.png", b"\x89PNG")
         meta["submission_9001"] = (["big"], "2026-10-01 12:00:00 +00:00")
         z.writestr("assignment_7_export/submission_9001/gradient_descent.ipynb", ref)
         for k in range(1000):
